@@ -1,0 +1,1 @@
+//! The decision core: pure functions and data, no Kafka, ClickHouse or HTTP types.

@@ -1,0 +1,1 @@
+//! ClickHouse side of Sourcing Hub: migrations, row types and the sink.

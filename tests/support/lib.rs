@@ -1,0 +1,1 @@
+//! Shared helpers for the integration tests: engine addresses and unique names.
