@@ -1,1 +1,5 @@
-//! The decision core: pure functions and data, no Kafka, ClickHouse or HTTP types.
+//! The decision core of Sourcing Hub: pure functions and data with no Kafka, ClickHouse or
+//! HTTP types, so every rule is unit-, property- and golden-tested in isolation.
+
+pub mod category;
+pub mod channel;
