@@ -3,3 +3,4 @@
 
 pub mod category;
 pub mod channel;
+pub mod state;
