@@ -250,8 +250,10 @@ def split_insert(query: bytes) -> tuple[str, str, bytes] | None:
 
 
 def block_checksum(data: bytes) -> bytes:
+    # ClickHouse writes CityHash128's (first, second) words little-endian; this binding
+    # returns them as one integer with `first` in the high half.
     value = CityHash128(data)
-    return struct.pack("<QQ", value & 0xFFFFFFFFFFFFFFFF, value >> 64)
+    return struct.pack("<QQ", value >> 64, value & 0xFFFFFFFFFFFFFFFF)
 
 
 def decompress_blocks(data: bytes) -> bytes:
