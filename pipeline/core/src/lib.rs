@@ -3,4 +3,8 @@
 
 pub mod category;
 pub mod channel;
+pub mod gate;
+pub mod gtin;
+pub mod mapping;
+pub mod reason;
 pub mod state;

@@ -1,0 +1,72 @@
+//! Active ISO 4217 currencies, as data.
+
+/// ISO 4217 list one, currencies in circulation. Left out on purpose: fund codes (BOV, CHE,
+/// CHW, CLF, COU, MXV, USN, UYI, UYW), precious metals, bond-market units, the SDR, XSU, XUA,
+/// and the testing and no-currency codes XTS and XXX, because no supplier or marketplace
+/// prices goods in them; and withdrawn codes such as HRK (replaced by EUR in 2023), SLL (by
+/// SLE), ZWL (by ZWG), ANG (by XCG) and BGN (by EUR in 2026), so stale feeds are caught.
+pub const ACTIVE_CURRENCIES: [&str; 155] = [
+    "AED", "AFN", "ALL", "AMD", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BHD",
+    "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF",
+    "CLP", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN",
+    "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD",
+    "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES",
+    "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL",
+    "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN",
+    "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP",
+    "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK",
+    "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT",
+    "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS", "VED", "VES",
+    "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
+];
+
+/// Whether `code` is an active currency, exactly as written (upper case).
+pub fn is_active_currency(code: &str) -> bool {
+    ACTIVE_CURRENCIES.binary_search(&code).is_ok()
+}
+
+/// Trims and upper-cases `raw` and returns it if it is an active currency.
+pub fn normalise_currency(raw: &str) -> Option<String> {
+    let code = raw.trim().to_ascii_uppercase();
+    is_active_currency(&code).then_some(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_is_sorted_unique_three_upper_case_letters() {
+        assert!(ACTIVE_CURRENCIES.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(
+            ACTIVE_CURRENCIES
+                .iter()
+                .all(|code| code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()))
+        );
+    }
+
+    #[test]
+    fn trading_currencies_are_active() {
+        for code in [
+            "EUR", "USD", "GBP", "CHF", "PLN", "SEK", "CNY", "JPY", "XCG", "ZWG",
+        ] {
+            assert!(is_active_currency(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn withdrawn_fund_metal_and_made_up_codes_are_not() {
+        for code in [
+            "FRF", "DEM", "HRK", "SLL", "ZWL", "XXX", "XTS", "XAU", "EURO", "E", "", "eur",
+        ] {
+            assert!(!is_active_currency(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn normalisation_trims_and_upper_cases() {
+        assert_eq!(normalise_currency(" eur "), Some("EUR".to_owned()));
+        assert_eq!(normalise_currency("Eur"), Some("EUR".to_owned()));
+        assert_eq!(normalise_currency("€"), None);
+    }
+}

@@ -1,0 +1,285 @@
+//! Rules shared by several record types. Each returns the quarantine that refuses the record,
+//! so the per-record checks read as a sequence of `?`.
+
+use std::fmt;
+
+use hub_schemas::records::EpochMillis;
+use rust_decimal::Decimal;
+
+use super::calendar::format_utc;
+use super::config::GateConfig;
+use super::currency::normalise_currency;
+use crate::gtin::{GtinError, normalise_gtin};
+use crate::reason::{Quarantine, ReasonCode, RecordType};
+
+/// Longest excerpt of a free-text value quoted in a detail: details are stored and shown
+/// to operators, a runaway value must not bloat them.
+const QUOTED_CHARS: usize = 64;
+
+pub(crate) const MILLIS_PER_HOUR: i64 = 3_600_000;
+
+/// A value as quoted in details: Debug-escaped, so blanks and control characters are visible.
+pub(crate) fn quoted(value: &str) -> String {
+    if value.chars().count() <= QUOTED_CHARS {
+        format!("{value:?}")
+    } else {
+        let excerpt: String = value.chars().take(QUOTED_CHARS).collect();
+        format!("{excerpt:?}…")
+    }
+}
+
+/// The record being checked, as details name it: type, GTIN as received, and what else
+/// identifies it (channel, supplier, source).
+pub(crate) struct Subject(String);
+
+impl Subject {
+    pub(crate) fn new(record_type: RecordType, gtin: &str, qualifiers: &[(&str, &str)]) -> Self {
+        let mut description = format!("{record_type} gtin {}", quoted(gtin));
+        for (name, value) in qualifiers {
+            description.push_str(&format!(" {name} {}", quoted(value)));
+        }
+        Subject(description)
+    }
+
+    pub(crate) fn refuse(&self, reason: ReasonCode, problem: impl fmt::Display) -> Quarantine {
+        Quarantine::new(reason, format!("{}: {problem}", self.0))
+    }
+}
+
+pub(crate) fn required_text(subject: &Subject, field: &str, value: &str) -> Result<(), Quarantine> {
+    if value.trim().is_empty() {
+        return Err(subject.refuse(
+            ReasonCode::MissingField,
+            format!("{field} is blank; the producing connector must fill it"),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn gtin(subject: &Subject, value: &str) -> Result<String, Quarantine> {
+    normalise_gtin(value).map_err(|error| match error {
+        GtinError::Empty => subject.refuse(
+            ReasonCode::MissingField,
+            "gtin is blank; the producing connector must fill it",
+        ),
+        invalid => subject.refuse(
+            ReasonCode::InvalidGtin,
+            format!("gtin: {invalid}; correct the GTIN at the source"),
+        ),
+    })
+}
+
+pub(crate) fn currency(subject: &Subject, value: &str) -> Result<String, Quarantine> {
+    if value.trim().is_empty() {
+        return Err(subject.refuse(
+            ReasonCode::MissingField,
+            "currency is blank; the producing connector must fill it",
+        ));
+    }
+    normalise_currency(value).ok_or_else(|| {
+        subject.refuse(
+            ReasonCode::UnknownCurrency,
+            format!(
+                "currency {} is not an active ISO 4217 code (e.g. EUR)",
+                quoted(value)
+            ),
+        )
+    })
+}
+
+/// Observation-time bounds: not after `now` plus the clock-skew tolerance and, when
+/// `max_age_ms` is given, not before `now - max_age_ms`. Both bounds are inclusive.
+pub(crate) fn observation_time(
+    subject: &Subject,
+    field: &str,
+    observed: EpochMillis,
+    now: EpochMillis,
+    max_age_ms: Option<i64>,
+    config: &GateConfig,
+) -> Result<(), Quarantine> {
+    // i128: extreme timestamps from a corrupt record must not overflow the subtraction.
+    let ahead = i128::from(observed) - i128::from(now);
+    let tolerance_ms = i128::from(config.future_tolerance_seconds) * 1000;
+    if ahead > tolerance_ms {
+        return Err(subject.refuse(
+            ReasonCode::ObservedInFuture,
+            format!(
+                "{field} {} is {} s after now {} (tolerance {} s); fix the source's clock or time zone",
+                format_utc(observed),
+                ahead / 1000,
+                format_utc(now),
+                config.future_tolerance_seconds
+            ),
+        ));
+    }
+    if let Some(max_age_ms) = max_age_ms
+        && -ahead > i128::from(max_age_ms)
+    {
+        return Err(subject.refuse(
+            ReasonCode::ObservationTooOld,
+            format!(
+                "{field} {} is {} h before now {} (max age {} h); re-fetch fresh data instead of replaying",
+                format_utc(observed),
+                -ahead / i128::from(MILLIS_PER_HOUR),
+                format_utc(now),
+                max_age_ms / MILLIS_PER_HOUR
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_ceiling(
+    subject: &Subject,
+    field: &str,
+    amount: Decimal,
+    currency: &str,
+    config: &GateConfig,
+) -> Result<(), Quarantine> {
+    let ceiling = config.price_ceiling_for(currency);
+    if amount > ceiling {
+        return Err(subject.refuse(
+            ReasonCode::PriceAboveCeiling,
+            format!(
+                "{field} {amount} {currency} is above the sanity ceiling {ceiling} {currency}; \
+                 check for a unit error (cents as euros, per-pack price) at the source"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A price or cost: strictly positive and not above the ceiling. `when_zero` tells what a
+/// zero means for this record type (a placeholder offer, or an invalid cost).
+pub(crate) fn positive_price(
+    subject: &Subject,
+    field: &str,
+    price: Decimal,
+    currency: &str,
+    config: &GateConfig,
+    when_zero: ReasonCode,
+) -> Result<(), Quarantine> {
+    if price.is_zero() {
+        return Err(subject.refuse(
+            when_zero,
+            format!("{field} is 0 {currency}, not a real price"),
+        ));
+    }
+    if price < Decimal::ZERO {
+        return Err(subject.refuse(
+            ReasonCode::NonPositivePrice,
+            format!("{field} {price} {currency} must be > 0"),
+        ));
+    }
+    check_ceiling(subject, field, price, currency, config)
+}
+
+/// A shipping price or levy: zero is legitimate (free shipping), negative is not.
+pub(crate) fn non_negative_amount(
+    subject: &Subject,
+    field: &str,
+    amount: Decimal,
+    currency: &str,
+    config: &GateConfig,
+) -> Result<(), Quarantine> {
+    if amount < Decimal::ZERO {
+        return Err(subject.refuse(
+            ReasonCode::NegativeAmount,
+            format!("{field} {amount} {currency} must be >= 0"),
+        ));
+    }
+    check_ceiling(subject, field, amount, currency, config)
+}
+
+/// Whether `new` and `previous` differ by more than `ratio` either way. Written as a
+/// multiplication so that no division by a tiny previous value can overflow; an overflowing
+/// `smaller * ratio` exceeds any decimal, so it cannot be a jump.
+fn is_jump(new: Decimal, previous: Decimal, ratio: Decimal) -> bool {
+    let (larger, smaller) = if new >= previous {
+        (new, previous)
+    } else {
+        (previous, new)
+    };
+    smaller
+        .checked_mul(ratio)
+        .is_some_and(|bound| larger > bound)
+}
+
+/// Refuses an implausible move of a price against the last accepted value of the same field.
+/// Skipped when either side is absent or the previous value is not a positive price (nothing
+/// to compare against).
+pub(crate) fn price_jump(
+    subject: &Subject,
+    field: &str,
+    new: Option<Decimal>,
+    previous: Option<Decimal>,
+    currency: &str,
+    config: &GateConfig,
+) -> Result<(), Quarantine> {
+    let (Some(new), Some(previous)) = (new, previous) else {
+        return Ok(());
+    };
+    if previous <= Decimal::ZERO || !is_jump(new, previous, config.max_price_jump_ratio) {
+        return Ok(());
+    }
+    Err(subject.refuse(
+        ReasonCode::PriceJump,
+        format!(
+            "{field} {new} {currency} against last accepted {previous} {currency} moves by more \
+             than x{}; if the source sent cents as euros or shifted the decimal point fix it, if \
+             the change is genuine replay it without a previous value",
+            config.max_price_jump_ratio
+        ),
+    ))
+}
+
+/// A count or duration with a lower bound (lead time >= 0, MOQ >= 1, rank >= 1...).
+pub(crate) fn at_least(
+    subject: &Subject,
+    field: &str,
+    value: Option<i64>,
+    minimum: i64,
+) -> Result<(), Quarantine> {
+    match value {
+        Some(value) if value < minimum => Err(subject.refuse(
+            ReasonCode::OutOfRange,
+            format!("{field} {value} must be >= {minimum}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    #[test]
+    fn jump_bound_is_inclusive_in_both_directions() {
+        assert!(!is_jump(dec!(80), dec!(10), dec!(8)));
+        assert!(is_jump(dec!(80.01), dec!(10), dec!(8)));
+        assert!(!is_jump(dec!(10), dec!(80), dec!(8)));
+        assert!(is_jump(dec!(10), dec!(80.01), dec!(8)));
+        assert!(is_jump(dec!(1.99), dec!(199), dec!(8)));
+        assert!(!is_jump(dec!(199), dec!(199), dec!(8)));
+    }
+
+    #[test]
+    fn jump_never_overflows_on_extreme_values() {
+        assert!(!is_jump(Decimal::MAX, Decimal::MAX, dec!(8)));
+        assert!(is_jump(
+            Decimal::MAX,
+            dec!(0.0000000000000000000000000001),
+            dec!(8)
+        ));
+    }
+
+    #[test]
+    fn long_values_are_quoted_as_excerpts() {
+        assert_eq!(quoted("amazon"), "\"amazon\"");
+        assert_eq!(quoted(" "), "\" \"");
+        let long = "x".repeat(1000);
+        assert_eq!(quoted(&long), format!("\"{}\"…", "x".repeat(64)));
+    }
+}

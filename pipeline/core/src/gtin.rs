@@ -1,0 +1,210 @@
+//! GTIN validation and normalisation. Every topic is keyed by GTIN-13, so EAN-8 and UPC-A
+//! are left-padded with zeros: the GS1 check digit is weighted from the right, so padding
+//! keeps it valid and the same product always gets the same key.
+
+/// Length of the normalised key.
+pub const GTIN_13_LEN: usize = 13;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GtinError {
+    #[error("GTIN is empty")]
+    Empty,
+    #[error("GTIN {value:?} has a non-digit character at position {position}")]
+    NotDigits { value: String, position: usize },
+    #[error("GTIN {value:?} has {length} digits: expected 8 (EAN-8), 12 (UPC-A) or 13 (EAN-13)")]
+    UnsupportedLength { value: String, length: usize },
+    #[error("GTIN {value:?} has check digit {found}, expected {expected}")]
+    CheckDigit {
+        value: String,
+        expected: u8,
+        found: u8,
+    },
+    #[error("GTIN {value:?} is all zeros, a placeholder rather than a product")]
+    AllZeros { value: String },
+}
+
+/// The GS1 check digit of `payload` (the GTIN without its last digit), each byte a digit
+/// value 0..=9: weights 3 and 1 alternate starting with 3 at the rightmost payload digit.
+pub fn check_digit(payload: &[u8]) -> u8 {
+    let sum: u32 = payload
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(index, &digit)| u32::from(digit) * if index % 2 == 0 { 3 } else { 1 })
+        .sum();
+    // The result is in 0..=9, so the narrowing cannot truncate.
+    ((10 - sum % 10) % 10) as u8
+}
+
+/// Validates an EAN-13, EAN-8 or UPC-A (surrounding whitespace tolerated) and returns it as
+/// a GTIN-13. Idempotent: a GTIN-13 it returned is returned unchanged.
+pub fn normalise_gtin(raw: &str) -> Result<String, GtinError> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return Err(GtinError::Empty);
+    }
+    if let Some(position) = value.chars().position(|c| !c.is_ascii_digit()) {
+        return Err(GtinError::NotDigits {
+            value: value.to_owned(),
+            position,
+        });
+    }
+    let length = value.len();
+    if !matches!(length, 8 | 12 | 13) {
+        return Err(GtinError::UnsupportedLength {
+            value: value.to_owned(),
+            length,
+        });
+    }
+    let digits: Vec<u8> = value.bytes().map(|b| b - b'0').collect();
+    let (payload, found) = digits.split_at(length - 1);
+    let expected = check_digit(payload);
+    if found[0] != expected {
+        return Err(GtinError::CheckDigit {
+            value: value.to_owned(),
+            expected,
+            found: found[0],
+        });
+    }
+    if digits.iter().all(|&d| d == 0) {
+        return Err(GtinError::AllZeros {
+            value: value.to_owned(),
+        });
+    }
+    Ok(format!("{value:0>GTIN_13_LEN$}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ean13_with_correct_check_digit_is_kept() {
+        assert_eq!(
+            normalise_gtin("4006381333931"),
+            Ok("4006381333931".to_owned())
+        );
+        assert_eq!(
+            normalise_gtin("3760123456784"),
+            Ok("3760123456784".to_owned())
+        );
+        assert_eq!(
+            normalise_gtin("9782070612758"),
+            Ok("9782070612758".to_owned())
+        );
+    }
+
+    #[test]
+    fn ean13_with_wrong_check_digit_names_both_digits() {
+        assert_eq!(
+            normalise_gtin("4006381333932"),
+            Err(GtinError::CheckDigit {
+                value: "4006381333932".to_owned(),
+                expected: 1,
+                found: 2
+            })
+        );
+        let message = normalise_gtin("4006381333930").unwrap_err().to_string();
+        assert!(message.contains("4006381333930") && message.contains("expected 1"));
+    }
+
+    #[test]
+    fn ean8_is_padded_to_13_digits() {
+        assert_eq!(normalise_gtin("96385074"), Ok("0000096385074".to_owned()));
+        assert_eq!(normalise_gtin("40170725"), Ok("0000040170725".to_owned()));
+        assert!(matches!(
+            normalise_gtin("96385075"),
+            Err(GtinError::CheckDigit {
+                expected: 4,
+                found: 5,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn upc_a_is_padded_to_13_digits() {
+        assert_eq!(
+            normalise_gtin("036000291452"),
+            Ok("0036000291452".to_owned())
+        );
+        assert_eq!(
+            normalise_gtin("012345678905"),
+            Ok("0012345678905".to_owned())
+        );
+        assert!(matches!(
+            normalise_gtin("036000291453"),
+            Err(GtinError::CheckDigit {
+                expected: 2,
+                found: 3,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn upc_a_and_its_ean13_form_share_one_key() {
+        assert_eq!(
+            normalise_gtin("036000291452"),
+            normalise_gtin("0036000291452")
+        );
+    }
+
+    #[test]
+    fn surrounding_whitespace_is_tolerated_inner_characters_are_not() {
+        assert_eq!(
+            normalise_gtin(" 4006381333931\t"),
+            Ok("4006381333931".to_owned())
+        );
+        assert_eq!(
+            normalise_gtin("400638 1333931"),
+            Err(GtinError::NotDigits {
+                value: "400638 1333931".to_owned(),
+                position: 6
+            })
+        );
+        assert!(matches!(
+            normalise_gtin("4.00638E+12"),
+            Err(GtinError::NotDigits { position: 1, .. })
+        ));
+        assert!(matches!(
+            normalise_gtin("-4006381333931"),
+            Err(GtinError::NotDigits { position: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn lengths_other_than_8_12_13_are_refused() {
+        for value in ["4006381", "40063813339311", "1234567890", "123456789012345"] {
+            assert_eq!(
+                normalise_gtin(value),
+                Err(GtinError::UnsupportedLength {
+                    value: value.to_owned(),
+                    length: value.len()
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn empty_and_all_zero_gtins_are_refused() {
+        assert_eq!(normalise_gtin(""), Err(GtinError::Empty));
+        assert_eq!(normalise_gtin("   "), Err(GtinError::Empty));
+        assert!(matches!(
+            normalise_gtin("0000000000000"),
+            Err(GtinError::AllZeros { .. })
+        ));
+        assert!(matches!(
+            normalise_gtin("00000000"),
+            Err(GtinError::AllZeros { .. })
+        ));
+    }
+
+    #[test]
+    fn non_ascii_digits_are_refused() {
+        assert!(matches!(
+            normalise_gtin("٤٠٠٦٣٨١٣"),
+            Err(GtinError::NotDigits { position: 0, .. })
+        ));
+    }
+}
