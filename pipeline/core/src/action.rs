@@ -1,0 +1,204 @@
+//! The recommended action for one reference on one channel, with the rule that fired and
+//! its threshold, and the choice of the best channel among a reference's results.
+//!
+//! Rules, first match wins (`docs/scoring.md`):
+//! 1. margin unknown → `hold`, naming what is missing;
+//! 2. listed with a negative net margin → `delist`;
+//! 3. listed and losing the buy box or below the target margin rate → `reprice` to the
+//!    lowest price reaching the target rate (or `hold` if no price reaches it);
+//! 4. listed otherwise → `hold`;
+//! 5. not listed, at or above the target rate at the market's price → `list` when we hold
+//!    stock, `source` when we do not (`hold` while our stock is unknown);
+//! 6. not listed and below the target rate → `hold`.
+
+use hub_schemas::records::ReferenceScore;
+use rust_decimal::Decimal;
+
+use crate::margin::Margin;
+use crate::money::{display_amount, display_percent};
+use crate::score::{PriceBasis, Situation};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Source,
+    List,
+    Reprice,
+    Hold,
+    Delist,
+}
+
+impl Action {
+    pub fn key(self) -> &'static str {
+        match self {
+            Action::Source => "source",
+            Action::List => "list",
+            Action::Reprice => "reprice",
+            Action::Hold => "hold",
+            Action::Delist => "delist",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recommendation {
+    pub action: Action,
+    /// The rule that fired, with the values and threshold it compared.
+    pub rule: String,
+    /// For `reprice`: the lowest price incl. VAT reaching the target margin rate.
+    pub target_price_incl_vat: Option<Decimal>,
+}
+
+/// What the rules read.
+pub struct Decision<'s, 'a> {
+    pub situation: &'s Situation<'a>,
+    pub price: Option<&'s PriceBasis>,
+    pub margin: Option<&'s Margin>,
+    /// `Some(None)`: no price reaches the target; `None`: not computable.
+    pub target_price: Option<Option<Decimal>>,
+    pub target_margin_rate: Decimal,
+    pub margin_blockers: &'s [&'static str],
+}
+
+fn hold(rule: String) -> Recommendation {
+    Recommendation {
+        action: Action::Hold,
+        rule,
+        target_price_incl_vat: None,
+    }
+}
+
+pub fn recommend(decision: &Decision<'_, '_>) -> Recommendation {
+    let situation = decision.situation;
+    let currency = situation.currency;
+    let (Some(margin), Some(price)) = (decision.margin, decision.price) else {
+        return hold(format!(
+            "margin unknown (missing {})",
+            decision.margin_blockers.join(", ")
+        ));
+    };
+    let rate = margin.margin_rate;
+    let target = decision.target_margin_rate;
+    let at_price = format!(
+        "at {} {}",
+        price.basis.label(),
+        display_amount(price.price_incl_vat, currency)
+    );
+    let versus_target = format!(
+        "net margin rate {} {} target {}",
+        display_percent(rate),
+        if rate < target { "<" } else { ">=" },
+        display_percent(target)
+    );
+    let market = &situation.market;
+
+    if market.listing.is_some() {
+        if margin.net_margin_excl_vat < Decimal::ZERO {
+            return Recommendation {
+                action: Action::Delist,
+                rule: format!(
+                    "net margin {} < 0 after all costs {at_price}",
+                    display_amount(margin.net_margin_excl_vat, currency)
+                ),
+                target_price_incl_vat: None,
+            };
+        }
+        let losing_buy_box = market.we_own_buy_box == Some(false);
+        if losing_buy_box || rate < target {
+            let buy_box = if losing_buy_box {
+                match market.buy_box_incl_vat {
+                    Some(buy_box) => format!(
+                        " while not owning the buy box ({})",
+                        display_amount(buy_box, currency)
+                    ),
+                    None => " while not owning the buy box".to_owned(),
+                }
+            } else {
+                String::new()
+            };
+            return match decision.target_price {
+                Some(Some(target_price)) => Recommendation {
+                    action: Action::Reprice,
+                    rule: format!(
+                        "{versus_target}{buy_box} {at_price}; lowest price at target margin {}",
+                        display_amount(target_price, currency)
+                    ),
+                    target_price_incl_vat: Some(target_price),
+                },
+                _ => hold(format!(
+                    "{versus_target}{buy_box} {at_price}; no price reaches the target margin on \
+                     this channel"
+                )),
+            };
+        }
+        let buy_box = match market.we_own_buy_box {
+            Some(true) => "owning the buy box",
+            _ => "buy box ownership unknown",
+        };
+        return hold(format!("listed, {buy_box}, {versus_target} {at_price}"));
+    }
+
+    if rate < target {
+        return hold(format!("not listed: {versus_target} {at_price}"));
+    }
+    match situation.supply.map(|supply| supply.own_units) {
+        Some(units) if units > 0 => Recommendation {
+            action: Action::List,
+            rule: format!("not listed, {units} units in stock, {versus_target} {at_price}"),
+            target_price_incl_vat: None,
+        },
+        Some(_) => Recommendation {
+            action: Action::Source,
+            rule: format!("not in stock, {versus_target} {at_price}"),
+            target_price_incl_vat: None,
+        },
+        None => hold(format!(
+            "not listed, {versus_target} {at_price}, but our stock is unknown (missing stock)"
+        )),
+    }
+}
+
+/// The channel a reference should go to, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BestChannel {
+    pub channel: String,
+    pub reason: String,
+}
+
+/// Among one reference's per-channel scores, the highest-scoring channel where it makes a
+/// positive net margin and is not to be delisted; ties go to the higher net margin, then to
+/// the channel key, so the answer never depends on the order of `scores`. `None` when no
+/// channel is profitable.
+pub fn best_channel(scores: &[ReferenceScore]) -> Option<BestChannel> {
+    let mut candidates: Vec<(&ReferenceScore, Decimal)> = scores
+        .iter()
+        .filter(|score| score.action != Action::Delist.key())
+        .filter_map(|score| {
+            let net = score.margin.as_ref()?.net_margin_excl_vat;
+            (net > Decimal::ZERO).then_some((score, net))
+        })
+        .collect();
+    candidates.sort_by(|(a, a_net), (b, b_net)| {
+        b.score
+            .cmp(&a.score)
+            .then(b_net.cmp(a_net))
+            .then(a.channel.cmp(&b.channel))
+    });
+    let (best, net) = candidates.first()?;
+    let currency = best
+        .margin
+        .as_ref()
+        .map_or("", |margin| margin.currency.as_str());
+    let runner_up = candidates.get(1).map_or_else(
+        || "the only profitable channel".to_owned(),
+        |(next, _)| format!("next {} at {}", next.channel, next.score),
+    );
+    Some(BestChannel {
+        channel: best.channel.clone(),
+        reason: format!(
+            "highest score {} with net margin {} ({runner_up}); action {}",
+            best.score,
+            display_amount(*net, currency),
+            best.action
+        ),
+    })
+}

@@ -1,0 +1,497 @@
+//! Exact per-unit margin of one reference on one channel, and the price that reaches a
+//! target margin rate.
+//!
+//! Every fee is computed as the marketplace charges it: the rate times its base, rounded
+//! once to the cent with [`money::COMMERCIAL_ROUNDING`], then raised to the per-item minimum.
+//! VAT on fees is recoverable, so the margin uses fees excluding VAT. Totals are exact sums
+//! of the rounded lines. `docs/margin.md` works through every line with the published grids.
+
+use hub_schemas::records::{CostKind, CostSignal, EpochMillis, MarginBreakdown};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::category::Category;
+use crate::channel::Channel;
+use crate::fees::{FbaTier, FeeSchedule, Parcel};
+use crate::money::{self, FxError, FxRates};
+
+/// Who ships the parcel to the buyer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FulfilmentMethod {
+    Merchant,
+    Fba,
+}
+
+impl FulfilmentMethod {
+    pub fn key(self) -> &'static str {
+        match self {
+            FulfilmentMethod::Merchant => "merchant",
+            FulfilmentMethod::Fba => "fba",
+        }
+    }
+}
+
+/// The fulfilment of one sale with what it needs to be priced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fulfilment {
+    /// We ship: the carrier's price per parcel, excl. VAT.
+    Merchant { shipping_cost_excl_vat: Decimal },
+    /// Amazon ships: its fee follows the parcel's size tier.
+    Fba(Parcel),
+}
+
+impl Fulfilment {
+    pub fn method(&self) -> FulfilmentMethod {
+        match self {
+            Fulfilment::Merchant { .. } => FulfilmentMethod::Merchant,
+            Fulfilment::Fba(_) => FulfilmentMethod::Fba,
+        }
+    }
+}
+
+/// The distributor's own per-unit costs besides the product and the marketplace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OperationalCosts {
+    pub handling_excl_vat: Decimal,
+    /// Share of revenue excl. VAT set aside for returns.
+    pub returns_provision_rate: Decimal,
+    pub storage_excl_vat: Decimal,
+}
+
+impl OperationalCosts {
+    /// No operational cost: what `hub quote` charges unless told otherwise.
+    pub const NONE: OperationalCosts = OperationalCosts {
+        handling_excl_vat: Decimal::ZERO,
+        returns_provision_rate: Decimal::ZERO,
+        storage_excl_vat: Decimal::ZERO,
+    };
+}
+
+/// Everything that prices a sale except the item price itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SaleTerms<'a> {
+    pub schedule: &'a FeeSchedule,
+    /// The category the marketplace charges under.
+    pub category: Category,
+    pub vat_rate: Decimal,
+    pub shipping_incl_vat: Decimal,
+    /// Eco-participation and private copy levies included in the price: passed through.
+    pub levies_incl_vat: Decimal,
+    pub fulfilment: Fulfilment,
+    /// Whether Amazon's digital services fee applies to this seller.
+    pub digital_services_fee: bool,
+    /// Spreads the schedule's monthly subscription; `None` spreads nothing.
+    pub expected_monthly_units: Option<u32>,
+    pub operational: OperationalCosts,
+}
+
+impl SaleTerms<'_> {
+    /// The FBA tier of the parcel, when Amazon fulfils.
+    pub fn fba_tier(&self) -> Result<Option<&FbaTier>, MarginError> {
+        match &self.fulfilment {
+            Fulfilment::Merchant { .. } => Ok(None),
+            Fulfilment::Fba(parcel) => {
+                let table = self
+                    .schedule
+                    .fba
+                    .as_ref()
+                    .ok_or_else(|| MarginError::NoFbaTable {
+                        channel: self.schedule.channel,
+                        version: self.schedule.version.clone(),
+                    })?;
+                Ok(Some(table.tier_for(parcel)))
+            }
+        }
+    }
+}
+
+/// The per-unit lines that depend on the price, excl. VAT, each rounded as charged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelFees {
+    pub price_incl_vat: Decimal,
+    pub revenue_excl_vat: Decimal,
+    pub commission_excl_vat: Decimal,
+    pub digital_services_fee_excl_vat: Decimal,
+    pub fulfilment_fee_excl_vat: Decimal,
+    pub subscription_per_unit_excl_vat: Decimal,
+    pub operational_cost_excl_vat: Decimal,
+}
+
+impl ChannelFees {
+    /// What the channel takes: commission, digital services fee, fulfilment, subscription.
+    pub fn channel_costs_excl_vat(&self) -> Decimal {
+        self.commission_excl_vat
+            + self.digital_services_fee_excl_vat
+            + self.fulfilment_fee_excl_vat
+            + self.subscription_per_unit_excl_vat
+    }
+
+    fn net_margin_excl_vat(&self, product_cost_excl_vat: Decimal) -> Decimal {
+        self.revenue_excl_vat
+            - self.channel_costs_excl_vat()
+            - self.operational_cost_excl_vat
+            - product_cost_excl_vat
+    }
+}
+
+/// The margin of one unit sold at one price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Margin {
+    pub fees: ChannelFees,
+    pub product_cost_excl_vat: Decimal,
+    pub net_margin_excl_vat: Decimal,
+    /// Net margin / revenue excl. VAT, at the rate scale.
+    pub margin_rate: Decimal,
+    /// Net margin / product cost, at the rate scale.
+    pub roi: Decimal,
+}
+
+/// The landed product cost chosen among the cost lines, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductCost {
+    /// In the channel's currency, at the money scale.
+    pub unit_cost_excl_vat: Decimal,
+    /// `supplier:<id>` or `erp_standard_cost`.
+    pub source: String,
+    pub observed_at: EpochMillis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MarginError {
+    #[error(
+        "price {price_incl_vat} + shipping {shipping_incl_vat} - levies {levies_incl_vat} (VAT \
+         included) leaves no revenue; the price must exceed the levies it includes"
+    )]
+    NonPositiveRevenue {
+        price_incl_vat: Decimal,
+        shipping_incl_vat: Decimal,
+        levies_incl_vat: Decimal,
+    },
+    #[error(
+        "product cost {unit_cost_excl_vat} ({cost_source}) is not positive; the quality gate should \
+         have quarantined this cost line, check its source"
+    )]
+    NonPositiveProductCost {
+        unit_cost_excl_vat: Decimal,
+        cost_source: String,
+    },
+    #[error(
+        "fulfilment by Amazon was asked for on {channel}, whose fee schedule {version:?} has no \
+         [schedule.fba] table; use merchant fulfilment or add the table"
+    )]
+    NoFbaTable { channel: Channel, version: String },
+}
+
+/// Whether lines are rounded as charged, or kept exact (only to find where the margin
+/// crosses a target, which the rounded computation then confirms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Precision {
+    Charged,
+    Exact,
+}
+
+/// Which side of the per-item minimum the commission is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CommissionRegime {
+    AsCharged,
+    Proportional,
+    Minimum,
+}
+
+fn lines(
+    terms: &SaleTerms<'_>,
+    price_incl_vat: Decimal,
+    precision: Precision,
+    regime: CommissionRegime,
+) -> Result<ChannelFees, MarginError> {
+    let round = |amount: Decimal| match precision {
+        Precision::Charged => money::charged(amount),
+        Precision::Exact => amount,
+    };
+    let schedule = terms.schedule;
+    let revenue_excl_vat = round(money::excl_vat(
+        price_incl_vat + terms.shipping_incl_vat - terms.levies_incl_vat,
+        terms.vat_rate,
+    ));
+    let rule = schedule.commission_rule(terms.category);
+    let proportional = round(
+        rule.rate
+            * schedule.commission_base.amount(
+                price_incl_vat,
+                terms.shipping_incl_vat,
+                terms.vat_rate,
+            ),
+    );
+    let commission_excl_vat = match regime {
+        CommissionRegime::AsCharged => proportional.max(rule.minimum_excl_vat),
+        CommissionRegime::Proportional => proportional,
+        CommissionRegime::Minimum => rule.minimum_excl_vat,
+    };
+    let (fulfilment_fee_excl_vat, marketplace_fulfilment_fee) = match &terms.fulfilment {
+        Fulfilment::Merchant {
+            shipping_cost_excl_vat,
+        } => (*shipping_cost_excl_vat, Decimal::ZERO),
+        Fulfilment::Fba(_) => {
+            let fee = terms
+                .fba_tier()?
+                .map_or(Decimal::ZERO, |tier| tier.fee_excl_vat);
+            (fee, fee)
+        }
+    };
+    let digital_services_fee_excl_vat = match schedule.digital_services_fee_rate {
+        Some(rate) if terms.digital_services_fee => {
+            round(rate * (commission_excl_vat + marketplace_fulfilment_fee))
+        }
+        _ => Decimal::ZERO,
+    };
+    let subscription_per_unit_excl_vat = match (
+        schedule.monthly_subscription_excl_vat,
+        terms.expected_monthly_units,
+    ) {
+        (Some(monthly), Some(units)) if units > 0 => round(monthly / Decimal::from(units)),
+        _ => Decimal::ZERO,
+    };
+    let operational = terms.operational;
+    let operational_cost_excl_vat = operational.handling_excl_vat
+        + operational.storage_excl_vat
+        + round(operational.returns_provision_rate * revenue_excl_vat);
+    Ok(ChannelFees {
+        price_incl_vat,
+        revenue_excl_vat,
+        commission_excl_vat,
+        digital_services_fee_excl_vat,
+        fulfilment_fee_excl_vat,
+        subscription_per_unit_excl_vat,
+        operational_cost_excl_vat,
+    })
+}
+
+/// The channel's lines for one unit sold at `price_incl_vat` (levies included).
+pub fn channel_fees(
+    terms: &SaleTerms<'_>,
+    price_incl_vat: Decimal,
+) -> Result<ChannelFees, MarginError> {
+    let fees = lines(
+        terms,
+        price_incl_vat,
+        Precision::Charged,
+        CommissionRegime::AsCharged,
+    )?;
+    if fees.revenue_excl_vat <= Decimal::ZERO {
+        return Err(MarginError::NonPositiveRevenue {
+            price_incl_vat,
+            shipping_incl_vat: terms.shipping_incl_vat,
+            levies_incl_vat: terms.levies_incl_vat,
+        });
+    }
+    Ok(fees)
+}
+
+/// The margin of one unit sold at `price_incl_vat` whose landed cost is `product_cost`.
+pub fn margin(
+    terms: &SaleTerms<'_>,
+    price_incl_vat: Decimal,
+    product_cost: &ProductCost,
+) -> Result<Margin, MarginError> {
+    let product_cost_excl_vat = product_cost.unit_cost_excl_vat;
+    if product_cost_excl_vat <= Decimal::ZERO {
+        return Err(MarginError::NonPositiveProductCost {
+            unit_cost_excl_vat: product_cost_excl_vat,
+            cost_source: product_cost.source.clone(),
+        });
+    }
+    let fees = channel_fees(terms, price_incl_vat)?;
+    let net_margin_excl_vat = fees.net_margin_excl_vat(product_cost_excl_vat);
+    Ok(Margin {
+        fees,
+        product_cost_excl_vat,
+        net_margin_excl_vat,
+        margin_rate: money::rate(net_margin_excl_vat / fees.revenue_excl_vat),
+        roi: money::rate(net_margin_excl_vat / product_cost_excl_vat),
+    })
+}
+
+/// How far the cent-by-cent confirmation may walk from the exact solution. Rounding moves
+/// the margin by a few cents at most, so this bound is only reached if the fee lines stop
+/// being monotonic, and then the target is reported unreachable rather than looping.
+const MAX_CENT_STEPS: u32 = 10_000;
+
+/// The lowest price incl. VAT, in cents, at which the margin rate reaches `target_rate`
+/// given the fee rules (minimum fees included), or `None` when no price reaches it (the
+/// channel's proportional fees and provisions take more than `1 - target_rate`).
+///
+/// The margin is affine in the price on each side of the commission minimum, so the exact
+/// crossing is solved on each side and the side whose commission regime holds there is
+/// kept; the rounded computation then confirms the cent.
+pub fn price_for_margin_rate(
+    terms: &SaleTerms<'_>,
+    product_cost: &ProductCost,
+    target_rate: Decimal,
+) -> Result<Option<Decimal>, MarginError> {
+    let cost = product_cost.unit_cost_excl_vat;
+    let rule = terms.schedule.commission_rule(terms.category);
+    let mut exact_solution = None;
+    for regime in [CommissionRegime::Proportional, CommissionRegime::Minimum] {
+        let at = |price| lines(terms, price, Precision::Exact, regime);
+        let (at_zero, at_one) = (at(Decimal::ZERO)?, at(Decimal::ONE)?);
+        let margin_slope = at_one.net_margin_excl_vat(cost) - at_zero.net_margin_excl_vat(cost);
+        let revenue_slope = at_one.revenue_excl_vat - at_zero.revenue_excl_vat;
+        let denominator = margin_slope - target_rate * revenue_slope;
+        if denominator <= Decimal::ZERO {
+            continue;
+        }
+        let price = (target_rate * at_zero.revenue_excl_vat - at_zero.net_margin_excl_vat(cost))
+            / denominator;
+        let proportional_commission = rule.rate
+            * terms
+                .schedule
+                .commission_base
+                .amount(price, terms.shipping_incl_vat, terms.vat_rate);
+        let regime_holds = match regime {
+            CommissionRegime::Proportional => proportional_commission >= rule.minimum_excl_vat,
+            _ => proportional_commission <= rule.minimum_excl_vat,
+        };
+        if regime_holds {
+            exact_solution = Some(price);
+            break;
+        }
+    }
+    let Some(exact_solution) = exact_solution else {
+        return Ok(None);
+    };
+    let cent = Decimal::new(1, money::CENT_DP);
+    let reaches = |price: Decimal| -> Result<bool, MarginError> {
+        match margin(terms, price, product_cost) {
+            Ok(margin) => {
+                Ok(margin.net_margin_excl_vat >= target_rate * margin.fees.revenue_excl_vat)
+            }
+            Err(MarginError::NonPositiveRevenue { .. }) => Ok(false),
+            Err(error) => Err(error),
+        }
+    };
+    let mut price = exact_solution.max(cent).round_dp_with_strategy(
+        money::CENT_DP,
+        rust_decimal::RoundingStrategy::ToPositiveInfinity,
+    );
+    let mut steps = 0;
+    while !reaches(price)? {
+        price += cent;
+        steps += 1;
+        if steps > MAX_CENT_STEPS {
+            return Ok(None);
+        }
+    }
+    while price > cent && reaches(price - cent)? {
+        price -= cent;
+        steps += 1;
+        if steps > MAX_CENT_STEPS {
+            break;
+        }
+    }
+    Ok(Some(money::money(price)))
+}
+
+/// The published breakdown, every amount at the contract's scale.
+pub fn breakdown(
+    margin: &Margin,
+    terms: &SaleTerms<'_>,
+    currency: &str,
+    product_cost_source: &str,
+) -> MarginBreakdown {
+    let fees = &margin.fees;
+    MarginBreakdown {
+        currency: currency.to_owned(),
+        price_incl_vat: money::money(fees.price_incl_vat),
+        shipping_incl_vat: money::money(terms.shipping_incl_vat),
+        levies_incl_vat: money::money(terms.levies_incl_vat),
+        revenue_excl_vat: money::money(fees.revenue_excl_vat),
+        commission_excl_vat: money::money(fees.commission_excl_vat),
+        digital_services_fee_excl_vat: money::money(fees.digital_services_fee_excl_vat),
+        fulfilment_method: terms.fulfilment.method().key().to_owned(),
+        fulfilment_fee_excl_vat: money::money(fees.fulfilment_fee_excl_vat),
+        subscription_per_unit_excl_vat: money::money(fees.subscription_per_unit_excl_vat),
+        operational_cost_excl_vat: money::money(fees.operational_cost_excl_vat),
+        product_cost_excl_vat: money::money(margin.product_cost_excl_vat),
+        product_cost_source: product_cost_source.to_owned(),
+        net_margin_excl_vat: money::money(margin.net_margin_excl_vat),
+        margin_rate: margin.margin_rate,
+        roi: margin.roi,
+    }
+}
+
+/// The landed cost to use at time `at`: the cheapest supplier price valid then (validity
+/// bounds inclusive, open when absent), converted into `currency`; failing that, the most
+/// recently observed ERP standard cost. Ties go to the lowest supplier id, then the latest
+/// observation, so the choice never depends on the order of the lines.
+///
+/// A line in a currency the fx table lacks is an error naming the currency, even if another
+/// line would win: the comparison would otherwise silently skip a possibly cheaper offer.
+pub fn select_product_cost(
+    costs: &[CostSignal],
+    currency: &str,
+    fx: &FxRates,
+    at: EpochMillis,
+) -> Result<Option<ProductCost>, FxError> {
+    let mut best_supplier: Option<(Decimal, &CostSignal)> = None;
+    let mut latest_erp: Option<&CostSignal> = None;
+    for line in costs {
+        match line.cost_kind {
+            CostKind::SupplierPrice => {
+                let valid = line.valid_from.is_none_or(|from| from <= at)
+                    && line.valid_to.is_none_or(|to| at <= to);
+                if !valid {
+                    continue;
+                }
+                let converted =
+                    money::money(fx.convert(line.unit_cost_excl_vat, &line.currency, currency)?);
+                let better = best_supplier.is_none_or(|(best, chosen)| {
+                    (
+                        converted,
+                        &line.supplier_id,
+                        std::cmp::Reverse(line.observed_at),
+                    ) < (
+                        best,
+                        &chosen.supplier_id,
+                        std::cmp::Reverse(chosen.observed_at),
+                    )
+                });
+                if better {
+                    best_supplier = Some((converted, line));
+                }
+            }
+            CostKind::ErpStandardCost => {
+                let later = latest_erp.is_none_or(|chosen| {
+                    (line.observed_at, line.unit_cost_excl_vat)
+                        > (chosen.observed_at, chosen.unit_cost_excl_vat)
+                });
+                if later {
+                    latest_erp = Some(line);
+                }
+            }
+        }
+    }
+    if let Some((unit_cost_excl_vat, line)) = best_supplier {
+        return Ok(Some(ProductCost {
+            unit_cost_excl_vat,
+            source: format!(
+                "supplier:{}",
+                line.supplier_id.as_deref().unwrap_or("unknown")
+            ),
+            observed_at: line.observed_at,
+        }));
+    }
+    latest_erp
+        .map(|line| {
+            Ok(ProductCost {
+                unit_cost_excl_vat: money::money(fx.convert(
+                    line.unit_cost_excl_vat,
+                    &line.currency,
+                    currency,
+                )?),
+                source: "erp_standard_cost".to_owned(),
+                observed_at: line.observed_at,
+            })
+        })
+        .transpose()
+}
