@@ -1,1 +1,48 @@
-//! Shared helpers for the integration tests: engine addresses and unique names.
+//! Shared helpers for the integration tests: where the real engines are (from the
+//! environment that `scripts/test` sets, with the loopback defaults of `scripts/services`)
+//! and unique names so tests can run in parallel without seeing each other's data.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Kafka bootstrap servers of the local broker.
+pub fn kafka_bootstrap_servers() -> String {
+    std::env::var("HUB_KAFKA_BOOTSTRAP_SERVERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
+}
+
+/// HTTP URL of ClickHouse (the chdb-backed stand-in locally, the real server in docker/).
+pub fn clickhouse_url() -> String {
+    std::env::var("HUB_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into())
+}
+
+/// A name no other test (nor an earlier run of this one) uses: `<base>_<pid>_<time>_<n>`.
+/// Only ASCII letters, digits and underscores, so it is valid as a topic, a group id and a
+/// ClickHouse database name.
+pub fn unique_name(base: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis();
+    format!(
+        "{base}_{}_{millis}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Fails the test with the command that brings the engine up, instead of a bare
+/// connection error, when an engine is not reachable.
+pub fn require_tcp(address: &str, engine: &str) {
+    let reachable = std::net::TcpStream::connect_timeout(
+        &address
+            .parse()
+            .unwrap_or_else(|_| panic!("{engine} address {address} is not host:port")),
+        std::time::Duration::from_secs(2),
+    )
+    .is_ok();
+    assert!(
+        reachable,
+        "{engine} does not answer on {address}: run `scripts/services up` (scripts/test does it)"
+    );
+}

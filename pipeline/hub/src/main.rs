@@ -1,1 +1,78 @@
-fn main() {}
+//! `hub`: Sourcing Hub's single binary. Errors are reported here, at the edge, with their
+//! whole chain; every library below returns typed errors.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use hub::commands;
+use hub::config::Config;
+
+/// Sourcing Hub: tells a multi-marketplace distributor which product references to source,
+/// list, reprice or stock, on which channel, and why.
+#[derive(Debug, Parser)]
+#[command(name = "hub", version, propagate_version = true)]
+struct Cli {
+    /// TOML configuration file; every key can be overridden by HUB_<SECTION>__<KEY>
+    /// environment variables (e.g. HUB_KAFKA__BOOTSTRAP_SERVERS).
+    #[arg(long, global = true, env = "HUB_CONFIG")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect the effective configuration (defaults, then file, then environment).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Manage the Kafka topics the hub owns.
+    #[command(subcommand)]
+    Topics(TopicsCommand),
+    /// Apply the ClickHouse migrations that are not applied yet (idempotent, versioned).
+    Migrate,
+    /// Produce one realistic record of every contract to its topic and read each back
+    /// decoded: a smoke test of broker, framing and contracts.
+    Sample,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration as TOML, secrets masked.
+    Show,
+}
+
+#[derive(Debug, Subcommand)]
+enum TopicsCommand {
+    /// Create the hub's topics that do not exist yet (compacted where the contract says so)
+    /// and list them.
+    Ensure,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("hub: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = Config::load(cli.config.as_deref(), std::env::vars())?;
+    hub::telemetry::init_logging(config.log.format);
+    let runtime = tokio::runtime::Runtime::new()?;
+    match cli.command {
+        Command::Config(ConfigCommand::Show) => print!("{}", config.to_redacted_toml()),
+        Command::Topics(TopicsCommand::Ensure) => {
+            runtime.block_on(commands::topics::ensure(&config))?
+        }
+        Command::Migrate => runtime.block_on(commands::migrate::run(&config))?,
+        Command::Sample => runtime.block_on(commands::sample::run(&config))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

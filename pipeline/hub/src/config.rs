@@ -1,0 +1,385 @@
+//! Layered configuration: compiled-in defaults, then a TOML file, then `HUB_<SECTION>__<KEY>`
+//! environment variables. Secrets are masked whenever the configuration is printed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Prefix of the environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "HUB_";
+/// Separates the section from the key in an environment variable name.
+const ENV_SECTION_SEPARATOR: &str = "__";
+const MASK: &str = "***";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}; pass an existing file with --config")]
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("configuration file {path} is not valid TOML: {source}")]
+    ParseFile {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error(
+        "environment variable {name} does not name a configuration key: expected \
+         HUB_<SECTION>__<KEY> with a section and key from `hub config show`"
+    )]
+    UnknownEnvKey { name: String },
+    #[error("invalid configuration (after applying file and environment): {0}")]
+    Invalid(String),
+}
+
+/// A value that must never appear in logs or printed configuration.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { MASK })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub kafka: KafkaConfig,
+    pub clickhouse: ClickHouseConfig,
+    pub metrics: MetricsConfig,
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            kafka: KafkaConfig::default(),
+            clickhouse: ClickHouseConfig::default(),
+            metrics: MetricsConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Comma-separated `host:port` list.
+    pub bootstrap_servers: String,
+    /// Every topic name starts with this prefix (`<prefix>.signals.offers`...).
+    pub topic_prefix: String,
+    pub group_id: String,
+    /// Partitions of the topics the hub creates; signal topics share it so they stay
+    /// co-partitioned by GTIN.
+    pub partitions: i32,
+    pub replication_factor: i32,
+    /// Empty: Avro single-object framing. Set: Confluent wire format, schemas registered
+    /// under `<topic>-value`.
+    pub schema_registry_url: String,
+    pub schema_registry_username: String,
+    pub schema_registry_password: Secret,
+    /// Extra librdkafka properties (e.g. `security.protocol`), passed through verbatim.
+    pub client_properties: ClientProperties,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            bootstrap_servers: "127.0.0.1:9092".into(),
+            topic_prefix: "hub".into(),
+            group_id: "sourcing-hub".into(),
+            partitions: 6,
+            replication_factor: 1,
+            schema_registry_url: String::new(),
+            schema_registry_username: String::new(),
+            schema_registry_password: Secret::default(),
+            client_properties: ClientProperties::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClickHouseConfig {
+    pub url: String,
+    pub database: String,
+    pub user: String,
+    pub password: Secret,
+}
+
+impl Default for ClickHouseConfig {
+    fn default() -> Self {
+        ClickHouseConfig {
+            url: "http://127.0.0.1:8123".into(),
+            database: "sourcing_hub".into(),
+            user: "default".into(),
+            password: Secret::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Where `/metrics` is served in the Prometheus text format.
+    pub listen: SocketAddr,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Json,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` when given, then every `HUB_<SECTION>__<KEY>` variable of `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut layered = toml::Table::try_from(Config::default())
+            .map_err(|error| ConfigError::Invalid(error.to_string()))?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+                path: path.to_owned(),
+                source,
+            })?;
+            let file_table: toml::Table =
+                toml::from_str(&text).map_err(|source| ConfigError::ParseFile {
+                    path: path.to_owned(),
+                    source: Box::new(source),
+                })?;
+            merge(&mut layered, file_table);
+        }
+        for (name, value) in env {
+            apply_env_override(&mut layered, &name, value)?;
+        }
+        layered
+            .try_into()
+            .map_err(|error: toml::de::Error| ConfigError::Invalid(error.message().to_owned()))
+    }
+
+    /// The configuration as TOML with every secret masked, for `hub config show` and logs.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut printable = self.clone();
+        for secret in [
+            &mut printable.kafka.schema_registry_password,
+            &mut printable.clickhouse.password,
+        ] {
+            if !secret.is_empty() {
+                *secret = Secret::new(MASK);
+            }
+        }
+        printable.kafka.client_properties = printable.kafka.client_properties.redacted();
+        toml::to_string_pretty(&printable).expect("configuration always serialises to TOML")
+    }
+}
+
+/// librdkafka properties passed through verbatim; those whose name says they hold a
+/// credential (`sasl.password`, `ssl.key.password`...) are masked when printed.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct ClientProperties(BTreeMap<String, String>);
+
+impl ClientProperties {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+    }
+
+    fn redacted(&self) -> ClientProperties {
+        ClientProperties(
+            self.0
+                .iter()
+                .map(|(key, value)| {
+                    let shown = if is_secret_property(key) { MASK } else { value };
+                    (key.clone(), shown.to_owned())
+                })
+                .collect(),
+        )
+    }
+}
+
+impl fmt::Debug for ClientProperties {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.redacted().0).finish()
+    }
+}
+
+fn is_secret_property(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "secret", "key"]
+        .iter()
+        .any(|word| key.contains(word))
+}
+
+fn merge(base: &mut toml::Table, overlay: toml::Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(base_table)), toml::Value::Table(overlay_table)) => {
+                merge(base_table, overlay_table)
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Environment values are strings; the default's type says how to read them, so that a
+/// numeric password stays a string and `HUB_KAFKA__PARTITIONS=12` becomes an integer.
+fn apply_env_override(
+    layered: &mut toml::Table,
+    name: &str,
+    value: String,
+) -> Result<(), ConfigError> {
+    let Some(path) = name.strip_prefix(ENV_PREFIX) else {
+        return Ok(());
+    };
+    let unknown = || ConfigError::UnknownEnvKey {
+        name: name.to_owned(),
+    };
+    let (section, key) = path.split_once(ENV_SECTION_SEPARATOR).ok_or_else(unknown)?;
+    let section = layered
+        .get_mut(&section.to_ascii_lowercase())
+        .and_then(toml::Value::as_table_mut)
+        .ok_or_else(unknown)?;
+    let key = key.to_ascii_lowercase();
+    let default = section.get(&key).ok_or_else(unknown)?;
+    let typed = if default.is_str() {
+        toml::Value::String(value)
+    } else {
+        toml::from_str::<toml::Table>(&format!("value = {value}"))
+            .ok()
+            .and_then(|mut table| table.remove("value"))
+            .filter(|parsed| parsed.same_type(default))
+            .ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "{name}={value:?} is not a valid {} (write it as in TOML)",
+                    default.type_str()
+                ))
+            })?
+    };
+    section.insert(key, typed);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn environment_overrides_file_which_overrides_defaults() {
+        let dir = std::env::temp_dir().join(format!("hub-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("hub.toml");
+        std::fs::write(
+            &file,
+            "[kafka]\ntopic_prefix = \"staging\"\npartitions = 3\n[clickhouse]\ndatabase = \"from_file\"\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            Some(&file),
+            env(&[
+                ("HUB_KAFKA__PARTITIONS", "12"),
+                ("HUB_CLICKHOUSE__PASSWORD", "123456"),
+                ("PATH", "/usr/bin"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.kafka.topic_prefix, "staging");
+        assert_eq!(config.kafka.partitions, 12);
+        assert_eq!(config.clickhouse.database, "from_file");
+        assert_eq!(config.clickhouse.password.expose(), "123456");
+        assert_eq!(config.kafka.bootstrap_servers, "127.0.0.1:9092");
+    }
+
+    #[test]
+    fn secrets_are_masked_when_printed_and_debugged() {
+        let config = Config::load(
+            None,
+            env(&[
+                ("HUB_CLICKHOUSE__PASSWORD", "s3cr3t"),
+                ("HUB_KAFKA__SCHEMA_REGISTRY_PASSWORD", "r3g"),
+                (
+                    "HUB_KAFKA__CLIENT_PROPERTIES",
+                    "{ \"sasl.password\" = \"k4fka\", \"security.protocol\" = \"SASL_SSL\" }",
+                ),
+            ]),
+        )
+        .unwrap();
+        let printed = format!("{}\n{config:?}", config.to_redacted_toml());
+        for secret in ["s3cr3t", "r3g", "k4fka"] {
+            assert!(!printed.contains(secret), "{secret} leaked in:\n{printed}");
+        }
+        assert!(printed.contains("SASL_SSL"));
+    }
+
+    #[test]
+    fn a_mistyped_variable_is_an_error_naming_it() {
+        let error = Config::load(None, env(&[("HUB_KAFKA__BOOTSTRAP", "x:1")])).unwrap_err();
+        assert!(error.to_string().contains("HUB_KAFKA__BOOTSTRAP"));
+        let error = Config::load(None, env(&[("HUB_KAFKA__PARTITIONS", "many")])).unwrap_err();
+        assert!(error.to_string().contains("HUB_KAFKA__PARTITIONS"));
+    }
+
+    #[test]
+    fn unknown_file_keys_are_rejected() {
+        let dir = std::env::temp_dir().join(format!("hub-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("hub.toml");
+        std::fs::write(&file, "[kafka]\nbootstrap_server = \"typo:9092\"\n").unwrap();
+        let error = Config::load(Some(&file), Vec::new()).unwrap_err();
+        assert!(error.to_string().contains("bootstrap_server"), "{error}");
+    }
+}

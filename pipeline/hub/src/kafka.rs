@@ -1,0 +1,191 @@
+//! Thin Kafka adapter: client configuration, topic creation and record headers. Encoding
+//! lives in `hub-schemas`; decisions live in `hub-core`.
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
+
+use hub_schemas::TopicSpec;
+
+use crate::config::KafkaConfig;
+use crate::telemetry::CORRELATION_ID_HEADER;
+
+/// Header naming the connector (and operation) a record came from.
+pub const SOURCE_HEADER: &str = "hub-source";
+/// Header carrying the upstream API's request id.
+pub const REQUEST_ID_HEADER: &str = "hub-request-id";
+
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaAdapterError {
+    #[error(
+        "cannot create Kafka client for {bootstrap_servers}: {source}; check kafka.bootstrap_servers and kafka.client_properties"
+    )]
+    Client {
+        bootstrap_servers: String,
+        source: KafkaError,
+    },
+    #[error(
+        "creating topic {topic} failed: {code}; the broker refused it, check its permissions and the partition/replication settings"
+    )]
+    CreateTopic {
+        topic: String,
+        code: RDKafkaErrorCode,
+    },
+    #[error(
+        "creating topics on {bootstrap_servers} failed: {source}; the broker may be down, retry once it answers"
+    )]
+    Admin {
+        bootstrap_servers: String,
+        source: KafkaError,
+    },
+}
+
+impl KafkaAdapterError {
+    /// Whether retrying the same call later can succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, KafkaAdapterError::Admin { .. })
+    }
+}
+
+/// Settings shared by every client: brokers and the pass-through properties.
+pub fn base_client_config(config: &KafkaConfig) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", &config.bootstrap_servers);
+    for (key, value) in config.client_properties.iter() {
+        client.set(key, value);
+    }
+    client
+}
+
+/// An idempotent producer that waits for all in-sync replicas: the processor commits its
+/// input offsets only after these acknowledgements, so none may be weaker.
+pub fn producer_config(config: &KafkaConfig) -> ClientConfig {
+    let mut client = base_client_config(config);
+    client
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("compression.type", "lz4")
+        .set("linger.ms", "5")
+        // Java clients' partitioner: keys land on the same partition whichever client
+        // produced them, which keeps the GTIN-keyed topics co-partitioned.
+        .set("partitioner", "murmur2_random")
+        .set("message.timeout.ms", "120000");
+    client
+}
+
+/// A consumer that never commits by itself: offsets are stored only once the outputs
+/// derived from a record are acknowledged.
+pub fn consumer_config(config: &KafkaConfig, group_id: &str) -> ClientConfig {
+    let mut client = base_client_config(config);
+    client
+        .set("group.id", group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false")
+        .set("session.timeout.ms", "10000");
+    client
+}
+
+/// Creates the topics that do not exist yet; existing ones are left as they are.
+pub async fn ensure_topics(
+    config: &KafkaConfig,
+    topics: &[TopicSpec],
+) -> Result<(), KafkaAdapterError> {
+    let admin: AdminClient<DefaultClientContext> =
+        base_client_config(config)
+            .create()
+            .map_err(|source| KafkaAdapterError::Client {
+                bootstrap_servers: config.bootstrap_servers.clone(),
+                source,
+            })?;
+    let new_topics: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|topic| {
+            let new_topic = NewTopic::new(
+                &topic.name,
+                config.partitions,
+                TopicReplication::Fixed(config.replication_factor),
+            );
+            if topic.compacted {
+                new_topic.set("cleanup.policy", "compact")
+            } else {
+                new_topic.set("cleanup.policy", "delete")
+            }
+        })
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = admin
+        .create_topics(&new_topics, &options)
+        .await
+        .map_err(|source| KafkaAdapterError::Admin {
+            bootstrap_servers: config.bootstrap_servers.clone(),
+            source,
+        })?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => return Err(KafkaAdapterError::CreateTopic { topic, code }),
+        }
+    }
+    Ok(())
+}
+
+/// Provenance carried by every record so its log lines can be joined across services.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordProvenance {
+    pub correlation_id: String,
+    pub source: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl RecordProvenance {
+    pub fn to_headers(&self) -> OwnedHeaders {
+        let mut headers = OwnedHeaders::new().insert(Header {
+            key: CORRELATION_ID_HEADER,
+            value: Some(self.correlation_id.as_bytes()),
+        });
+        for (key, value) in [
+            (SOURCE_HEADER, &self.source),
+            (REQUEST_ID_HEADER, &self.request_id),
+        ] {
+            if let Some(value) = value {
+                headers = headers.insert(Header {
+                    key,
+                    value: Some(value.as_bytes()),
+                });
+            }
+        }
+        headers
+    }
+
+    /// Reads the provenance headers of a consumed record. A record without a correlation
+    /// id gets one derived from its position, which is unique and stable across replays.
+    pub fn from_message(message: &BorrowedMessage<'_>) -> RecordProvenance {
+        let header = |wanted: &str| {
+            message.headers().and_then(|headers| {
+                headers
+                    .iter()
+                    .find(|header| header.key == wanted)
+                    .and_then(|header| header.value)
+                    .map(|value| String::from_utf8_lossy(value).into_owned())
+            })
+        };
+        RecordProvenance {
+            correlation_id: header(CORRELATION_ID_HEADER).unwrap_or_else(|| {
+                format!(
+                    "{}-{}-{}",
+                    message.topic(),
+                    message.partition(),
+                    message.offset()
+                )
+            }),
+            source: header(SOURCE_HEADER),
+            request_id: header(REQUEST_ID_HEADER),
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The `hub` binary's library: configuration, telemetry and the thin adapters (Kafka,
+//! ClickHouse, CLI commands) around the pure decision core in `hub-core`.
+
+pub mod commands;
+pub mod config;
+pub mod kafka;
+pub mod telemetry;
+pub mod wiring;

@@ -1,0 +1,66 @@
+//! Logs and metrics. Logs are JSON lines (or text for humans) carrying the correlation id
+//! of the record being handled; metrics follow Vector's naming rules (`hub_` prefix,
+//! `_total` counters, `_seconds` histograms, bounded label values only: never a GTIN).
+
+use std::net::SocketAddr;
+
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+
+/// Kafka header carrying the id that ties a record's log lines together across services.
+pub const CORRELATION_ID_HEADER: &str = "hub-correlation-id";
+
+pub mod names {
+    //! Every metric the hub emits, in one place so dashboards and alert rules can be
+    //! checked against it.
+    pub const RECEIVED_EVENTS: &str = "hub_component_received_events_total";
+    pub const SENT_EVENTS: &str = "hub_component_sent_events_total";
+    pub const ERRORS: &str = "hub_component_errors_total";
+    pub const DISCARDED_EVENTS: &str = "hub_component_discarded_events_total";
+    pub const QUARANTINED_RECORDS: &str = "hub_quarantined_records_total";
+    pub const SCORES_EMITTED: &str = "hub_scores_emitted_total";
+    pub const STATE_REFERENCES: &str = "hub_state_references";
+    pub const CONSUMER_LAG: &str = "hub_consumer_lag";
+    pub const SINK_BATCH_SIZE: &str = "hub_sink_batch_size";
+    pub const SINK_INSERT_DURATION: &str = "hub_sink_insert_duration_seconds";
+    pub const SIGNAL_TO_SCORE_LATENCY: &str = "hub_signal_to_score_latency_seconds";
+}
+
+/// Seconds buckets from 1 ms to 2 min: signal-to-score latency spans both.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+];
+const BATCH_SIZE_BUCKETS: &[f64] = &[
+    1.0, 10.0, 100.0, 500.0, 1_000.0, 5_000.0, 10_000.0, 50_000.0, 100_000.0,
+];
+
+/// Installs the global log subscriber; `RUST_LOG` filters (default `info`).
+pub fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Serves `/metrics` on `listen`; must be called inside a tokio runtime.
+pub fn install_metrics_exporter(listen: SocketAddr) -> Result<(), BuildError> {
+    PrometheusBuilder::new()
+        .with_http_listener(listen)
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)?
+        .set_buckets_for_metric(
+            Matcher::Full(names::SINK_BATCH_SIZE.into()),
+            BATCH_SIZE_BUCKETS,
+        )?
+        .install()
+}
