@@ -789,3 +789,97 @@ impl AvroRecord for QuarantinedRecord {
         self.gtin.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PATH: FieldPath<'static> = FieldPath::Record("Test");
+
+    fn encoded_bytes(value: Decimal, precision: usize, scale: usize) -> Vec<u8> {
+        match encode_decimal(value, precision, scale, &PATH) {
+            Ok(Value::Decimal(decimal)) => <Vec<u8>>::try_from(&decimal).expect("bytes"),
+            other => panic!("expected a decimal value, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unscaled_values_use_the_shortest_twos_complement() {
+        // The unscaled integer at scale 2, as Java's BigInteger.toByteArray writes it.
+        for (value, bytes) in [
+            (Decimal::ZERO, vec![0x00]),
+            (Decimal::new(1, 2), vec![0x01]),
+            (Decimal::new(-1, 2), vec![0xff]),
+            (Decimal::new(127, 2), vec![0x7f]),
+            (Decimal::new(128, 2), vec![0x00, 0x80]),
+            (Decimal::new(-128, 2), vec![0x80]),
+            (Decimal::new(-129, 2), vec![0xff, 0x7f]),
+            (Decimal::new(1999, 2), vec![0x07, 0xcf]),
+            (Decimal::new(1999, 1), vec![0x4e, 0x16]),
+        ] {
+            assert_eq!(encoded_bytes(value, 18, 2), bytes, "{value}");
+            let decoded = decode_decimal(&bytes, 18, 2, &PATH).expect("decodes");
+            assert_eq!(decoded, value);
+            assert_eq!(decoded.scale(), 2);
+        }
+    }
+
+    #[test]
+    fn the_precision_bound_is_exact_both_ways() {
+        let largest = Decimal::new(999_999_999, 6);
+        assert_eq!(
+            decode_decimal(&encoded_bytes(largest, 9, 6), 9, 6, &PATH),
+            Ok(largest)
+        );
+        for too_big in [
+            Decimal::new(1_000_000_000, 6),
+            Decimal::new(-1_000_000_000, 6),
+        ] {
+            let error = encode_decimal(too_big, 9, 6, &PATH).expect_err("10 digits");
+            assert!(matches!(
+                error.problem,
+                FieldProblem::ExceedsPrecision { precision: 9, .. }
+            ));
+        }
+        // 1_000_000_000 unscaled = 0x3b9aca00
+        let error = decode_decimal(&[0x3b, 0x9a, 0xca, 0x00], 9, 6, &PATH).expect_err("10 digits");
+        assert_eq!(error.to_string().split(':').next(), Some("Test"));
+        assert!(error.to_string().contains("1000000000e-6"), "{error}");
+    }
+
+    #[test]
+    fn rescaling_up_overflow_is_an_error_not_a_panic() {
+        let error = encode_decimal(Decimal::MAX, 28, 28, &PATH).expect_err("overflows");
+        assert!(
+            matches!(error.problem, FieldProblem::ExceedsPrecision { .. }),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn odd_decimal_bytes_are_read_or_refused_without_panicking() {
+        assert_eq!(
+            decode_decimal(&[], 18, 4, &PATH).map_err(|e| e.problem),
+            Err(FieldProblem::EmptyDecimal)
+        );
+        // Redundant sign extension, as fixed-width writers produce.
+        let mut padded = vec![0xff; 20];
+        padded.push(0x85);
+        assert_eq!(
+            decode_decimal(&padded, 18, 4, &PATH),
+            Ok(Decimal::new(-123, 4))
+        );
+        let huge = [0x7f; 17];
+        assert!(matches!(
+            decode_decimal(&huge, 18, 4, &PATH).map_err(|e| e.problem),
+            Err(FieldProblem::ExceedsPrecision { .. })
+        ));
+        assert!(matches!(
+            decode_decimal(&[1], 38, 4, &PATH).map_err(|e| e.problem),
+            Err(FieldProblem::UnsupportedDecimal {
+                precision: 38,
+                scale: 4
+            })
+        ));
+    }
+}

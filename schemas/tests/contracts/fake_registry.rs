@@ -20,6 +20,9 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+#[path = "checker.rs"]
+pub mod checker;
+
 /// One request as the fake received it.
 #[derive(Debug, Clone)]
 pub struct Recorded {
@@ -232,7 +235,7 @@ fn latest<'s>(state: &'s State, subject: &str) -> Option<&'s String> {
 
 fn backward_problem(state: &State, subject: &str, schema: &Schema) -> Option<String> {
     let previous = Schema::parse_str(latest(state, subject)?).expect("stored schemas parse");
-    let problems = crate::compatibility::checker_problems(&previous, schema);
+    let problems = checker::checker_problems(&previous, schema);
     (!problems.is_empty()).then(|| problems.join("; "))
 }
 
