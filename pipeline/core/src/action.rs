@@ -53,7 +53,8 @@ pub struct Decision<'s, 'a> {
     pub situation: &'s Situation<'a>,
     pub price: Option<&'s PriceBasis>,
     pub margin: Option<&'s Margin>,
-    /// `Some(None)`: no price reaches the target; `None`: not computable.
+    /// `Some(None)`: no price reaches the target; `None`: not computed (inputs missing, or
+    /// no rule needs it).
     pub target_price: Option<Option<Decimal>>,
     pub target_margin_rate: Decimal,
     pub margin_blockers: &'s [&'static str],

@@ -317,9 +317,10 @@ pub fn margin(
 /// being monotonic, and then the target is reported unreachable rather than looping.
 const MAX_CENT_STEPS: u32 = 10_000;
 
-/// The lowest price incl. VAT, in cents, at which the margin rate reaches `target_rate`
-/// given the fee rules (minimum fees included), or `None` when no price reaches it (the
-/// channel's proportional fees and provisions take more than `1 - target_rate`).
+/// The lowest listing price incl. VAT (whole cents, at least 0.01) at which the margin rate
+/// reaches `target_rate` given the fee rules (minimum fees included), or `None` when no
+/// price reaches it (the channel's proportional fees and provisions take more than
+/// `1 - target_rate`).
 ///
 /// The margin is affine in the price on each side of the commission minimum, so the exact
 /// crossing is solved on each side and the side whose commission regime holds there is

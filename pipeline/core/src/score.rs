@@ -249,14 +249,25 @@ pub fn evaluate(
         }
         _ => None,
     };
-    let target_price = match (&terms, &situation.product_cost) {
-        (Some(terms), Some(cost)) => Some(margin::price_for_margin_rate(
-            terms,
-            cost,
-            profile.actions.target_margin_rate,
-        )?),
-        _ => None,
+    // The target price serves two readers: competitiveness of a reference we do not list,
+    // and the reprice rule. A listed reference that keeps its price needs neither.
+    let target_margin_rate = profile.actions.target_margin_rate;
+    let target_price_needed = match (&situation.market.listing, &computed_margin) {
+        (None, _) => true,
+        (Some(_), Some(listed)) => {
+            listed.net_margin_excl_vat >= Decimal::ZERO
+                && (situation.market.we_own_buy_box == Some(false)
+                    || listed.margin_rate < target_margin_rate)
+        }
+        (Some(_), None) => false,
     };
+    let target_price =
+        match (&terms, &situation.product_cost) {
+            (Some(terms), Some(cost)) if target_price_needed => Some(
+                margin::price_for_margin_rate(terms, cost, target_margin_rate)?,
+            ),
+            _ => None,
+        };
 
     let mut fee_blockers: Vec<&'static str> = situation.missing.clone();
     if price.is_none() {
@@ -355,7 +366,7 @@ pub fn evaluate(
         price: price.as_ref(),
         margin: computed_margin.as_ref(),
         target_price,
-        target_margin_rate: profile.actions.target_margin_rate,
+        target_margin_rate,
         margin_blockers: &margin_blockers,
     });
 

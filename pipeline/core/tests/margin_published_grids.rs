@@ -324,6 +324,15 @@ fn target_price_solves_through_the_minimum_fee() {
     assert!(at_price.margin_rate >= dec!(0.12));
     let below = margin::margin(&terms, price - dec!(0.01), &cost).unwrap();
     assert!(below.net_margin_excl_vat < dec!(0.12) * below.fees.revenue_excl_vat);
+    // When shipping alone reaches the target, the lowest listing price is one cent.
+    let mut paid_by_shipping = terms;
+    paid_by_shipping.shipping_incl_vat = dec!(20.55);
+    let cheap = ProductCost {
+        unit_cost_excl_vat: dec!(0.01),
+        ..cost.clone()
+    };
+    let price = margin::price_for_margin_rate(&paid_by_shipping, &cheap, dec!(0)).unwrap();
+    assert_eq!(price, Some(dec!(0.01)));
     // Proportional fees of 15% x 1.2 = 18% of revenue plus a 90% target leave nothing.
     assert_eq!(
         margin::price_for_margin_rate(&terms, &cost, dec!(0.90)).unwrap(),

@@ -46,7 +46,8 @@ pub struct FactorInputs<'s, 'a> {
     pub price: Option<PriceBasis>,
     pub fees: Option<&'s ChannelFees>,
     pub margin: Option<&'s Margin>,
-    /// `Some(None)`: computed and unreachable; `None`: not computable.
+    /// `Some(None)`: computed and unreachable; `None`: not computed (inputs missing, or a
+    /// listed reference keeps its price).
     pub target_price: Option<Option<Decimal>>,
     pub offer_freshness: Option<Decimal>,
     pub stock_freshness: Option<Decimal>,
