@@ -474,7 +474,7 @@ impl SchemaRegistry {
         &self,
         url: Url,
         schema_json: &str,
-        operation: &dyn Fn() -> String,
+        operation: &(dyn Fn() -> String + Sync),
     ) -> Result<RequestBuilder, RegistryError> {
         let body = serde_json::to_vec(&SchemaBody {
             schema: schema_json,
@@ -493,7 +493,7 @@ impl SchemaRegistry {
     async fn call<T: DeserializeOwned>(
         &self,
         request: RequestBuilder,
-        operation: &dyn Fn() -> String,
+        operation: &(dyn Fn() -> String + Sync),
     ) -> Result<T, RegistryError> {
         let mut request =
             request.header(ACCEPT, format!("{REGISTRY_CONTENT_TYPE}, application/json"));
@@ -519,7 +519,10 @@ impl SchemaRegistry {
 
 /// The schema as JSON for the registry: the full form, with docs and defaults (the
 /// canonical form would drop the defaults that compatibility checks depend on).
-fn registry_json(schema: &Schema, operation: &dyn Fn() -> String) -> Result<String, RegistryError> {
+fn registry_json(
+    schema: &Schema,
+    operation: &(dyn Fn() -> String + Sync),
+) -> Result<String, RegistryError> {
     serde_json::to_string(schema).map_err(|error| RegistryError::SchemaJson {
         operation: operation(),
         detail: error.to_string(),
