@@ -62,22 +62,13 @@ impl fmt::Debug for Secret {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[derive(Default)]
 pub struct Config {
     pub kafka: KafkaConfig,
     pub clickhouse: ClickHouseConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            kafka: KafkaConfig::default(),
-            clickhouse: ClickHouseConfig::default(),
-            metrics: MetricsConfig::default(),
-            log: LogConfig::default(),
-        }
-    }
+    pub sink: crate::sink::SinkConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

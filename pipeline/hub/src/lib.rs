@@ -4,5 +4,6 @@
 pub mod commands;
 pub mod config;
 pub mod kafka;
+pub mod sink;
 pub mod telemetry;
 pub mod wiring;
