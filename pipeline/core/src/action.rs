@@ -15,7 +15,7 @@ use hub_schemas::records::ReferenceScore;
 use rust_decimal::Decimal;
 
 use crate::margin::Margin;
-use crate::money::{display_amount, display_percent};
+use crate::money::{Amount, Joined, Percent, Piece, append, display_amount, text};
 use crate::score::{PriceBasis, Situation};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,89 +72,143 @@ pub fn recommend(decision: &Decision<'_, '_>) -> Recommendation {
     let situation = decision.situation;
     let currency = situation.currency;
     let (Some(margin), Some(price)) = (decision.margin, decision.price) else {
-        return hold(format!(
-            "margin unknown (missing {})",
-            decision.margin_blockers.join(", ")
+        return hold(text!(
+            "margin unknown (missing ",
+            Joined(decision.margin_blockers),
+            ")"
         ));
     };
     let rate = margin.margin_rate;
     let target = decision.target_margin_rate;
-    let at_price = format!(
-        "at {} {}",
-        price.basis.label(),
-        display_amount(price.price_incl_vat, currency)
-    );
-    let versus_target = format!(
-        "net margin rate {} {} target {}",
-        display_percent(rate),
-        if rate < target { "<" } else { ">=" },
-        display_percent(target)
-    );
+    let at_price = AtPrice { price, currency };
+    let versus_target = VersusTarget { rate, target };
     let market = &situation.market;
 
     if market.listing.is_some() {
         if margin.net_margin_excl_vat < Decimal::ZERO {
             return Recommendation {
                 action: Action::Delist,
-                rule: format!(
-                    "net margin {} < 0 after all costs {at_price}",
-                    display_amount(margin.net_margin_excl_vat, currency)
+                rule: text!(
+                    "net margin ",
+                    Amount(margin.net_margin_excl_vat, currency),
+                    " < 0 after all costs ",
+                    at_price
                 ),
                 target_price_incl_vat: None,
             };
         }
         let losing_buy_box = market.we_own_buy_box == Some(false);
         if losing_buy_box || rate < target {
-            let buy_box = if losing_buy_box {
-                match market.buy_box_incl_vat {
-                    Some(buy_box) => format!(
-                        " while not owning the buy box ({})",
-                        display_amount(buy_box, currency)
-                    ),
-                    None => " while not owning the buy box".to_owned(),
+            let mut rule = text!(versus_target);
+            if losing_buy_box {
+                rule.push_str(" while not owning the buy box");
+                if let Some(buy_box) = market.buy_box_incl_vat {
+                    append!(&mut rule, " (", Amount(buy_box, currency), ")");
                 }
-            } else {
-                String::new()
-            };
+            }
+            append!(&mut rule, " ", at_price);
             return match decision.target_price {
-                Some(Some(target_price)) => Recommendation {
-                    action: Action::Reprice,
-                    rule: format!(
-                        "{versus_target}{buy_box} {at_price}; lowest price at target margin {}",
-                        display_amount(target_price, currency)
-                    ),
-                    target_price_incl_vat: Some(target_price),
-                },
-                _ => hold(format!(
-                    "{versus_target}{buy_box} {at_price}; no price reaches the target margin on \
-                     this channel"
-                )),
+                Some(Some(target_price)) => {
+                    append!(
+                        &mut rule,
+                        "; lowest price at target margin ",
+                        Amount(target_price, currency)
+                    );
+                    Recommendation {
+                        action: Action::Reprice,
+                        rule,
+                        target_price_incl_vat: Some(target_price),
+                    }
+                }
+                _ => {
+                    rule.push_str("; no price reaches the target margin on this channel");
+                    hold(rule)
+                }
             };
         }
         let buy_box = match market.we_own_buy_box {
             Some(true) => "owning the buy box",
             _ => "buy box ownership unknown",
         };
-        return hold(format!("listed, {buy_box}, {versus_target} {at_price}"));
+        return hold(text!(
+            "listed, ",
+            buy_box,
+            ", ",
+            versus_target,
+            " ",
+            at_price
+        ));
     }
 
     if rate < target {
-        return hold(format!("not listed: {versus_target} {at_price}"));
+        return hold(text!("not listed: ", versus_target, " ", at_price));
     }
     match situation.supply.map(|supply| supply.own_units) {
         Some(units) if units > 0 => Recommendation {
             action: Action::List,
-            rule: format!("not listed, {units} units in stock, {versus_target} {at_price}"),
+            rule: text!(
+                "not listed, ",
+                units,
+                " units in stock, ",
+                versus_target,
+                " ",
+                at_price
+            ),
             target_price_incl_vat: None,
         },
         Some(_) => Recommendation {
             action: Action::Source,
-            rule: format!("not in stock, {versus_target} {at_price}"),
+            rule: text!("not in stock, ", versus_target, " ", at_price),
             target_price_incl_vat: None,
         },
-        None => hold(format!(
-            "not listed, {versus_target} {at_price}, but our stock is unknown (missing stock)"
+        None => hold(text!(
+            "not listed, ",
+            versus_target,
+            " ",
+            at_price,
+            ", but our stock is unknown (missing stock)"
         )),
+    }
+}
+
+/// `at our price 149.00 EUR`: the price the rules compared at.
+struct AtPrice<'a> {
+    price: &'a PriceBasis,
+    currency: &'a str,
+}
+
+impl Piece for AtPrice<'_> {
+    fn append_to(&self, line: &mut String) {
+        append!(
+            line,
+            "at ",
+            self.price.basis.label(),
+            " ",
+            Amount(self.price.price_incl_vat, self.currency)
+        );
+    }
+}
+
+/// `net margin rate 9.1% < target 12.0%`: the comparison the rules made.
+struct VersusTarget {
+    rate: Decimal,
+    target: Decimal,
+}
+
+impl Piece for VersusTarget {
+    fn append_to(&self, line: &mut String) {
+        append!(
+            line,
+            "net margin rate ",
+            Percent(self.rate),
+            if self.rate < self.target {
+                " < "
+            } else {
+                " >= "
+            },
+            "target ",
+            Percent(self.target)
+        );
     }
 }
 

@@ -28,9 +28,46 @@ pub const COMMERCIAL_ROUNDING: RoundingStrategy = RoundingStrategy::MidpointAway
 /// Rounds to `dp` places with [`COMMERCIAL_ROUNDING`] and pads to exactly `dp` places, so the
 /// value's scale is fixed and its text form (and Avro bytes) is the same for equal values.
 pub fn fixed(value: Decimal, dp: u32) -> Decimal {
-    let mut rounded = value.round_dp_with_strategy(dp, COMMERCIAL_ROUNDING);
-    rounded.rescale(dp);
-    rounded
+    fixed_nonzero(value, dp).unwrap_or_else(|| {
+        let mut rounded = value.round_dp_with_strategy(dp, COMMERCIAL_ROUNDING);
+        rounded.rescale(dp);
+        rounded
+    })
+}
+
+/// [`fixed`] for the common case, in one integer division instead of `rust_decimal`'s digit
+/// by digit loops (every fee line, rate and contribution of every record goes through here).
+/// `None` for what it leaves to the general path, whose result it would otherwise have to
+/// reproduce: a zero (which keeps its sign) and a value that does not fit 96 bits once padded.
+/// Same result as the general path otherwise, sign included: a magnitude that rounds to zero
+/// is a positive zero there too.
+fn fixed_nonzero(value: Decimal, dp: u32) -> Option<Decimal> {
+    let magnitude = value.mantissa().unsigned_abs();
+    if magnitude == 0 {
+        return None;
+    }
+    let scale = value.scale();
+    let rounded = if scale > dp {
+        let divisor = 10u128.pow(scale - dp);
+        let quotient = magnitude / divisor;
+        let remainder = magnitude - quotient * divisor;
+        // Half away from zero on the magnitude: round up from exactly half the divisor.
+        quotient + u128::from(remainder >= divisor - remainder)
+    } else {
+        magnitude
+            .checked_mul(10u128.pow(dp - scale))
+            .filter(|padded| *padded >> 96 == 0)?
+    };
+    let signed = i128::try_from(rounded).ok()?;
+    Decimal::try_from_i128_with_scale(
+        if value.is_sign_negative() {
+            -signed
+        } else {
+            signed
+        },
+        dp,
+    )
+    .ok()
 }
 
 /// A fee or cost line as charged: rounded to the cent, carried at the money scale.
@@ -58,14 +95,137 @@ pub fn excl_vat(amount_incl_vat: Decimal, vat_rate: Decimal) -> Decimal {
     amount_incl_vat / (Decimal::ONE + vat_rate)
 }
 
-/// Renders an amount for explanations: two decimals, then the currency (`12.30 EUR`).
-pub fn display_amount(amount: Decimal, currency: &str) -> String {
-    format!("{} {currency}", fixed(amount, CENT_DP))
+/// Room for one explanation or rule line: the longest the golden catalogue renders is 144
+/// bytes, so a line is allocated once and a longer one grows once.
+pub const LINE_CAPACITY: usize = 160;
+
+/// A piece of an explanation line. Every record renders eight lines with about thirty
+/// decimals between them, so pieces append to the line directly instead of going through
+/// `format!` (its argument machinery, and an allocation per intermediate string).
+pub trait Piece {
+    fn append_to(&self, line: &mut String);
 }
 
-/// Renders a fraction as a percentage with one decimal (`0.1234` → `12.3%`).
-pub fn display_percent(fraction: Decimal) -> String {
-    format!("{}%", fixed(fraction * Decimal::ONE_HUNDRED, 1))
+/// Appends [`Piece`]s to a line: `append!(&mut line, ", ", Amount(price, currency))`.
+macro_rules! append {
+    ($line:expr, $($piece:expr),+ $(,)?) => {{
+        let line: &mut String = $line;
+        $($crate::money::Piece::append_to(&$piece, line);)+
+    }};
+}
+pub(crate) use append;
+
+/// Concatenates [`Piece`]s into a new line of [`LINE_CAPACITY`]:
+/// `text!("net margin ", Amount(net, currency), " at ", Percent(rate))`.
+macro_rules! text {
+    ($($piece:expr),+ $(,)?) => {{
+        let mut line = String::with_capacity($crate::money::LINE_CAPACITY);
+        $crate::money::append!(&mut line, $($piece),+);
+        line
+    }};
+}
+pub(crate) use text;
+
+impl Piece for &str {
+    fn append_to(&self, line: &mut String) {
+        line.push_str(self);
+    }
+}
+
+impl Piece for i64 {
+    fn append_to(&self, line: &mut String) {
+        let mut digits = [0u8; 20];
+        let start = write_digits(&mut digits, self.unsigned_abs(), 1);
+        if *self < 0 {
+            line.push('-');
+        }
+        push_ascii(line, &digits[start..]);
+    }
+}
+
+/// Exactly as `Decimal`'s `Display` renders it: the sign (a negative zero keeps it), then
+/// every digit of its scale.
+impl Piece for Decimal {
+    fn append_to(&self, line: &mut String) {
+        let Ok(magnitude) = u64::try_from(self.mantissa().unsigned_abs()) else {
+            // Beyond a u64 (19 digits), which no amount or rate reaches: the library's rendering.
+            line.push_str(&self.to_string());
+            return;
+        };
+        let scale = self.scale() as usize;
+        // 20 digits of a u64, or the scale's 28 digits and the units digit.
+        let mut digits = [0u8; 29];
+        let start = write_digits(&mut digits, magnitude, scale + 1);
+        if self.is_sign_negative() {
+            line.push('-');
+        }
+        let point = digits.len() - scale;
+        push_ascii(line, &digits[start..point]);
+        if scale > 0 {
+            line.push('.');
+            push_ascii(line, &digits[point..]);
+        }
+    }
+}
+
+/// Items separated by `, `.
+pub struct Joined<'a>(pub &'a [&'a str]);
+
+impl Piece for Joined<'_> {
+    fn append_to(&self, line: &mut String) {
+        for (index, item) in self.0.iter().enumerate() {
+            if index > 0 {
+                line.push_str(", ");
+            }
+            line.push_str(item);
+        }
+    }
+}
+
+/// An amount as [`display_amount`] renders it.
+pub struct Amount<'a>(pub Decimal, pub &'a str);
+
+impl Piece for Amount<'_> {
+    fn append_to(&self, line: &mut String) {
+        fixed(self.0, CENT_DP).append_to(line);
+        line.push(' ');
+        line.push_str(self.1);
+    }
+}
+
+/// A fraction as a percentage with one decimal (`0.1234` → `12.3%`).
+pub struct Percent(pub Decimal);
+
+impl Piece for Percent {
+    fn append_to(&self, line: &mut String) {
+        fixed(self.0 * Decimal::ONE_HUNDRED, 1).append_to(line);
+        line.push('%');
+    }
+}
+
+/// Renders an amount for explanations: two decimals, then the currency (`12.30 EUR`).
+pub fn display_amount(amount: Decimal, currency: &str) -> String {
+    let mut text = String::new();
+    Amount(amount, currency).append_to(&mut text);
+    text
+}
+
+/// Writes `value` right-aligned into `digits`, zero-padded to at least `min_digits`, and
+/// returns where the digits start.
+fn write_digits(digits: &mut [u8], mut value: u64, min_digits: usize) -> usize {
+    let mut start = digits.len();
+    while value > 0 || digits.len() - start < min_digits {
+        start -= 1;
+        // The remainder is below 10, so the narrowing cannot truncate.
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    start
+}
+
+fn push_ascii(line: &mut String, ascii: &[u8]) {
+    // Only ASCII digits are written into these buffers.
+    line.push_str(std::str::from_utf8(ascii).expect("ASCII digits"));
 }
 
 /// Serde helpers that accept a decimal only as a string (`"0.15"`) or an integer (`30`), and
@@ -210,6 +370,7 @@ impl FxRates {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use rust_decimal_macros::dec;
 
     #[test]
@@ -220,6 +381,78 @@ mod tests {
         assert_eq!(charged(dec!(-0.125)).to_string(), "-0.1300");
         assert_eq!(rate(dec!(0.1)).to_string(), "0.100000");
         assert_eq!(money(dec!(3)).to_string(), "3.0000");
+    }
+
+    fn any_decimal() -> impl Strategy<Value = Decimal> {
+        let magnitude = prop_oneof![0u128..1_000, 0u128..u128::from(u64::MAX), 0u128..1 << 96];
+        (magnitude, any::<bool>(), 0u32..=28).prop_map(|(magnitude, negative, scale)| {
+            let mut value = Decimal::from_i128_with_scale(magnitude as i128, scale);
+            // Set after construction so negative zeros are generated too.
+            value.set_sign_negative(negative);
+            value
+        })
+    }
+
+    fn rounded_then_rescaled(value: Decimal, dp: u32) -> Decimal {
+        let mut general = value.round_dp_with_strategy(dp, COMMERCIAL_ROUNDING);
+        general.rescale(dp);
+        general
+    }
+
+    #[test]
+    fn fixed_keeps_the_general_paths_signs_and_limits() {
+        let mut negative_zero = dec!(0.000);
+        negative_zero.set_sign_negative(true);
+        for value in [
+            negative_zero,
+            Decimal::ZERO,
+            dec!(-0.001),
+            dec!(-0.005),
+            dec!(0.005),
+            Decimal::MAX,
+            Decimal::MIN,
+            Decimal::from_i128_with_scale(1, 28),
+        ] {
+            for dp in [0, 1, 2, 4, 6, 28] {
+                assert_eq!(
+                    fixed(value, dp).serialize(),
+                    rounded_then_rescaled(value, dp).serialize(),
+                    "{value} to {dp} dp"
+                );
+                assert_eq!(text!(fixed(value, dp)), fixed(value, dp).to_string());
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn fixed_is_bit_identical_to_rounding_then_rescaling(value in any_decimal(), dp in 0u32..=28) {
+            prop_assert_eq!(
+                fixed(value, dp).serialize(),
+                rounded_then_rescaled(value, dp).serialize(),
+                "{} to {} dp",
+                value,
+                dp
+            );
+        }
+
+        #[test]
+        fn pieces_render_as_display_does(
+            value in any_decimal(),
+            integer in any::<i64>(),
+            amount in (any::<i64>(), 0u32..=10).prop_map(|(m, scale)| Decimal::new(m, scale)),
+        ) {
+            prop_assert_eq!(text!(value), value.to_string());
+            prop_assert_eq!(text!(integer), integer.to_string());
+            prop_assert_eq!(
+                text!(Amount(amount, "EUR"), " ", Percent(amount)),
+                format!(
+                    "{} EUR {}%",
+                    fixed(amount, CENT_DP),
+                    fixed(amount * Decimal::ONE_HUNDRED, 1)
+                )
+            );
+        }
     }
 
     #[test]

@@ -7,7 +7,9 @@
 use rust_decimal::Decimal;
 
 use crate::margin::{ChannelFees, Margin};
-use crate::money::{self, display_amount, display_percent, unit_interval};
+use crate::money::{
+    self, Amount, Joined, LINE_CAPACITY, Percent, Piece, append, text, unit_interval,
+};
 use crate::profile::WeightProfile;
 use crate::score::{PriceBasis, Situation};
 
@@ -26,7 +28,7 @@ impl FactorValue {
             raw_value: None,
             normalised: Decimal::ZERO,
             confidence: Decimal::ZERO,
-            explanation: format!("missing {}: contributes nothing", inputs.join(", ")),
+            explanation: text!("missing ", Joined(inputs), ": contributes nothing"),
         }
     }
 }
@@ -71,18 +73,24 @@ impl FactorInputs<'_, '_> {
         let rate_part = unit_interval(margin.margin_rate / n.margin_rate_for_full_score);
         let amount_part = unit_interval(margin.net_margin_excl_vat / n.net_margin_for_full_score);
         let price = self.price.expect("a margin is computed at a price");
+        let currency = self.currency();
         FactorValue {
             raw_value: Some(margin.margin_rate),
             normalised: (rate_part + amount_part) / Decimal::TWO,
             confidence: min_of(&[self.offer_freshness, self.cost_freshness]),
-            explanation: format!(
-                "net margin {} ({} of revenue excl. VAT) at {} {}; full score at {} and {}",
-                display_amount(margin.net_margin_excl_vat, self.currency()),
-                display_percent(margin.margin_rate),
+            explanation: text!(
+                "net margin ",
+                Amount(margin.net_margin_excl_vat, currency),
+                " (",
+                Percent(margin.margin_rate),
+                " of revenue excl. VAT) at ",
                 price.basis.label(),
-                display_amount(price.price_incl_vat, self.currency()),
-                display_percent(n.margin_rate_for_full_score),
-                display_amount(n.net_margin_for_full_score, self.currency()),
+                " ",
+                Amount(price.price_incl_vat, currency),
+                "; full score at ",
+                Percent(n.margin_rate_for_full_score),
+                " and ",
+                Amount(n.net_margin_for_full_score, currency),
             ),
         }
     }
@@ -120,7 +128,9 @@ impl FactorInputs<'_, '_> {
             (None, None) => return FactorValue::missing(self.margin_blockers),
         };
         let gap_for_zero = self.profile.normalisation.price_gap_for_zero_score;
-        let mut parts = Vec::with_capacity(2);
+        let currency = self.currency();
+        let mut explanation = text!(ours_label, " ", Amount(ours, currency), ": ");
+        let mut compared = 0u32;
         let mut raw_value = None;
         let mut sum = Decimal::ZERO;
         for (label, reference) in references {
@@ -130,25 +140,28 @@ impl FactorInputs<'_, '_> {
             let gap = money::rate(ours / reference - Decimal::ONE);
             raw_value.get_or_insert(gap);
             sum += Decimal::ONE - unit_interval(gap / gap_for_zero);
-            parts.push(format!(
-                "{} vs {label} {}",
-                signed_percent(gap),
-                display_amount(reference, self.currency())
-            ));
+            if compared > 0 {
+                explanation.push_str(", ");
+            }
+            append!(
+                &mut explanation,
+                SignedPercent(gap),
+                " vs ",
+                label,
+                " ",
+                Amount(reference, currency)
+            );
+            compared += 1;
         }
-        if parts.is_empty() {
+        if compared == 0 {
             return FactorValue::missing(&["competitor_price"]);
         }
+        append!(&mut explanation, "; 0 at ", Percent(gap_for_zero), " above");
         FactorValue {
             raw_value,
-            normalised: sum / Decimal::from(parts.len()),
+            normalised: sum / Decimal::from(compared),
             confidence,
-            explanation: format!(
-                "{ours_label} {}: {}; 0 at {} above",
-                display_amount(ours, self.currency()),
-                parts.join(", "),
-                display_percent(gap_for_zero)
-            ),
+            explanation,
         }
     }
 
@@ -180,10 +193,25 @@ impl FactorInputs<'_, '_> {
         let sharing = self.sellers_sharing_sales();
         let ours = velocity / Decimal::from(sharing.unwrap_or(1));
         let half = self.profile.normalisation.units_per_day_for_half_score;
-        let share_text = match sharing {
-            Some(sellers) => format!("shared by {sellers} sellers"),
-            None => "offer count missing, assumed ours alone".into(),
-        };
+        let mut explanation = text!(
+            "sales rank ",
+            rank,
+            ": about ",
+            money::fixed(velocity, 2),
+            " units/day on the page, "
+        );
+        match sharing {
+            Some(sellers) => append!(&mut explanation, "shared by ", sellers, " sellers"),
+            None => explanation.push_str("offer count missing, assumed ours alone"),
+        }
+        append!(
+            &mut explanation,
+            ": ",
+            money::fixed(ours, 2),
+            " units/day for us; 0.5 at ",
+            half.normalize(),
+            " units/day"
+        );
         FactorValue {
             raw_value: Some(money::rate(ours)),
             normalised: ours / (ours + half),
@@ -192,13 +220,7 @@ impl FactorInputs<'_, '_> {
             } else {
                 Decimal::ZERO
             },
-            explanation: format!(
-                "sales rank {rank}: about {} units/day on the page, {share_text}: {} units/day \
-                 for us; 0.5 at {} units/day",
-                money::fixed(velocity, 2),
-                money::fixed(ours, 2),
-                half.normalize()
-            ),
+            explanation,
         }
     }
 
@@ -209,47 +231,53 @@ impl FactorInputs<'_, '_> {
         let n = &self.profile.normalisation;
         let supplier_units = supply.supplier_units.unwrap_or(0);
         let supplier_can_deliver = supply.supplier_units.is_none_or(|units| units > 0);
-        let (readiness, readiness_text, lead_time_missing) = if supply.own_units > 0 {
-            (
-                Decimal::ONE,
-                format!("{} units in our stock", supply.own_units),
-                false,
-            )
+        let mut explanation = String::with_capacity(LINE_CAPACITY);
+        let (readiness, lead_time_missing) = if supply.own_units > 0 {
+            append!(&mut explanation, supply.own_units, " units in our stock");
+            (Decimal::ONE, false)
         } else {
             match (supplier_can_deliver, supply.supplier_lead_time_days) {
                 (true, Some(days)) => {
                     let days = Decimal::from(days.max(0));
+                    append!(
+                        &mut explanation,
+                        "none in our stock, supplier delivers in ",
+                        days,
+                        " days"
+                    );
                     (
                         n.lead_time_days_for_half_score / (n.lead_time_days_for_half_score + days),
-                        format!("none in our stock, supplier delivers in {days} days"),
                         false,
                     )
                 }
-                (true, None) => (
-                    Decimal::ZERO,
-                    "none in our stock, supplier lead time missing".into(),
-                    true,
-                ),
-                (false, _) => (Decimal::ZERO, "out of stock everywhere".into(), false),
+                (true, None) => {
+                    explanation.push_str("none in our stock, supplier lead time missing");
+                    (Decimal::ZERO, true)
+                }
+                (false, _) => {
+                    explanation.push_str("out of stock everywhere");
+                    (Decimal::ZERO, false)
+                }
             }
         };
+        explanation.push_str("; ");
         let units = supply.own_units + supplier_units;
-        let (depth, depth_text) = match self.expected_units_per_day() {
+        let depth = match self.expected_units_per_day() {
             Some(per_day) if per_day > Decimal::ZERO => {
                 let cover = Decimal::from(units) / per_day;
-                (
-                    unit_interval(cover / n.days_of_cover_for_full_score),
-                    format!(
-                        "{} days of cover (full at {})",
-                        money::fixed(cover, 1),
-                        n.days_of_cover_for_full_score.normalize()
-                    ),
-                )
+                append!(
+                    &mut explanation,
+                    money::fixed(cover, 1),
+                    " days of cover (full at ",
+                    n.days_of_cover_for_full_score.normalize(),
+                    ")"
+                );
+                unit_interval(cover / n.days_of_cover_for_full_score)
             }
-            _ => (
-                Decimal::ONE,
-                "days of cover unknown (no sales velocity)".into(),
-            ),
+            _ => {
+                explanation.push_str("days of cover unknown (no sales velocity)");
+                Decimal::ONE
+            }
         };
         FactorValue {
             raw_value: Some(Decimal::from(units)),
@@ -259,23 +287,28 @@ impl FactorInputs<'_, '_> {
             } else {
                 min_of(&[self.stock_freshness])
             },
-            explanation: format!("{readiness_text}; {depth_text}"),
+            explanation,
         }
     }
 
     fn cost_share(&self, cost: Decimal, what: &str, zero_at: Decimal) -> FactorValue {
         let fees = self.fees.expect("cost shares are computed with fees");
         let share = money::rate(cost / fees.revenue_excl_vat);
+        let currency = self.currency();
         FactorValue {
             raw_value: Some(share),
             normalised: Decimal::ONE - unit_interval(share / zero_at),
             confidence: min_of(&[self.offer_freshness]),
-            explanation: format!(
-                "{what} {} = {} of revenue excl. VAT {}; 0 at {}",
-                display_amount(cost, self.currency()),
-                display_percent(share),
-                display_amount(fees.revenue_excl_vat, self.currency()),
-                display_percent(zero_at)
+            explanation: text!(
+                what,
+                " ",
+                Amount(cost, currency),
+                " = ",
+                Percent(share),
+                " of revenue excl. VAT ",
+                Amount(fees.revenue_excl_vat, currency),
+                "; 0 at ",
+                Percent(zero_at)
             ),
         }
     }
@@ -313,29 +346,37 @@ impl FactorInputs<'_, '_> {
         ];
         let mut sum = Decimal::ZERO;
         let mut oldest_age_ms: Option<i64> = None;
-        let mut parts = Vec::with_capacity(inputs.len());
-        for (name, at, fresh) in inputs {
+        let mut explanation = String::with_capacity(LINE_CAPACITY);
+        for (index, (name, at, fresh)) in inputs.into_iter().enumerate() {
+            if index > 0 {
+                explanation.push_str(", ");
+            }
             match (at, fresh) {
                 (Some(at), Some(fresh)) => {
                     let age_ms = (self.situation.at - at).max(0);
                     oldest_age_ms = Some(oldest_age_ms.map_or(age_ms, |oldest| oldest.max(age_ms)));
                     sum += fresh;
-                    parts.push(format!(
-                        "{name} {}h old ({})",
+                    append!(
+                        &mut explanation,
+                        name,
+                        " ",
                         money::fixed(Decimal::from(age_ms) / Decimal::from(3_600_000), 1),
-                        money::fixed(fresh, 2)
-                    ));
+                        "h old (",
+                        money::fixed(fresh, 2),
+                        ")"
+                    );
                 }
-                _ => parts.push(format!("{name} missing (0)")),
+                _ => append!(&mut explanation, name, " missing (0)"),
             }
         }
+        explanation.push_str("; raw = oldest age in hours");
         let normalised = sum / Decimal::from(inputs.len());
         FactorValue {
             raw_value: oldest_age_ms
                 .map(|age_ms| money::rate(Decimal::from(age_ms) / Decimal::from(3_600_000))),
             normalised,
             confidence: normalised,
-            explanation: format!("{}; raw = oldest age in hours", parts.join(", ")),
+            explanation,
         }
     }
 }
@@ -349,10 +390,14 @@ fn min_of(values: &[Option<Decimal>]) -> Decimal {
         .unwrap_or(Decimal::ZERO)
 }
 
-fn signed_percent(fraction: Decimal) -> String {
-    if fraction > Decimal::ZERO {
-        format!("+{}", display_percent(fraction))
-    } else {
-        display_percent(fraction)
+/// A relative gap as a percentage, with its sign also when positive (`+3.2%`).
+struct SignedPercent(Decimal);
+
+impl Piece for SignedPercent {
+    fn append_to(&self, line: &mut String) {
+        if self.0 > Decimal::ZERO {
+            line.push('+');
+        }
+        Percent(self.0).append_to(line);
     }
 }
