@@ -2,6 +2,9 @@
 //! environment that `scripts/test` sets, with the loopback defaults of `scripts/services`)
 //! and unique names so tests can run in parallel without seeing each other's data.
 
+pub mod market;
+pub mod processes;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -45,4 +48,21 @@ pub fn require_tcp(address: &str, engine: &str) {
         reachable,
         "{engine} does not answer on {address}: run `scripts/services up` (scripts/test does it)"
     );
+}
+
+/// The `hub` binary cargo built beside this test executable (`target/<profile>/hub`).
+/// `cargo test --workspace` and `cargo nextest run --workspace` build it with the tests.
+pub fn hub_binary() -> std::path::PathBuf {
+    let test_executable = std::env::current_exe().expect("path of the test executable");
+    let profile_dir = test_executable
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("test executables live in target/<profile>/deps");
+    let binary = profile_dir.join("hub");
+    assert!(
+        binary.is_file(),
+        "{} is missing: build it with `cargo build -p hub` (scripts/test builds the whole workspace)",
+        binary.display()
+    );
+    binary
 }

@@ -6,6 +6,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use hub_core::gate::GateConfig;
+use hub_core::money::FxRates;
 use serde::{Deserialize, Serialize};
 
 /// Prefix of the environment variables that override configuration keys.
@@ -68,7 +70,56 @@ pub struct Config {
     pub clickhouse: ClickHouseConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
+    /// Thresholds of the quality gate (see docs/quarantine-reasons.md).
+    pub gate: GateConfig,
+    pub scoring: ScoringConfig,
+    pub processor: ProcessorConfig,
     pub sink: crate::sink::SinkConfig,
+}
+
+/// What scores are computed under. Fee schedules, category maps, weight and seller
+/// profiles are data files (see config/); the defaults are embedded in the binary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScoringConfig {
+    /// A directory laid over the embedded defaults, with the layout of the repository's
+    /// config/ (fees/, categories/, weights/, profiles/). Empty: the embedded defaults.
+    pub config_dir: String,
+    pub weights_profile: String,
+    pub seller_profile: String,
+    /// Exchange rates into the margin currency, an input like any other: a cost in a
+    /// currency without a rate is not scored, and the error names the currency.
+    pub fx: FxRates,
+}
+
+impl Default for ScoringConfig {
+    fn default() -> Self {
+        ScoringConfig {
+            config_dir: String::new(),
+            weights_profile: "default".into(),
+            seller_profile: "default".into(),
+            fx: FxRates::identity("EUR"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProcessorConfig {
+    /// Input records handled before their outputs are awaited and their offsets committed.
+    /// It bounds memory: nothing more is consumed while a batch waits for the broker.
+    pub max_batch_records: usize,
+    /// How long to wait for more input before closing a partial batch.
+    pub linger_ms: u64,
+}
+
+impl Default for ProcessorConfig {
+    fn default() -> Self {
+        ProcessorConfig {
+            max_batch_records: 5_000,
+            linger_ms: 20,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,6 +129,7 @@ pub struct KafkaConfig {
     pub bootstrap_servers: String,
     /// Every topic name starts with this prefix (`<prefix>.signals.offers`...).
     pub topic_prefix: String,
+    /// Consumer groups are `<group_id>.process` and `<group_id>.sink`.
     pub group_id: String,
     /// Partitions of the topics the hub creates; signal topics share it so they stay
     /// co-partitioned by GTIN.

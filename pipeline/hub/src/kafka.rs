@@ -51,6 +51,23 @@ impl KafkaAdapterError {
     }
 }
 
+/// A topic to create and its cleanup policy: the contract topics, plus the processor's
+/// internal changelog which is not a contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopicPolicy<'a> {
+    pub name: &'a str,
+    pub compacted: bool,
+}
+
+impl<'a> From<&'a TopicSpec> for TopicPolicy<'a> {
+    fn from(spec: &'a TopicSpec) -> Self {
+        TopicPolicy {
+            name: &spec.name,
+            compacted: spec.compacted,
+        }
+    }
+}
+
 /// Settings shared by every client: brokers and the pass-through properties.
 pub fn base_client_config(config: &KafkaConfig) -> ClientConfig {
     let mut client = ClientConfig::new();
@@ -92,10 +109,11 @@ pub fn consumer_config(config: &KafkaConfig, group_id: &str) -> ClientConfig {
 }
 
 /// Creates the topics that do not exist yet; existing ones are left as they are.
-pub async fn ensure_topics(
+pub async fn ensure_topics<'a>(
     config: &KafkaConfig,
-    topics: &[TopicSpec],
+    topics: impl IntoIterator<Item = impl Into<TopicPolicy<'a>>>,
 ) -> Result<(), KafkaAdapterError> {
+    let topics: Vec<TopicPolicy<'a>> = topics.into_iter().map(Into::into).collect();
     let admin: AdminClient<DefaultClientContext> =
         base_client_config(config)
             .create()
@@ -107,7 +125,7 @@ pub async fn ensure_topics(
         .iter()
         .map(|topic| {
             let new_topic = NewTopic::new(
-                &topic.name,
+                topic.name,
                 config.partitions,
                 TopicReplication::Fixed(config.replication_factor),
             );

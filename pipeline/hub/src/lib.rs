@@ -4,6 +4,8 @@
 pub mod commands;
 pub mod config;
 pub mod kafka;
+pub mod market_feed;
+pub mod processor;
 pub mod sink;
 pub mod telemetry;
 pub mod wiring;

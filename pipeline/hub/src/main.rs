@@ -33,9 +33,19 @@ enum Command {
     Topics(TopicsCommand),
     /// Apply the ClickHouse migrations that are not applied yet (idempotent, versioned).
     Migrate,
+    /// Quote one sale: reads a JSON object on standard input (channel, category, prices,
+    /// costs...) and writes the quality verdict, the margin line by line, the score with
+    /// its explanation and the recommended action. Exit status 2 on a bad request.
+    Quote,
+    /// Run the stream processor: gate every signal, join it into its reference's state, and
+    /// re-score the reference x channels it affects, until SIGINT or SIGTERM.
+    Process,
     /// Produce one realistic record of every contract to its topic and read each back
     /// decoded: a smoke test of broker, framing and contracts.
     Sample,
+    /// Store the hub's topics (scores history, products, signals, quarantine) in ClickHouse,
+    /// committing offsets only once their rows are stored, until SIGINT or SIGTERM.
+    Sink,
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +83,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate => runtime.block_on(commands::migrate::run(&config))?,
         Command::Sample => runtime.block_on(commands::sample::run(&config))?,
+        Command::Sink => runtime.block_on(commands::sink::run(&config))?,
+        Command::Quote => return commands::quote::run(&config),
+        Command::Process => runtime.block_on(commands::process::run(&config))?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -64,3 +64,14 @@ pub fn install_metrics_exporter(listen: SocketAddr) -> Result<(), BuildError> {
         )?
         .install()
 }
+
+/// Resolves on the first SIGINT or SIGTERM: components then stop consuming, flush, commit
+/// and return, so the process exits 0.
+pub async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received: finishing the current batch"),
+        _ = terminate.recv() => tracing::info!("SIGTERM received: finishing the current batch"),
+    }
+}

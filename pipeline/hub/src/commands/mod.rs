@@ -2,5 +2,8 @@
 //! sequence of adapter calls around the core.
 
 pub mod migrate;
+pub mod process;
+pub mod quote;
 pub mod sample;
+pub mod sink;
 pub mod topics;

@@ -1,0 +1,188 @@
+//! Publishes the synthetic market of `hub-market-sim` to the signal topics, as connectors
+//! would: the demo and the end-to-end tests feed the processor through the real broker.
+
+use std::time::Duration;
+
+use hub_market_sim::{CorruptRecord, MarketEvent, RecordKind};
+use hub_schemas::{AvroRecord, EncodeError, Encoder, Topic};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+
+use crate::kafka::RecordProvenance;
+
+/// Deliveries awaited at once: enough to keep the broker busy, few enough to bound memory.
+const MAX_IN_FLIGHT: usize = 10_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    #[error("publishing to {topic}: {source}; is the broker up (scripts/services up)?")]
+    Kafka { topic: String, source: KafkaError },
+}
+
+pub struct MarketFeed {
+    producer: FutureProducer,
+    encoder: Encoder,
+    in_flight: Vec<(String, DeliveryFuture)>,
+    published: u64,
+}
+
+impl MarketFeed {
+    pub fn new(producer: FutureProducer, encoder: Encoder) -> Self {
+        MarketFeed {
+            producer,
+            encoder,
+            in_flight: Vec::new(),
+            published: 0,
+        }
+    }
+
+    pub fn published(&self) -> u64 {
+        self.published
+    }
+
+    /// Publishes one event with `published_at` (the simulated clock) as its Kafka
+    /// timestamp, so the quality gate judges freshness against the market's own time.
+    pub async fn publish(
+        &mut self,
+        event: &MarketEvent,
+        published_at: i64,
+    ) -> Result<(), FeedError> {
+        match event {
+            MarketEvent::Product(record)
+            | MarketEvent::Corrupt {
+                record: CorruptRecord::Product(record),
+                ..
+            } => {
+                self.publish_record(Topic::ReferenceProducts, record, published_at)
+                    .await
+            }
+            MarketEvent::Offer(record)
+            | MarketEvent::Corrupt {
+                record: CorruptRecord::Offer(record),
+                ..
+            } => {
+                self.publish_record(Topic::SignalsOffers, record, published_at)
+                    .await
+            }
+            MarketEvent::Stock(record)
+            | MarketEvent::Corrupt {
+                record: CorruptRecord::Stock(record),
+                ..
+            } => {
+                self.publish_record(Topic::SignalsStock, record, published_at)
+                    .await
+            }
+            MarketEvent::Cost(record)
+            | MarketEvent::Corrupt {
+                record: CorruptRecord::Cost(record),
+                ..
+            } => {
+                self.publish_record(Topic::SignalsCosts, record, published_at)
+                    .await
+            }
+            MarketEvent::Corrupt {
+                record: CorruptRecord::Raw { kind, bytes },
+                ..
+            } => {
+                let topic = match kind {
+                    RecordKind::Product => Topic::ReferenceProducts,
+                    RecordKind::Offer => Topic::SignalsOffers,
+                    RecordKind::Stock => Topic::SignalsStock,
+                    RecordKind::Cost => Topic::SignalsCosts,
+                };
+                self.publish_bytes(topic, None, bytes.clone(), published_at)
+                    .await
+            }
+        }
+    }
+
+    async fn publish_record<R: AvroRecord>(
+        &mut self,
+        topic: Topic,
+        record: &R,
+        published_at: i64,
+    ) -> Result<(), FeedError> {
+        let payload = self.encoder.encode(topic, record)?;
+        self.publish_bytes(topic, record.key(), payload, published_at)
+            .await
+    }
+
+    async fn publish_bytes(
+        &mut self,
+        topic: Topic,
+        key: Option<String>,
+        payload: Vec<u8>,
+        published_at: i64,
+    ) -> Result<(), FeedError> {
+        if self.in_flight.len() >= MAX_IN_FLIGHT {
+            self.flush().await?;
+        }
+        let name = self.encoder.topics().name(topic).to_owned();
+        let headers = RecordProvenance {
+            correlation_id: format!("market-{}", self.published),
+            source: Some("hub-market-sim".into()),
+            request_id: None,
+        }
+        .to_headers();
+        let mut record = FutureRecord::to(&name)
+            .payload(&payload)
+            .timestamp(published_at)
+            .headers(headers);
+        if let Some(key) = &key {
+            record = record.key(key);
+        }
+        let delivery = self
+            .producer
+            .send_result(record)
+            .map_err(|(source, _)| FeedError::Kafka {
+                topic: name.clone(),
+                source,
+            });
+        let delivery = match delivery {
+            Ok(delivery) => delivery,
+            Err(_) => {
+                // The local queue is full: wait for what is in flight, then enqueue once more
+                // with a blocking send.
+                self.flush().await?;
+                let mut record = FutureRecord::to(&name)
+                    .payload(&payload)
+                    .timestamp(published_at);
+                if let Some(key) = &key {
+                    record = record.key(key);
+                }
+                self.producer
+                    .send(record, Timeout::After(Duration::from_secs(60)))
+                    .await
+                    .map_err(|(source, _)| FeedError::Kafka {
+                        topic: name.clone(),
+                        source,
+                    })?;
+                self.published += 1;
+                return Ok(());
+            }
+        };
+        self.in_flight.push((name, delivery));
+        self.published += 1;
+        Ok(())
+    }
+
+    /// Waits until the broker has acknowledged everything published so far.
+    pub async fn flush(&mut self) -> Result<(), FeedError> {
+        for (topic, delivery) in self.in_flight.drain(..) {
+            match delivery.await {
+                Ok(Ok(_)) => {}
+                Ok(Err((source, _))) => return Err(FeedError::Kafka { topic, source }),
+                Err(_) => {
+                    return Err(FeedError::Kafka {
+                        topic,
+                        source: KafkaError::Canceled,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,258 @@
+//! The synthetic market as test input, and the oracle the processor is checked against:
+//! the accepted records replayed through the pure core, reference by reference. The
+//! processor's final state does not depend on how it interleaved its input topics, so its
+//! final scores must equal the oracle's exactly, versions included.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use futures::StreamExt;
+use hub::config::{Config, ScoringConfig};
+use hub::kafka;
+use hub::market_feed::MarketFeed;
+use hub_core::channel::Channel;
+use hub_core::gate::{self, GateConfig};
+use hub_core::profile::EconomicsConfig;
+use hub_core::score::{ScoringInput, score_reference};
+use hub_core::state::{InputPosition, ReferenceState, Signal};
+use hub_market_sim::{Catalogue, CatalogueParams, MarketEvent, MarketSimulation, SimulationParams};
+use hub_schemas::records::ReferenceScore;
+use hub_schemas::{AvroRecord, Decoder, Encoder, Topic, TopicNames};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::producer::FutureProducer;
+
+use crate::unique_name;
+
+/// `events` market events (with the simulated time each was published at) over a
+/// catalogue of `references`, and the simulation that made them (for its counts). The
+/// market starts now: records are published with the simulated time as their Kafka
+/// timestamp, and the broker's retention would delete records stamped long ago.
+pub fn simulate(
+    references: usize,
+    events: usize,
+    corrupt_rate: f64,
+) -> Result<(Vec<(MarketEvent, i64)>, MarketSimulation)> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
+    let catalogue = Catalogue::generate(&CatalogueParams {
+        references,
+        as_of: now,
+        ..CatalogueParams::default()
+    })?;
+    let mut simulation = MarketSimulation::new(
+        catalogue,
+        SimulationParams {
+            corrupt_rate,
+            start_at: now,
+            ..SimulationParams::default()
+        },
+    )?;
+    let events = (0..events)
+        .map(|_| {
+            let event = simulation.next_event();
+            (event, simulation.now())
+        })
+        .collect();
+    Ok((events, simulation))
+}
+
+/// The catalogue's exchange rates into the scoring configuration, as an operator would set
+/// them, so that suppliers quoting in foreign currencies are converted.
+pub fn use_catalogue_fx_rates(config: &mut Config, simulation: &MarketSimulation) {
+    for rate in &simulation.catalogue().fx_rates {
+        config
+            .scoring
+            .fx
+            .rates
+            .insert(rate.currency.to_owned(), rate.eur_per_unit);
+    }
+}
+
+/// Publishes `events` to the configured topics and waits for the broker's acknowledgements.
+pub async fn publish(config: &Config, events: &[(MarketEvent, i64)]) -> Result<()> {
+    let topics = TopicNames::new(&config.kafka.topic_prefix)?;
+    kafka::ensure_topics(&config.kafka, &topics.specs()).await?;
+    let producer: FutureProducer = kafka::producer_config(&config.kafka).create()?;
+    let mut feed = MarketFeed::new(producer, Encoder::single_object(topics));
+    for (event, at) in events {
+        feed.publish(event, *at).await?;
+    }
+    feed.flush().await?;
+    Ok(())
+}
+
+/// What the processor must end with: per (gtin, channel), the score of the final state.
+pub fn expected_scores(
+    events: &[(MarketEvent, i64)],
+    scoring: &ScoringConfig,
+) -> Result<BTreeMap<(String, String), ReferenceScore>> {
+    let gate_config = GateConfig::default();
+    let economics = EconomicsConfig::embedded()?;
+    let mut states: HashMap<String, ReferenceState> = HashMap::new();
+    let mut offsets: HashMap<&str, i64> = HashMap::new();
+    for (event, at) in events {
+        let (topic, signal) = match event {
+            MarketEvent::Product(product) => (
+                "products",
+                gate::check_product(product, *at, &gate_config)
+                    .into_result()
+                    .ok()
+                    .map(Signal::Product),
+            ),
+            MarketEvent::Offer(offer) => {
+                let channel: Channel = offer.channel.parse()?;
+                let previous = states
+                    .get(&offer.gtin)
+                    .and_then(|state| state.offer(channel));
+                (
+                    "offers",
+                    gate::check_offer(offer, previous, *at, &gate_config)
+                        .into_result()
+                        .ok()
+                        .map(|offer| Signal::Offer(channel, offer)),
+                )
+            }
+            MarketEvent::Stock(stock) => (
+                "stock",
+                gate::check_stock(stock, *at, &gate_config)
+                    .into_result()
+                    .ok()
+                    .map(Signal::Stock),
+            ),
+            MarketEvent::Cost(cost) => {
+                let previous = states
+                    .get(&cost.gtin)
+                    .and_then(|state| state.cost_line(cost));
+                (
+                    "costs",
+                    gate::check_cost(cost, previous, *at, &gate_config)
+                        .into_result()
+                        .ok()
+                        .map(Signal::Cost),
+                )
+            }
+            MarketEvent::Corrupt { .. } => continue,
+        };
+        let signal = signal.context("the simulator's good records must pass the gate")?;
+        let offset = offsets.entry(topic).or_default();
+        *offset += 1;
+        states.entry(signal.gtin().to_owned()).or_default().apply(
+            signal,
+            InputPosition {
+                topic,
+                offset: *offset,
+            },
+        );
+    }
+    let weights = economics.weights(&scoring.weights_profile)?;
+    let seller = economics.seller(&scoring.seller_profile)?;
+    let mut expected = BTreeMap::new();
+    for state in states.values() {
+        let Some(reference) = &state.product else {
+            continue;
+        };
+        for channel in state.offered_channels() {
+            let input = ScoringInput {
+                reference,
+                channel,
+                offer: state.offer(channel),
+                stock: &state.stock,
+                costs: &state.costs,
+                config: &economics,
+                weights,
+                seller,
+                fx: &scoring.fx,
+                version: state.score_version(channel),
+                now: None,
+            };
+            if let Ok(score) = score_reference(&input) {
+                expected.insert((score.gtin.clone(), score.channel.clone()), score);
+            }
+        }
+    }
+    Ok(expected)
+}
+
+/// Reads `topic` from the start, with a fresh consumer group, until `done` holds for the
+/// records read so far or `wait` has passed.
+pub async fn read_until<R: AvroRecord>(
+    config: &Config,
+    decoder: &Decoder,
+    topic: Topic,
+    wait: Duration,
+    mut done: impl FnMut(&[R]) -> bool,
+) -> Result<Vec<R>> {
+    let name = decoder.topics().name(topic).to_owned();
+    let consumer: StreamConsumer =
+        kafka::consumer_config(&config.kafka, &unique_name("reader")).create()?;
+    consumer.subscribe(&[&name])?;
+    let mut records = Vec::new();
+    let mut stream = consumer.stream();
+    let deadline = tokio::time::Instant::now() + wait;
+    while !done(&records) {
+        let message = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .with_context(|| format!("{name}: waited {wait:?}, read {} records", records.len()))?
+            .context("consumer stream ended")??;
+        records.push(
+            decoder
+                .decode(topic, message.payload().unwrap_or_default())
+                .await?,
+        );
+    }
+    Ok(records)
+}
+
+/// The highest version per (gtin, channel) among `scores`.
+pub fn latest_scores(scores: &[ReferenceScore]) -> BTreeMap<(String, String), ReferenceScore> {
+    let mut latest: BTreeMap<(String, String), ReferenceScore> = BTreeMap::new();
+    for score in scores {
+        let key = (score.gtin.clone(), score.channel.clone());
+        if latest
+            .get(&key)
+            .is_none_or(|held| held.version < score.version)
+        {
+            latest.insert(key, score.clone());
+        }
+    }
+    latest
+}
+
+/// Reads `scores.current` until every expected (gtin, channel) has reached its expected
+/// version, then checks that the scores are exactly the expected ones.
+pub async fn wait_for_scores(
+    config: &Config,
+    decoder: &Decoder,
+    expected: &BTreeMap<(String, String), ReferenceScore>,
+    wait: Duration,
+) -> Result<()> {
+    let versions = |scores: &BTreeMap<(String, String), ReferenceScore>| {
+        scores
+            .iter()
+            .map(|(key, score)| (key.clone(), score.version))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let expected_versions = versions(expected);
+    let scores = read_until(
+        config,
+        decoder,
+        Topic::ScoresCurrent,
+        wait,
+        |scores: &[ReferenceScore]| versions(&latest_scores(scores)) == expected_versions,
+    )
+    .await?;
+    let latest = latest_scores(&scores);
+    if let Some((key, score)) = latest
+        .iter()
+        .find(|(key, score)| expected.get(*key) != Some(*score))
+    {
+        anyhow::bail!(
+            "score of {key:?} differs from the core's replay:\nprocessor {score:?}\nexpected  {:?}",
+            expected.get(key)
+        );
+    }
+    Ok(())
+}

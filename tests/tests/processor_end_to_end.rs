@@ -1,0 +1,86 @@
+//! The processor on the real broker: a synthetic market with corrupt records goes in; every
+//! offered (reference, channel) comes out scored on `scores.current`, every corrupt record
+//! comes out on the quarantine topic with the reason the gate must give, and the scores
+//! equal those of a replay of the accepted records through the core alone.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Result, ensure};
+use hub::config::Config;
+use hub_integration_tests::market::{
+    expected_scores, publish, read_until, simulate, use_catalogue_fx_rates, wait_for_scores,
+};
+use hub_integration_tests::{kafka_bootstrap_servers, require_tcp, unique_name};
+use hub_schemas::records::QuarantinedRecord;
+use hub_schemas::{Decoder, Framing, Topic, TopicNames};
+
+const REFERENCES: usize = 40;
+const EVENTS: usize = 2_500;
+const CORRUPT_RATE: f64 = 0.03;
+const WAIT: Duration = Duration::from_secs(180);
+
+fn test_config() -> Config {
+    let bootstrap = kafka_bootstrap_servers();
+    require_tcp(&bootstrap, "the Kafka broker");
+    let mut config = Config::default();
+    config.kafka.bootstrap_servers = bootstrap;
+    config.kafka.topic_prefix = unique_name("e2e");
+    config.kafka.group_id = unique_name("e2e");
+    config.kafka.partitions = 3;
+    config.processor.linger_ms = 10;
+    config
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_offered_reference_is_scored_and_every_corrupt_record_quarantined() -> Result<()> {
+    let mut config = test_config();
+    let (events, simulation) = simulate(REFERENCES, EVENTS, CORRUPT_RATE)?;
+    use_catalogue_fx_rates(&mut config, &simulation);
+    publish(&config, &events).await?;
+    let topics = TopicNames::new(&config.kafka.topic_prefix)?;
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let processor_config = config.clone();
+    let processor = tokio::spawn(async move {
+        hub::processor::run(&processor_config, async {
+            stopped.await.ok();
+        })
+        .await
+    });
+
+    let expected = expected_scores(&events, &config.scoring)?;
+    let counts = simulation.counts();
+    ensure!(
+        !expected.is_empty() && counts.corrupt_total() > 0,
+        "the simulation must produce scores and corrupt records"
+    );
+    let decoder = Decoder::new(&Framing::SingleObject, topics);
+    wait_for_scores(&config, &decoder, &expected, WAIT).await?;
+    let corrupt_total = counts.corrupt_total() as usize;
+    let quarantined: Vec<QuarantinedRecord> = read_until(
+        &config,
+        &decoder,
+        Topic::Quarantine,
+        WAIT,
+        |records: &[QuarantinedRecord]| records.len() >= corrupt_total,
+    )
+    .await?;
+    stop.send(()).ok();
+    processor.await??;
+
+    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+    for record in &quarantined {
+        *reasons.entry(record.reason_code.clone()).or_default() += 1;
+    }
+    let expected_reasons: BTreeMap<String, u64> = counts
+        .corrupt
+        .iter()
+        .map(|(reason, count)| (reason.to_string(), *count))
+        .collect();
+    ensure!(
+        reasons == expected_reasons,
+        "quarantine reasons {reasons:?} differ from the corrupt records sent {expected_reasons:?}"
+    );
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! The processor's durability, with `hub process` as real child processes on the real
+//! broker: killed with SIGKILL at several points it ends with exactly the scores of an
+//! uninterrupted run (the core's replay); and two processors in one group split the
+//! partitions, and when one stops the other takes its partitions over with their state.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Result, ensure};
+use hub::config::Config;
+use hub_integration_tests::market::{
+    expected_scores, publish, read_until, simulate, use_catalogue_fx_rates, wait_for_scores,
+};
+use hub_integration_tests::processes::{restored_partitions, spawn_processor, stop_gracefully};
+use hub_integration_tests::{kafka_bootstrap_servers, require_tcp, unique_name};
+use hub_schemas::records::ReferenceScore;
+use hub_schemas::{Decoder, Framing, Topic, TopicNames};
+
+const REFERENCES: usize = 60;
+const EVENTS: usize = 4_000;
+const WAIT: Duration = Duration::from_secs(240);
+
+fn test_config(name: &str) -> Config {
+    let bootstrap = kafka_bootstrap_servers();
+    require_tcp(&bootstrap, "the Kafka broker");
+    let mut config = Config::default();
+    config.kafka.bootstrap_servers = bootstrap;
+    config.kafka.topic_prefix = unique_name(name);
+    config.kafka.group_id = unique_name(name);
+    config.kafka.partitions = 4;
+    // Small batches: many commits, so a kill lands between commits as well as inside one.
+    config.processor.max_batch_records = 64;
+    config.processor.linger_ms = 5;
+    config
+}
+
+fn log_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("{}.log", unique_name(name)))
+}
+
+/// Waits until `scores.history` holds at least `count` records: the processor is busy.
+async fn wait_for_history(config: &Config, decoder: &Decoder, count: usize) -> Result<()> {
+    read_until(
+        config,
+        decoder,
+        Topic::ScoresHistory,
+        WAIT,
+        |scores: &[ReferenceScore]| scores.len() >= count,
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_processor_killed_at_several_points_ends_with_the_uninterrupted_scores() -> Result<()> {
+    let mut config = test_config("crash");
+    let (events, simulation) = simulate(REFERENCES, EVENTS, 0.01)?;
+    use_catalogue_fx_rates(&mut config, &simulation);
+    publish(&config, &events).await?;
+    let expected = expected_scores(&events, &config.scoring)?;
+    ensure!(!expected.is_empty(), "the simulation must produce scores");
+    let decoder = Decoder::new(
+        &Framing::SingleObject,
+        TopicNames::new(&config.kafka.topic_prefix)?,
+    );
+
+    for kill_after in [200, 700, 1_500] {
+        let log = log_path("crash");
+        let mut processor = spawn_processor(&config, &log)?;
+        wait_for_history(&config, &decoder, kill_after).await?;
+        processor.kill()?;
+        processor.wait()?;
+    }
+    let processor = spawn_processor(&config, &log_path("crash-final"))?;
+    wait_for_scores(&config, &decoder, &expected, WAIT).await?;
+    stop_gracefully(processor)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_processor_takes_over_the_partitions_and_state_of_one_that_stops() -> Result<()> {
+    let mut config = test_config("pair");
+    let (events, simulation) = simulate(REFERENCES, EVENTS, 0.01)?;
+    use_catalogue_fx_rates(&mut config, &simulation);
+    let (first_half, second_half) = events.split_at(events.len() / 2);
+    publish(&config, first_half).await?;
+    let decoder = Decoder::new(
+        &Framing::SingleObject,
+        TopicNames::new(&config.kafka.topic_prefix)?,
+    );
+
+    let (first_log, second_log) = (log_path("pair-a"), log_path("pair-b"));
+    let first = spawn_processor(&config, &first_log)?;
+    let second = spawn_processor(&config, &second_log)?;
+    wait_for_scores(
+        &config,
+        &decoder,
+        &expected_scores(first_half, &config.scoring)?,
+        WAIT,
+    )
+    .await?;
+    let (first_partitions, second_partitions) = (
+        restored_partitions(&first_log)?,
+        restored_partitions(&second_log)?,
+    );
+    ensure!(
+        !first_partitions.is_empty() && !second_partitions.is_empty(),
+        "both processors must own partitions: {first_partitions:?} / {second_partitions:?}"
+    );
+    stop_gracefully(first)?;
+
+    publish(&config, second_half).await?;
+    wait_for_scores(
+        &config,
+        &decoder,
+        &expected_scores(&events, &config.scoring)?,
+        WAIT,
+    )
+    .await?;
+    let taken_over = restored_partitions(&second_log)?;
+    for partition in 0..config.kafka.partitions as i64 {
+        ensure!(
+            taken_over.contains(&partition),
+            "after the first processor stopped, the second must own partition {partition}: {taken_over:?}"
+        );
+    }
+    stop_gracefully(second)
+}
