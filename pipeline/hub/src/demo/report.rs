@@ -1,0 +1,605 @@
+//! What the demo shows once everything is stored, read back from ClickHouse with the SQL the
+//! data team can run themselves: every query is kept, exactly as run, in the report.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use clickhouse::{Client, Row};
+use hub_core::action::{self, Action};
+use hub_market_sim::EmissionCounts;
+use hub_schemas::records::{EpochMillis, FactorContribution, MarginBreakdown, ReferenceScore};
+use hub_schemas::{Topic, TopicNames};
+use hub_sink_clickhouse::decimal::{Dec9x4, Dec9x6, Dec18x4, Dec18x6};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use super::DemoError;
+use super::positions::{Span, sql_string};
+
+/// The actions that ask someone to do something: what "priorities" are made of.
+const ACTIONABLE: [Action; 3] = [Action::Source, Action::List, Action::Reprice];
+/// Best-channel examples shown.
+const EXAMPLES: usize = 5;
+
+/// A query as run, for the data team.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub title: &'static str,
+    pub sql: String,
+}
+
+/// One of the top priorities: the current score of a (reference, channel) and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Priority {
+    pub product: ProductSummary,
+    pub score: ReferenceScore,
+    /// The score's factors as `ARRAY JOIN factors` lists them, largest contribution first.
+    pub explanation: Vec<FactorContribution>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductSummary {
+    pub title: String,
+    pub brand: Option<String>,
+    pub category: String,
+}
+
+/// Where the references are best sold, by the core's rule (`hub_core::action::best_channel`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BestChannels {
+    /// References per best channel, most first.
+    pub per_channel: Vec<(String, u64)>,
+    /// Scored references without a profitable channel.
+    pub without_profitable_channel: u64,
+    pub examples: Vec<BestChannelExample>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BestChannelExample {
+    pub gtin: String,
+    pub title: String,
+    pub channels_scored: usize,
+    pub channel: String,
+    pub reason: String,
+}
+
+/// Quarantined records of one reason in this run, next to what the simulator corrupted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReasonCount {
+    pub reason: String,
+    pub corrupted: u64,
+    pub quarantined: u64,
+}
+
+/// Input records the sink itself could not store in their table (so kept in `quarantine`
+/// with their raw bytes), per topic and reason.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Deserialize)]
+pub struct SinkRefusal {
+    pub topic: String,
+    pub reason_code: String,
+    pub records: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Findings {
+    pub top_priorities: Vec<Priority>,
+    pub best_channels: BestChannels,
+    pub quarantine: Vec<ReasonCount>,
+    pub sink_refusals: Vec<SinkRefusal>,
+    /// (gtin, channel) pairs that got a good offer in this run.
+    pub offer_pairs: usize,
+    /// Those of them without a score row of this run in ClickHouse (none expected).
+    pub unscored_offer_pairs: Vec<(String, String)>,
+    pub queries: Vec<Query>,
+}
+
+/// Every column of `scores_current` but the Kafka position, with the product's title,
+/// brand and category.
+#[derive(Debug, Row, Deserialize)]
+struct CurrentScoreRow {
+    gtin: String,
+    title: String,
+    brand: Option<String>,
+    category: String,
+    channel: String,
+    version: i64,
+    score: Dec9x4,
+    confidence: Dec9x4,
+    factor_names: Vec<String>,
+    factor_raw_values: Vec<Option<Dec18x6>>,
+    factor_normalised: Vec<Dec9x6>,
+    factor_weights: Vec<Dec9x6>,
+    factor_contributions: Vec<Dec9x4>,
+    factor_explanations: Vec<String>,
+    missing_inputs: Vec<String>,
+    margin_currency: Option<String>,
+    margin_price_incl_vat: Option<Dec18x4>,
+    margin_shipping_incl_vat: Option<Dec18x4>,
+    margin_levies_incl_vat: Option<Dec18x4>,
+    margin_revenue_excl_vat: Option<Dec18x4>,
+    margin_commission_excl_vat: Option<Dec18x4>,
+    margin_digital_services_fee_excl_vat: Option<Dec18x4>,
+    margin_fulfilment_method: Option<String>,
+    margin_fulfilment_fee_excl_vat: Option<Dec18x4>,
+    margin_subscription_per_unit_excl_vat: Option<Dec18x4>,
+    margin_operational_cost_excl_vat: Option<Dec18x4>,
+    margin_product_cost_excl_vat: Option<Dec18x4>,
+    margin_product_cost_source: Option<String>,
+    margin_net_margin_excl_vat: Option<Dec18x4>,
+    margin_rate: Option<Dec18x6>,
+    margin_roi: Option<Dec18x6>,
+    action: String,
+    action_rule: String,
+    target_price_incl_vat: Option<Dec18x4>,
+    weights_profile: String,
+    weights_version: String,
+    fee_schedule_version: String,
+    offer_observed_at: Option<EpochMillis>,
+    stock_observed_at: Option<EpochMillis>,
+    cost_observed_at: Option<EpochMillis>,
+    scored_at: EpochMillis,
+}
+
+impl CurrentScoreRow {
+    /// The SELECT list: product columns from the join, factors by their Nested subcolumns.
+    fn select_list() -> String {
+        <CurrentScoreRow as Row>::COLUMN_NAMES
+            .iter()
+            .map(|column| match column.strip_prefix("factor_") {
+                Some(field) => {
+                    let subcolumn = match field {
+                        "names" => "name",
+                        "raw_values" => "raw_value",
+                        "weights" => "weight",
+                        "contributions" => "contribution",
+                        "explanations" => "explanation",
+                        other => other,
+                    };
+                    format!("factors.{subcolumn} AS {column}")
+                }
+                None => (*column).to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(",\n    ")
+    }
+
+    fn product(&self) -> ProductSummary {
+        ProductSummary {
+            title: self.title.clone(),
+            brand: self.brand.clone(),
+            category: self.category.clone(),
+        }
+    }
+
+    /// The published score record back from its columns. All margin columns are NULL
+    /// together (no margin) or set together.
+    fn into_reference_score(self) -> ReferenceScore {
+        let margin = self.margin_breakdown();
+        let factors = (0..self.factor_names.len())
+            .map(|i| FactorContribution {
+                name: self.factor_names[i].clone(),
+                raw_value: self.factor_raw_values[i].map(Decimal::from),
+                normalised: self.factor_normalised[i].into(),
+                weight: self.factor_weights[i].into(),
+                contribution: self.factor_contributions[i].into(),
+                explanation: self.factor_explanations[i].clone(),
+            })
+            .collect();
+        ReferenceScore {
+            gtin: self.gtin,
+            channel: self.channel,
+            version: self.version,
+            score: self.score.into(),
+            confidence: self.confidence.into(),
+            factors,
+            missing_inputs: self.missing_inputs,
+            margin,
+            action: self.action,
+            action_rule: self.action_rule,
+            target_price_incl_vat: self.target_price_incl_vat.map(Decimal::from),
+            weights_profile: self.weights_profile,
+            weights_version: self.weights_version,
+            fee_schedule_version: self.fee_schedule_version,
+            offer_observed_at: self.offer_observed_at,
+            stock_observed_at: self.stock_observed_at,
+            cost_observed_at: self.cost_observed_at,
+            scored_at: self.scored_at,
+        }
+    }
+
+    fn margin_breakdown(&self) -> Option<MarginBreakdown> {
+        let amount = |value: Option<Dec18x4>| value.map(Decimal::from);
+        Some(MarginBreakdown {
+            currency: self.margin_currency.clone()?,
+            price_incl_vat: amount(self.margin_price_incl_vat)?,
+            shipping_incl_vat: amount(self.margin_shipping_incl_vat)?,
+            levies_incl_vat: amount(self.margin_levies_incl_vat)?,
+            revenue_excl_vat: amount(self.margin_revenue_excl_vat)?,
+            commission_excl_vat: amount(self.margin_commission_excl_vat)?,
+            digital_services_fee_excl_vat: amount(self.margin_digital_services_fee_excl_vat)?,
+            fulfilment_method: self.margin_fulfilment_method.clone()?,
+            fulfilment_fee_excl_vat: amount(self.margin_fulfilment_fee_excl_vat)?,
+            subscription_per_unit_excl_vat: amount(self.margin_subscription_per_unit_excl_vat)?,
+            operational_cost_excl_vat: amount(self.margin_operational_cost_excl_vat)?,
+            product_cost_excl_vat: amount(self.margin_product_cost_excl_vat)?,
+            product_cost_source: self.margin_product_cost_source.clone()?,
+            net_margin_excl_vat: amount(self.margin_net_margin_excl_vat)?,
+            margin_rate: self.margin_rate?.into(),
+            roi: self.margin_roi?.into(),
+        })
+    }
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct FactorRow {
+    gtin: String,
+    channel: String,
+    factor: String,
+    contribution: Dec9x4,
+    weight: Dec9x6,
+    normalised: Dec9x6,
+    raw_value: Option<Dec18x6>,
+    explanation: String,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct ReasonRow {
+    reason_code: String,
+    records: u64,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct PairRow {
+    gtin: String,
+    channel: String,
+}
+
+/// Runs the report's queries, keeping each one's SQL.
+struct Reader<'a> {
+    client: &'a Client,
+    queries: Vec<Query>,
+}
+
+impl Reader<'_> {
+    async fn fetch<T>(&mut self, title: &'static str, sql: String) -> Result<Vec<T>, DemoError>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowRead,
+    {
+        let rows = self
+            .client
+            .query(&sql)
+            .fetch_all::<T>()
+            .await
+            .map_err(|source| DemoError::Query { title, source })?;
+        self.queries.push(Query { title, sql });
+        Ok(rows)
+    }
+}
+
+fn actionable_list() -> String {
+    ACTIONABLE
+        .iter()
+        .map(|action| sql_string(action.key()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The topics of a run, by role.
+#[derive(Debug, Clone)]
+pub struct RunTopics {
+    /// Products and the three signal topics: what the demo publishes.
+    pub inputs: Vec<String>,
+    pub scores_history: String,
+    pub quarantine: String,
+}
+
+impl RunTopics {
+    pub fn new(names: &TopicNames) -> Self {
+        let name = |topic: Topic| names.name(topic).to_owned();
+        RunTopics {
+            inputs: [
+                Topic::ReferenceProducts,
+                Topic::SignalsOffers,
+                Topic::SignalsStock,
+                Topic::SignalsCosts,
+            ]
+            .map(name)
+            .to_vec(),
+            scores_history: name(Topic::ScoresHistory),
+            quarantine: name(Topic::Quarantine),
+        }
+    }
+
+    /// What the processor writes and the sink stores.
+    pub fn outputs(&self) -> Vec<String> {
+        vec![self.scores_history.clone(), self.quarantine.clone()]
+    }
+
+    /// Every topic the sink stores.
+    pub fn all(&self) -> Vec<String> {
+        self.inputs.iter().cloned().chain(self.outputs()).collect()
+    }
+}
+
+/// Reads what the run produced. `span` covers every topic the sink stores.
+pub async fn read(
+    client: &Client,
+    span: &Span,
+    topics: &RunTopics,
+    counts: &EmissionCounts,
+    top: usize,
+) -> Result<Findings, DemoError> {
+    let mut reader = Reader {
+        client,
+        queries: Vec::new(),
+    };
+    let actionable = actionable_list();
+    let current = |filter: &str, order: &str| {
+        format!(
+            "SELECT\n    {}\nFROM scores_current FINAL\nLEFT JOIN\n(\n    SELECT gtin, title, brand, category\n    FROM products FINAL\n) AS p USING (gtin)\n{filter}ORDER BY {order}",
+            CurrentScoreRow::select_list()
+        )
+    };
+    let top_rows: Vec<CurrentScoreRow> = reader
+        .fetch(
+            "Top priorities: the best current scores asking for an action, with the product",
+            current(
+                &format!("WHERE action IN ({actionable})\n"),
+                &format!("score DESC, gtin, channel\nLIMIT {top}"),
+            ),
+        )
+        .await?;
+    let factor_rows: Vec<FactorRow> = reader
+        .fetch(
+            "Why they rank: factor contributions of the top priorities",
+            format!(
+                "SELECT\n    gtin,\n    channel,\n    factors.name AS factor,\n    factors.contribution AS contribution,\n    factors.weight AS weight,\n    factors.normalised AS normalised,\n    factors.raw_value AS raw_value,\n    factors.explanation AS explanation\nFROM scores_current FINAL\nARRAY JOIN factors\nWHERE (gtin, channel, version) IN\n(\n    SELECT gtin, channel, version\n    FROM scores_current FINAL\n    WHERE action IN ({actionable})\n    ORDER BY score DESC, gtin, channel\n    LIMIT {top}\n)\nORDER BY gtin, channel, contribution DESC, factor"
+            ),
+        )
+        .await?;
+    let mut explanations: BTreeMap<(String, String), Vec<FactorContribution>> = BTreeMap::new();
+    for row in factor_rows {
+        explanations
+            .entry((row.gtin, row.channel))
+            .or_default()
+            .push(FactorContribution {
+                name: row.factor,
+                raw_value: row.raw_value.map(Decimal::from),
+                normalised: row.normalised.into(),
+                weight: row.weight.into(),
+                contribution: row.contribution.into(),
+                explanation: row.explanation,
+            });
+    }
+    let top_priorities = top_rows
+        .into_iter()
+        .map(|row| {
+            let product = row.product();
+            let score = row.into_reference_score();
+            let explanation = explanations
+                .remove(&(score.gtin.clone(), score.channel.clone()))
+                .unwrap_or_default();
+            Priority {
+                product,
+                score,
+                explanation,
+            }
+        })
+        .collect();
+
+    let all_rows: Vec<CurrentScoreRow> = reader
+        .fetch(
+            "Best channel per reference: every current score, ranked by hub_core::action::best_channel",
+            current("", "gtin, channel"),
+        )
+        .await?;
+    let best_channels = best_channels(all_rows);
+
+    let quarantined: Vec<ReasonRow> = reader
+        .fetch(
+            "Quarantine of this run by reason (records the processor's quality gate refused)",
+            format!(
+                "SELECT\n    reason_code,\n    count() AS records\nFROM quarantine\nWHERE {}\nGROUP BY reason_code\nORDER BY records DESC, reason_code",
+                span.sql_condition(&topics.quarantine)
+            ),
+        )
+        .await?;
+    let quarantine = reason_counts(counts, quarantined);
+
+    let inputs_condition = topics
+        .inputs
+        .iter()
+        .map(|topic| span.sql_condition(topic))
+        .collect::<Vec<_>>()
+        .join("\n   OR ");
+    let sink_refusals: Vec<SinkRefusal> = reader
+        .fetch(
+            "Input records of this run the sink could not store in their own table",
+            format!(
+                "SELECT\n    kafka_topic AS topic,\n    reason_code,\n    count() AS records\nFROM quarantine\nWHERE {inputs_condition}\nGROUP BY topic, reason_code\nORDER BY topic, reason_code"
+            ),
+        )
+        .await?;
+
+    let scored: Vec<PairRow> = reader
+        .fetch(
+            "(reference, channel) pairs scored in this run",
+            format!(
+                "SELECT DISTINCT\n    gtin,\n    channel\nFROM scores\nWHERE {}",
+                span.sql_condition(&topics.scores_history)
+            ),
+        )
+        .await?;
+    let scored: BTreeSet<(String, String)> = scored
+        .into_iter()
+        .map(|row| (row.gtin, row.channel))
+        .collect();
+    let unscored_offer_pairs = counts
+        .offer_pairs
+        .iter()
+        .map(|(gtin, channel)| (gtin.clone(), channel.key().to_owned()))
+        .filter(|pair| !scored.contains(pair))
+        .collect();
+
+    Ok(Findings {
+        top_priorities,
+        best_channels,
+        quarantine,
+        sink_refusals,
+        offer_pairs: counts.offer_pairs.len(),
+        unscored_offer_pairs,
+        queries: reader.queries,
+    })
+}
+
+/// Every reason either corrupted by the simulator or given by the gate.
+fn reason_counts(counts: &EmissionCounts, quarantined: Vec<ReasonRow>) -> Vec<ReasonCount> {
+    let mut reasons: BTreeMap<String, ReasonCount> = counts
+        .corrupt
+        .iter()
+        .map(|(reason, corrupted)| {
+            (
+                (*reason).to_owned(),
+                ReasonCount {
+                    reason: (*reason).to_owned(),
+                    corrupted: *corrupted,
+                    quarantined: 0,
+                },
+            )
+        })
+        .collect();
+    for row in quarantined {
+        reasons
+            .entry(row.reason_code.clone())
+            .or_insert_with(|| ReasonCount {
+                reason: row.reason_code,
+                corrupted: 0,
+                quarantined: 0,
+            })
+            .quarantined = row.records;
+    }
+    let mut reasons: Vec<ReasonCount> = reasons.into_values().collect();
+    reasons.sort_by(|a, b| {
+        b.quarantined
+            .max(b.corrupted)
+            .cmp(&a.quarantined.max(a.corrupted))
+            .then_with(|| a.reason.cmp(&b.reason))
+    });
+    reasons
+}
+
+/// The core's best channel of every reference; examples among those scored on the most
+/// channels, best score first, so the choice between channels is visible.
+fn best_channels(rows: Vec<CurrentScoreRow>) -> BestChannels {
+    let mut references: BTreeMap<String, (ProductSummary, Vec<ReferenceScore>)> = BTreeMap::new();
+    for row in rows {
+        let product = row.product();
+        let score = row.into_reference_score();
+        references
+            .entry(score.gtin.clone())
+            .or_insert_with(|| (product, Vec::new()))
+            .1
+            .push(score);
+    }
+    let mut per_channel: BTreeMap<String, u64> = BTreeMap::new();
+    let mut without_profitable_channel = 0;
+    let mut candidates: Vec<(usize, Decimal, BestChannelExample)> = Vec::new();
+    for (gtin, (product, scores)) in references {
+        let Some(best) = action::best_channel(&scores) else {
+            without_profitable_channel += 1;
+            continue;
+        };
+        *per_channel.entry(best.channel.clone()).or_default() += 1;
+        let best_score = scores
+            .iter()
+            .find(|score| score.channel == best.channel)
+            .map_or(Decimal::ZERO, |score| score.score);
+        candidates.push((
+            scores.len(),
+            best_score,
+            BestChannelExample {
+                gtin,
+                title: product.title,
+                channels_scored: scores.len(),
+                channel: best.channel,
+                reason: best.reason,
+            },
+        ));
+    }
+    candidates.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then(b.1.cmp(&a.1))
+            .then_with(|| a.2.gtin.cmp(&b.2.gtin))
+    });
+    let mut per_channel: Vec<(String, u64)> = per_channel.into_iter().collect();
+    per_channel.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    BestChannels {
+        per_channel,
+        without_profitable_channel,
+        examples: candidates
+            .into_iter()
+            .take(EXAMPLES)
+            .map(|(_, _, example)| example)
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_select_list_reads_factors_from_their_nested_subcolumns() {
+        let list = CurrentScoreRow::select_list();
+        assert!(list.contains("factors.name AS factor_names"), "{list}");
+        assert!(
+            list.contains("factors.raw_value AS factor_raw_values"),
+            "{list}"
+        );
+        assert!(
+            list.contains("factors.normalised AS factor_normalised"),
+            "{list}"
+        );
+        assert!(list.contains("factors.weight AS factor_weights"), "{list}");
+        assert!(
+            list.contains("factors.contribution AS factor_contributions"),
+            "{list}"
+        );
+        assert!(
+            list.contains("factors.explanation AS factor_explanations"),
+            "{list}"
+        );
+        assert!(list.starts_with("gtin,\n    title,"), "{list}");
+    }
+
+    #[test]
+    fn reasons_list_both_what_was_corrupted_and_what_was_quarantined() {
+        let mut counts = EmissionCounts::default();
+        counts.corrupt.insert("PRICE_JUMP", 4);
+        counts.corrupt.insert("UNDECODABLE", 1);
+        let reasons = reason_counts(
+            &counts,
+            vec![
+                ReasonRow {
+                    reason_code: "PRICE_JUMP".into(),
+                    records: 4,
+                },
+                ReasonRow {
+                    reason_code: "STALE_OFFER".into(),
+                    records: 2,
+                },
+            ],
+        );
+        let got: Vec<(&str, u64, u64)> = reasons
+            .iter()
+            .map(|r| (r.reason.as_str(), r.corrupted, r.quarantined))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("PRICE_JUMP", 4, 4),
+                ("STALE_OFFER", 0, 2),
+                ("UNDECODABLE", 1, 0)
+            ]
+        );
+    }
+}
