@@ -2,6 +2,8 @@
 //! are left-padded with zeros: the GS1 check digit is weighted from the right, so padding
 //! keeps it valid and the same product always gets the same key.
 
+use std::borrow::Cow;
+
 /// Length of the normalised key.
 pub const GTIN_13_LEN: usize = 13;
 
@@ -39,6 +41,12 @@ pub fn check_digit(payload: &[u8]) -> u8 {
 /// Validates an EAN-13, EAN-8 or UPC-A (surrounding whitespace tolerated) and returns it as
 /// a GTIN-13. Idempotent: a GTIN-13 it returned is returned unchanged.
 pub fn normalise_gtin(raw: &str) -> Result<String, GtinError> {
+    gtin_13(raw).map(Cow::into_owned)
+}
+
+/// [`normalise_gtin`] borrowing from `raw` when it needs no padding, so checking a record
+/// that is already keyed by a GTIN-13 allocates nothing.
+pub fn gtin_13(raw: &str) -> Result<Cow<'_, str>, GtinError> {
     let value = raw.trim();
     if value.is_empty() {
         return Err(GtinError::Empty);
@@ -56,7 +64,13 @@ pub fn normalise_gtin(raw: &str) -> Result<String, GtinError> {
             length,
         });
     }
-    let digits: Vec<u8> = value.bytes().map(|b| b - b'0').collect();
+    // On the stack: every record passes through here. Every byte is an ASCII digit (checked
+    // above), so `b - b'0'` is its value.
+    let mut digits = [0u8; GTIN_13_LEN];
+    for (digit, byte) in digits.iter_mut().zip(value.bytes()) {
+        *digit = byte - b'0';
+    }
+    let digits = &digits[..length];
     let (payload, found) = digits.split_at(length - 1);
     let expected = check_digit(payload);
     if found[0] != expected {
@@ -71,7 +85,13 @@ pub fn normalise_gtin(raw: &str) -> Result<String, GtinError> {
             value: value.to_owned(),
         });
     }
-    Ok(format!("{value:0>GTIN_13_LEN$}"))
+    if length == GTIN_13_LEN {
+        return Ok(Cow::Borrowed(value));
+    }
+    let mut padded = String::with_capacity(GTIN_13_LEN);
+    padded.extend(std::iter::repeat_n('0', GTIN_13_LEN - length));
+    padded.push_str(value);
+    Ok(Cow::Owned(padded))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use hub_schemas::records::{CostKind, CostSignal, EpochMillis};
 use super::calendar::{MILLIS_PER_DAY, format_utc};
 use super::rules::{
     Subject, at_least, currency, gtin, observation_time, positive_price, price_jump, required_text,
+    set_normalised,
 };
 use super::{GateConfig, Verdict};
 use crate::reason::{Quarantine, ReasonCode, RecordType};
@@ -31,7 +32,7 @@ fn check(
     let subject = Subject::new(
         RecordType::CostSignal,
         &cost.gtin,
-        &[("supplier", supplier), ("source", &cost.source)],
+        [("supplier", supplier), ("source", &cost.source)],
     );
     required_text(&subject, "source", &cost.source)?;
     let gtin = gtin(&subject, &cost.gtin)?;
@@ -76,11 +77,10 @@ fn check(
             config,
         )?;
     }
-    Ok(CostSignal {
-        gtin,
-        currency,
-        ..cost.clone()
-    })
+    let mut accepted = cost.clone();
+    set_normalised(&mut accepted.gtin, &gtin);
+    set_normalised(&mut accepted.currency, &currency);
+    Ok(accepted)
 }
 
 /// A price list line applies between its validity dates, both inclusive; a line observed

@@ -1,5 +1,7 @@
 //! Active ISO 4217 currencies, as data.
 
+use std::borrow::Cow;
+
 /// ISO 4217 list one, currencies in circulation. Left out on purpose: fund codes (BOV, CHE,
 /// CHW, CLF, COU, MXV, USN, UYI, UYW), precious metals, bond-market units, the SDR, XSU, XUA,
 /// and the testing and no-currency codes XTS and XXX, because no supplier or marketplace
@@ -27,8 +29,18 @@ pub fn is_active_currency(code: &str) -> bool {
 
 /// Trims and upper-cases `raw` and returns it if it is an active currency.
 pub fn normalise_currency(raw: &str) -> Option<String> {
-    let code = raw.trim().to_ascii_uppercase();
-    is_active_currency(&code).then_some(code)
+    active_currency(raw).map(Cow::into_owned)
+}
+
+/// [`normalise_currency`] borrowing from `raw` when it is already trimmed to upper case, so
+/// checking a well-formed record allocates nothing.
+pub fn active_currency(raw: &str) -> Option<Cow<'_, str>> {
+    let code = raw.trim();
+    if is_active_currency(code) {
+        return Some(Cow::Borrowed(code));
+    }
+    let code = code.to_ascii_uppercase();
+    is_active_currency(&code).then_some(Cow::Owned(code))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use hub_schemas::records::{EpochMillis, OfferSignal};
 
 use super::rules::{
     MILLIS_PER_HOUR, Subject, currency, gtin, non_negative_amount, observation_time,
-    positive_price, price_jump, quoted, required_text,
+    positive_price, price_jump, quoted, required_text, set_normalised,
 };
 use super::{GateConfig, Verdict};
 use crate::channel::Channel;
@@ -31,7 +31,7 @@ fn check(
     let subject = Subject::new(
         RecordType::OfferSignal,
         &offer.gtin,
-        &[("channel", &offer.channel), ("source", &offer.source)],
+        [("channel", &offer.channel), ("source", &offer.source)],
     );
     required_text(&subject, "source", &offer.source)?;
     let gtin = gtin(&subject, &offer.gtin)?;
@@ -112,11 +112,10 @@ fn check(
         }
     }
 
-    Ok(OfferSignal {
-        gtin,
-        currency,
-        ..offer.clone()
-    })
+    let mut accepted = offer.clone();
+    set_normalised(&mut accepted.gtin, &gtin);
+    set_normalised(&mut accepted.currency, &currency);
+    Ok(accepted)
 }
 
 /// The offer count includes ours, so any price on the page implies at least one offer.

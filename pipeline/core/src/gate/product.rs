@@ -4,6 +4,7 @@ use hub_schemas::records::{EpochMillis, ProductReference};
 
 use super::rules::{
     Subject, at_least, gtin, non_negative_amount, observation_time, quoted, required_text,
+    set_normalised,
 };
 use super::{GateConfig, Verdict};
 use crate::category::Category;
@@ -30,7 +31,7 @@ fn check(
     let subject = Subject::new(
         RecordType::ProductReference,
         &product.gtin,
-        &[("sku", &product.sku), ("source", &product.source)],
+        [("sku", &product.sku), ("source", &product.source)],
     );
     required_text(&subject, "source", &product.source)?;
     let gtin = gtin(&subject, &product.gtin)?;
@@ -95,10 +96,9 @@ fn check(
         None,
         config,
     )?;
-    Ok(ProductReference {
-        gtin,
-        ..product.clone()
-    })
+    let mut accepted = product.clone();
+    set_normalised(&mut accepted.gtin, &gtin);
+    Ok(accepted)
 }
 
 #[cfg(test)]

@@ -1,15 +1,16 @@
 //! Rules shared by several record types. Each returns the quarantine that refuses the record,
 //! so the per-record checks read as a sequence of `?`.
 
-use std::fmt;
+use std::borrow::Cow;
+use std::fmt::{self, Write};
 
 use hub_schemas::records::EpochMillis;
 use rust_decimal::Decimal;
 
 use super::calendar::format_utc;
 use super::config::GateConfig;
-use super::currency::normalise_currency;
-use crate::gtin::{GtinError, normalise_gtin};
+use super::currency::active_currency;
+use crate::gtin::{GtinError, gtin_13};
 use crate::reason::{Quarantine, ReasonCode, RecordType};
 
 /// Longest excerpt of a free-text value quoted in a detail: details are stored and shown
@@ -18,31 +19,75 @@ const QUOTED_CHARS: usize = 64;
 
 pub(crate) const MILLIS_PER_HOUR: i64 = 3_600_000;
 
+/// Room for a detail: the subject and a one-sentence problem, so most are written without
+/// growing.
+const DETAIL_CAPACITY: usize = 256;
+
 /// A value as quoted in details: Debug-escaped, so blanks and control characters are visible.
 pub(crate) fn quoted(value: &str) -> String {
-    if value.chars().count() <= QUOTED_CHARS {
-        format!("{value:?}")
+    let mut text = String::new();
+    push_quoted(&mut text, value);
+    text
+}
+
+/// Appends [`quoted`]`(value)`. A value of printable ASCII other than `"` and `\` is its own
+/// Debug escape, so it is copied between quotes without the formatting machinery.
+fn push_quoted(detail: &mut String, value: &str) {
+    let cut = value
+        .char_indices()
+        .nth(QUOTED_CHARS)
+        .map(|(index, _)| index);
+    let excerpt = &value[..cut.unwrap_or(value.len())];
+    if excerpt
+        .bytes()
+        .all(|byte| matches!(byte, b' '..=b'~') && byte != b'"' && byte != b'\\')
+    {
+        detail.push('"');
+        detail.push_str(excerpt);
+        detail.push('"');
     } else {
-        let excerpt: String = value.chars().take(QUOTED_CHARS).collect();
-        format!("{excerpt:?}…")
+        write!(detail, "{excerpt:?}").expect("a String accepts any text");
+    }
+    if cut.is_some() {
+        detail.push('…');
     }
 }
 
 /// The record being checked, as details name it: type, GTIN as received, and what else
-/// identifies it (channel, supplier, source).
-pub(crate) struct Subject(String);
+/// identifies it (channel, supplier, source). Only a refusal renders it, so an accepted
+/// record costs no text.
+pub(crate) struct Subject<'a> {
+    record_type: RecordType,
+    gtin: &'a str,
+    qualifiers: [(&'static str, &'a str); 2],
+}
 
-impl Subject {
-    pub(crate) fn new(record_type: RecordType, gtin: &str, qualifiers: &[(&str, &str)]) -> Self {
-        let mut description = format!("{record_type} gtin {}", quoted(gtin));
-        for (name, value) in qualifiers {
-            description.push_str(&format!(" {name} {}", quoted(value)));
+impl<'a> Subject<'a> {
+    pub(crate) fn new(
+        record_type: RecordType,
+        gtin: &'a str,
+        qualifiers: [(&'static str, &'a str); 2],
+    ) -> Self {
+        Subject {
+            record_type,
+            gtin,
+            qualifiers,
         }
-        Subject(description)
     }
 
     pub(crate) fn refuse(&self, reason: ReasonCode, problem: impl fmt::Display) -> Quarantine {
-        Quarantine::new(reason, format!("{}: {problem}", self.0))
+        let mut detail = String::with_capacity(DETAIL_CAPACITY);
+        detail.push_str(self.record_type.as_str());
+        detail.push_str(" gtin ");
+        push_quoted(&mut detail, self.gtin);
+        for (name, value) in self.qualifiers {
+            detail.push(' ');
+            detail.push_str(name);
+            detail.push(' ');
+            push_quoted(&mut detail, value);
+        }
+        write!(detail, ": {problem}").expect("a String accepts any text");
+        Quarantine::new(reason, detail)
     }
 }
 
@@ -56,8 +101,9 @@ pub(crate) fn required_text(subject: &Subject, field: &str, value: &str) -> Resu
     Ok(())
 }
 
-pub(crate) fn gtin(subject: &Subject, value: &str) -> Result<String, Quarantine> {
-    normalise_gtin(value).map_err(|error| match error {
+/// The GTIN-13 form of `value`, borrowed when `value` already is one.
+pub(crate) fn gtin<'v>(subject: &Subject, value: &'v str) -> Result<Cow<'v, str>, Quarantine> {
+    gtin_13(value).map_err(|error| match error {
         GtinError::Empty => subject.refuse(
             ReasonCode::MissingField,
             "gtin is blank; the producing connector must fill it",
@@ -69,14 +115,15 @@ pub(crate) fn gtin(subject: &Subject, value: &str) -> Result<String, Quarantine>
     })
 }
 
-pub(crate) fn currency(subject: &Subject, value: &str) -> Result<String, Quarantine> {
+/// The trimmed upper-case form of `value`, borrowed when `value` already is one.
+pub(crate) fn currency<'v>(subject: &Subject, value: &'v str) -> Result<Cow<'v, str>, Quarantine> {
     if value.trim().is_empty() {
         return Err(subject.refuse(
             ReasonCode::MissingField,
             "currency is blank; the producing connector must fill it",
         ));
     }
-    normalise_currency(value).ok_or_else(|| {
+    active_currency(value).ok_or_else(|| {
         subject.refuse(
             ReasonCode::UnknownCurrency,
             format!(
@@ -85,6 +132,15 @@ pub(crate) fn currency(subject: &Subject, value: &str) -> Result<String, Quarant
             ),
         )
     })
+}
+
+/// Gives the accepted copy of a record a field's normalised form; a field received already
+/// normal keeps the copy's own string, so accepting a well-formed record allocates nothing
+/// beyond that copy.
+pub(crate) fn set_normalised(field: &mut String, normalised: &str) {
+    if field != normalised {
+        normalised.clone_into(field);
+    }
 }
 
 /// Observation-time bounds: not after `now` plus the clock-skew tolerance and, when
@@ -281,5 +337,32 @@ mod tests {
         assert_eq!(quoted(" "), "\" \"");
         let long = "x".repeat(1000);
         assert_eq!(quoted(&long), format!("\"{}\"…", "x".repeat(64)));
+    }
+
+    #[test]
+    fn quoting_is_the_debug_escape_of_the_excerpt() {
+        for value in [
+            "",
+            "amazon.getItemOffers",
+            "say \"hi\"",
+            "back\\slash",
+            "tab\there",
+            "new\nline",
+            "nul\0",
+            "caf\u{e9}",
+            "\u{301}accent",
+            "~ !",
+        ] {
+            assert_eq!(quoted(value), format!("{value:?}"), "{value}");
+        }
+        let accented = "\u{e9}".repeat(QUOTED_CHARS + 1);
+        assert_eq!(
+            quoted(&accented),
+            format!("{:?}…", "\u{e9}".repeat(QUOTED_CHARS))
+        );
+        assert_eq!(
+            quoted(&"y".repeat(QUOTED_CHARS)),
+            format!("{:?}", "y".repeat(64))
+        );
     }
 }

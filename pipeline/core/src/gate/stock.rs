@@ -2,7 +2,9 @@
 
 use hub_schemas::records::{EpochMillis, StockSignal};
 
-use super::rules::{MILLIS_PER_HOUR, Subject, at_least, gtin, observation_time, required_text};
+use super::rules::{
+    MILLIS_PER_HOUR, Subject, at_least, gtin, observation_time, required_text, set_normalised,
+};
 use super::{GateConfig, Verdict};
 use crate::reason::{Quarantine, ReasonCode, RecordType};
 
@@ -25,7 +27,7 @@ fn check(
     let subject = Subject::new(
         RecordType::StockSignal,
         &stock.gtin,
-        &[("location", location), ("source", &stock.source)],
+        [("location", location), ("source", &stock.source)],
     );
     required_text(&subject, "source", &stock.source)?;
     let gtin = gtin(&subject, &stock.gtin)?;
@@ -58,10 +60,9 @@ fn check(
         stock.lead_time_days.map(i64::from),
         0,
     )?;
-    Ok(StockSignal {
-        gtin,
-        ..stock.clone()
-    })
+    let mut accepted = stock.clone();
+    set_normalised(&mut accepted.gtin, &gtin);
+    Ok(accepted)
 }
 
 #[cfg(test)]
