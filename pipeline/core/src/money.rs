@@ -43,31 +43,59 @@ pub fn fixed(value: Decimal, dp: u32) -> Decimal {
 /// is a positive zero there too.
 fn fixed_nonzero(value: Decimal, dp: u32) -> Option<Decimal> {
     let magnitude = value.mantissa().unsigned_abs();
-    if magnitude == 0 {
+    if magnitude == 0 || dp > Decimal::MAX_SCALE {
         return None;
     }
     let scale = value.scale();
     let rounded = if scale > dp {
-        let divisor = 10u128.pow(scale - dp);
-        let quotient = magnitude / divisor;
-        let remainder = magnitude - quotient * divisor;
-        // Half away from zero on the magnitude: round up from exactly half the divisor.
-        quotient + u128::from(remainder >= divisor - remainder)
+        let divisor = POWERS_OF_TEN[(scale - dp) as usize];
+        // Amounts at the money scale fit 64 bits, where a division is one instruction rather
+        // than a 128-bit library call; full-precision quotients (28 digits) need the latter.
+        match (u64::try_from(magnitude), u64::try_from(divisor)) {
+            (Ok(magnitude), Ok(divisor)) => u128::from(round_half_up(magnitude, divisor)),
+            _ => round_half_up(magnitude, divisor),
+        }
     } else {
         magnitude
-            .checked_mul(10u128.pow(dp - scale))
+            .checked_mul(POWERS_OF_TEN[(dp - scale) as usize])
             .filter(|padded| *padded >> 96 == 0)?
     };
-    let signed = i128::try_from(rounded).ok()?;
-    Decimal::try_from_i128_with_scale(
-        if value.is_sign_negative() {
-            -signed
-        } else {
-            signed
-        },
+    // Below 2^96 either way (rounding never exceeds the magnitude it divides), so the three
+    // 32-bit words hold it; `from_parts` gives a zero the positive sign, as the general path.
+    Some(Decimal::from_parts(
+        rounded as u32,
+        (rounded >> 32) as u32,
+        (rounded >> 64) as u32,
+        value.is_sign_negative(),
         dp,
-    )
-    .ok()
+    ))
+}
+
+/// `10^n` for every scale a decimal can have.
+const POWERS_OF_TEN: [u128; Decimal::MAX_SCALE as usize + 1] = {
+    let mut powers = [1u128; Decimal::MAX_SCALE as usize + 1];
+    let mut n = 1;
+    while n < powers.len() {
+        powers[n] = powers[n - 1] * 10;
+        n += 1;
+    }
+    powers
+};
+
+/// `magnitude / divisor` rounded half up, which on a magnitude is half away from zero.
+fn round_half_up<T>(magnitude: T, divisor: T) -> T
+where
+    T: Copy
+        + PartialOrd
+        + From<bool>
+        + std::ops::Add<Output = T>
+        + std::ops::Sub<Output = T>
+        + std::ops::Mul<Output = T>
+        + std::ops::Div<Output = T>,
+{
+    let quotient = magnitude / divisor;
+    let remainder = magnitude - quotient * divisor;
+    quotient + T::from(remainder >= divisor - remainder)
 }
 
 /// A fee or cost line as charged: rounded to the cent, carried at the money scale.
@@ -86,8 +114,22 @@ pub fn rate(value: Decimal) -> Decimal {
 }
 
 /// Clamps into [0, 1]; normalised factors are defined on that interval.
+///
+/// Same result as `value.clamp(Decimal::ZERO, Decimal::ONE)` (a negative zero is kept), but
+/// read off the sign and mantissa: comparing decimals of different scales aligns them first,
+/// and every factor of every record is clamped twice.
 pub fn unit_interval(value: Decimal) -> Decimal {
-    value.clamp(Decimal::ZERO, Decimal::ONE)
+    if value.is_sign_negative() {
+        if value.is_zero() {
+            value
+        } else {
+            Decimal::ZERO
+        }
+    } else if value.mantissa().unsigned_abs() > POWERS_OF_TEN[value.scale() as usize] {
+        Decimal::ONE
+    } else {
+        value
+    }
 }
 
 /// The amount excluding VAT contained in an amount including VAT, unrounded.
@@ -153,18 +195,21 @@ impl Piece for Decimal {
             return;
         };
         let scale = self.scale() as usize;
-        // 20 digits of a u64, or the scale's 28 digits and the units digit.
-        let mut digits = [0u8; 29];
-        let start = write_digits(&mut digits, magnitude, scale + 1);
+        // 20 digits of a u64, or the scale's 28 digits and the units digit; then the point.
+        let mut digits = [0u8; 30];
+        let start = write_digits(&mut digits[..29], magnitude, scale + 1);
         if self.is_sign_negative() {
             line.push('-');
         }
-        let point = digits.len() - scale;
-        push_ascii(line, &digits[start..point]);
-        if scale > 0 {
-            line.push('.');
-            push_ascii(line, &digits[point..]);
-        }
+        let end = if scale > 0 {
+            let point = 29 - scale;
+            digits.copy_within(point..29, point + 1);
+            digits[point] = b'.';
+            30
+        } else {
+            29
+        };
+        push_ascii(line, &digits[start..end]);
     }
 }
 
@@ -224,7 +269,7 @@ fn write_digits(digits: &mut [u8], mut value: u64, min_digits: usize) -> usize {
 }
 
 fn push_ascii(line: &mut String, ascii: &[u8]) {
-    // Only ASCII digits are written into these buffers.
+    // Only ASCII digits and points are written into these buffers.
     line.push_str(std::str::from_utf8(ascii).expect("ASCII digits"));
 }
 
@@ -424,6 +469,29 @@ mod tests {
         }
     }
 
+    #[test]
+    fn unit_interval_keeps_the_bounds_and_signs_of_clamping() {
+        let mut negative_zero = dec!(0.00);
+        negative_zero.set_sign_negative(true);
+        for value in [
+            negative_zero,
+            Decimal::ZERO,
+            dec!(1),
+            dec!(1.000),
+            dec!(1.0000001),
+            dec!(0.9999999),
+            dec!(-0.0001),
+            Decimal::MAX,
+            Decimal::MIN,
+        ] {
+            assert_eq!(
+                unit_interval(value).serialize(),
+                value.clamp(Decimal::ZERO, Decimal::ONE).serialize(),
+                "{value}"
+            );
+        }
+    }
+
     proptest! {
         #[test]
         fn fixed_is_bit_identical_to_rounding_then_rescaling(value in any_decimal(), dp in 0u32..=28) {
@@ -433,6 +501,14 @@ mod tests {
                 "{} to {} dp",
                 value,
                 dp
+            );
+        }
+
+        #[test]
+        fn unit_interval_is_bit_identical_to_clamping(value in any_decimal()) {
+            prop_assert_eq!(
+                unit_interval(value).serialize(),
+                value.clamp(Decimal::ZERO, Decimal::ONE).serialize()
             );
         }
 
