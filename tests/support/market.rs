@@ -183,7 +183,22 @@ pub async fn read_until<R: AvroRecord>(
     decoder: &Decoder,
     topic: Topic,
     wait: Duration,
+    done: impl FnMut(&[R]) -> bool,
+) -> Result<Vec<R>> {
+    read_until_or_explain(config, decoder, topic, wait, done, |records| {
+        format!("read {} records", records.len())
+    })
+    .await
+}
+
+/// [`read_until`], with `explain` describing what was read when time runs out.
+pub async fn read_until_or_explain<R: AvroRecord>(
+    config: &Config,
+    decoder: &Decoder,
+    topic: Topic,
+    wait: Duration,
     mut done: impl FnMut(&[R]) -> bool,
+    explain: impl Fn(&[R]) -> String,
 ) -> Result<Vec<R>> {
     let name = decoder.topics().name(topic).to_owned();
     let consumer: StreamConsumer =
@@ -193,10 +208,10 @@ pub async fn read_until<R: AvroRecord>(
     let mut stream = consumer.stream();
     let deadline = tokio::time::Instant::now() + wait;
     while !done(&records) {
-        let message = tokio::time::timeout_at(deadline, stream.next())
-            .await
-            .with_context(|| format!("{name}: waited {wait:?}, read {} records", records.len()))?
-            .context("consumer stream ended")??;
+        let Ok(message) = tokio::time::timeout_at(deadline, stream.next()).await else {
+            anyhow::bail!("{name}: waited {wait:?}: {}", explain(&records));
+        };
+        let message = message.context("consumer stream ended")??;
         records.push(
             decoder
                 .decode(topic, message.payload().unwrap_or_default())
@@ -236,12 +251,31 @@ pub async fn wait_for_scores(
             .collect::<BTreeMap<_, _>>()
     };
     let expected_versions = versions(expected);
-    let scores = read_until(
+    let scores = read_until_or_explain(
         config,
         decoder,
         Topic::ScoresCurrent,
         wait,
         |scores: &[ReferenceScore]| versions(&latest_scores(scores)) == expected_versions,
+        |scores| {
+            let got = versions(&latest_scores(scores));
+            let missing = expected_versions.keys().filter(|key| !got.contains_key(*key)).count();
+            let differing: Vec<_> = expected_versions
+                .iter()
+                .filter_map(|(key, version)| {
+                    got.get(key)
+                        .filter(|got| *got != version)
+                        .map(|got| format!("{key:?}: {got} instead of {version}"))
+                })
+                .take(5)
+                .collect();
+            format!(
+                "{} of {} expected scores missing, {} unexpected; versions differing: {differing:?}",
+                missing,
+                expected_versions.len(),
+                got.keys().filter(|key| !expected_versions.contains_key(*key)).count()
+            )
+        },
     )
     .await?;
     let latest = latest_scores(&scores);

@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use hub::config::Config;
@@ -49,40 +50,123 @@ pub fn processor_environment(config: &Config) -> Vec<(String, String)> {
             "HUB_PROCESSOR__LINGER_MS".into(),
             config.processor.linger_ms.to_string(),
         ),
-        // Port 0: several processors run side by side in one test.
-        ("HUB_METRICS__LISTEN".into(), "127.0.0.1:0".into()),
         ("HUB_LOG__FORMAT".into(), "json".into()),
         ("RUST_LOG".into(), "info".into()),
     ]
 }
 
-/// Starts `hub process` with `config`, its logs (JSON lines) going to `log`.
-pub fn spawn_processor(config: &Config, log: &Path) -> Result<Child> {
+/// A running `hub process`; killed when dropped, so a failing test leaves no process.
+pub struct ProcessorChild {
+    child: Child,
+    metrics_url: String,
+}
+
+impl Drop for ProcessorChild {
+    fn drop(&mut self) {
+        // Already exited when stopped or killed by the test: nothing to do then.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ProcessorChild {
+    /// Input records this process has handled and committed, from its own metrics.
+    pub async fn records_completed(&self) -> Result<u64> {
+        let text = reqwest::get(&self.metrics_url).await?.text().await?;
+        Ok(text
+            .lines()
+            .find(|line| {
+                line.starts_with("hub_component_sent_events_total")
+                    && line.contains("component_id=\"processor\"")
+            })
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse::<f64>().ok())
+            .map_or(0, |value| value as u64))
+    }
+
+    /// Waits until this process has completed at least `records` input records.
+    pub async fn wait_for_progress(&self, records: u64, wait: Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            // The metrics endpoint is not up for the first moments of the process.
+            if self.records_completed().await.unwrap_or(0) >= records {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "hub process did not complete {records} records within {wait:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGKILL: no flush, no commit, as a crash.
+    pub fn kill(mut self) -> Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// Sends SIGTERM and waits: the processor must finish its batch, commit and exit 0.
+    pub fn stop_gracefully(mut self) -> Result<()> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .context("sending SIGTERM")?;
+        anyhow::ensure!(status.success(), "kill -TERM failed");
+        let exit = self.child.wait()?;
+        anyhow::ensure!(
+            exit.success(),
+            "hub process exited with {exit} after SIGTERM"
+        );
+        Ok(())
+    }
+}
+
+/// Starts `hub process` with `config`, its logs (JSON lines) going to `log` and its
+/// metrics on a free loopback port.
+pub fn spawn_processor(config: &Config, log: &Path) -> Result<ProcessorChild> {
     let log_file = File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    Command::new(hub_binary())
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let child = Command::new(hub_binary())
         .arg("process")
         .env_clear()
         .envs(processor_environment(config))
+        .env("HUB_METRICS__LISTEN", format!("127.0.0.1:{port}"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log_file)
         .spawn()
-        .context("starting hub process")
+        .context("starting hub process")?;
+    Ok(ProcessorChild {
+        child,
+        metrics_url: format!("http://127.0.0.1:{port}/metrics"),
+    })
 }
 
-/// Sends SIGTERM and waits: the processor must finish its batch, commit and exit 0.
-pub fn stop_gracefully(mut child: Child) -> Result<()> {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .context("sending SIGTERM")?;
-    anyhow::ensure!(status.success(), "kill -TERM failed");
-    let exit = child.wait()?;
-    anyhow::ensure!(
-        exit.success(),
-        "hub process exited with {exit} after SIGTERM"
-    );
-    Ok(())
+/// The partitions a processor's log says it was last assigned (empty before any).
+pub fn assigned_partitions(log: &Path) -> Result<Vec<i64>> {
+    let text = std::fs::read_to_string(log)?;
+    Ok(text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|entry| {
+            entry["message"]
+                .as_str()
+                .is_some_and(|message| message.starts_with("partitions assigned"))
+        })
+        .last()
+        .and_then(|entry| entry["partitions"].as_str().map(str::to_owned))
+        .map(|partitions| {
+            partitions
+                .trim_matches(|c| c == '{' || c == '}')
+                .split(',')
+                .filter_map(|partition| partition.trim().parse().ok())
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 /// The partitions a processor's log says it restored from the changelog.

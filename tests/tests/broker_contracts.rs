@@ -144,7 +144,10 @@ async fn consume_and_compare<R: AvroRecord + PartialEq + Debug + Clone>(
             consumed.len()
         );
     }
-    ensure!(by_key.len() == expected_by_key.len(), "{name}: unexpected keys consumed");
+    ensure!(
+        by_key.len() == expected_by_key.len(),
+        "{name}: unexpected keys consumed"
+    );
     Ok(())
 }
 

@@ -9,12 +9,11 @@ use std::time::Duration;
 use anyhow::{Result, ensure};
 use hub::config::Config;
 use hub_integration_tests::market::{
-    expected_scores, publish, read_until, simulate, use_catalogue_fx_rates, wait_for_scores,
+    expected_scores, publish, simulate, use_catalogue_fx_rates, wait_for_scores,
 };
-use hub_integration_tests::processes::{restored_partitions, spawn_processor, stop_gracefully};
+use hub_integration_tests::processes::{assigned_partitions, restored_partitions, spawn_processor};
 use hub_integration_tests::{kafka_bootstrap_servers, require_tcp, unique_name};
-use hub_schemas::records::ReferenceScore;
-use hub_schemas::{Decoder, Framing, Topic, TopicNames};
+use hub_schemas::{Decoder, Framing, TopicNames};
 
 const REFERENCES: usize = 60;
 const EVENTS: usize = 4_000;
@@ -38,19 +37,6 @@ fn log_path(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("{}.log", unique_name(name)))
 }
 
-/// Waits until `scores.history` holds at least `count` records: the processor is busy.
-async fn wait_for_history(config: &Config, decoder: &Decoder, count: usize) -> Result<()> {
-    read_until(
-        config,
-        decoder,
-        Topic::ScoresHistory,
-        WAIT,
-        |scores: &[ReferenceScore]| scores.len() >= count,
-    )
-    .await?;
-    Ok(())
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_processor_killed_at_several_points_ends_with_the_uninterrupted_scores() -> Result<()> {
     let mut config = test_config("crash");
@@ -64,16 +50,16 @@ async fn a_processor_killed_at_several_points_ends_with_the_uninterrupted_scores
         TopicNames::new(&config.kafka.topic_prefix)?,
     );
 
-    for kill_after in [200, 700, 1_500] {
-        let log = log_path("crash");
-        let mut processor = spawn_processor(&config, &log)?;
-        wait_for_history(&config, &decoder, kill_after).await?;
+    // Each run resumes from the last commit and is killed after completing a share of the
+    // input, at a different point of its batches every time.
+    for kill_after in [700, 900, 1_100] {
+        let processor = spawn_processor(&config, &log_path("crash"))?;
+        processor.wait_for_progress(kill_after, WAIT).await?;
         processor.kill()?;
-        processor.wait()?;
     }
     let processor = spawn_processor(&config, &log_path("crash-final"))?;
     wait_for_scores(&config, &decoder, &expected, WAIT).await?;
-    stop_gracefully(processor)
+    processor.stop_gracefully()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -82,7 +68,8 @@ async fn a_second_processor_takes_over_the_partitions_and_state_of_one_that_stop
     let (events, simulation) = simulate(REFERENCES, EVENTS, 0.01)?;
     use_catalogue_fx_rates(&mut config, &simulation);
     let (first_half, second_half) = events.split_at(events.len() / 2);
-    publish(&config, first_half).await?;
+    // The topics must exist before the processors subscribe to them.
+    publish(&config, &[]).await?;
     let decoder = Decoder::new(
         &Framing::SingleObject,
         TopicNames::new(&config.kafka.topic_prefix)?,
@@ -91,6 +78,18 @@ async fn a_second_processor_takes_over_the_partitions_and_state_of_one_that_stop
     let (first_log, second_log) = (log_path("pair-a"), log_path("pair-b"));
     let first = spawn_processor(&config, &first_log)?;
     let second = spawn_processor(&config, &second_log)?;
+    // Publish once the group has settled with both members, so both get partitions.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while assigned_partitions(&first_log)?.is_empty()
+        || assigned_partitions(&second_log)?.is_empty()
+    {
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the two processors were not both assigned partitions within {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    publish(&config, first_half).await?;
     wait_for_scores(
         &config,
         &decoder,
@@ -106,7 +105,7 @@ async fn a_second_processor_takes_over_the_partitions_and_state_of_one_that_stop
         !first_partitions.is_empty() && !second_partitions.is_empty(),
         "both processors must own partitions: {first_partitions:?} / {second_partitions:?}"
     );
-    stop_gracefully(first)?;
+    first.stop_gracefully()?;
 
     publish(&config, second_half).await?;
     wait_for_scores(
@@ -123,5 +122,5 @@ async fn a_second_processor_takes_over_the_partitions_and_state_of_one_that_stop
             "after the first processor stopped, the second must own partition {partition}: {taken_over:?}"
         );
     }
-    stop_gracefully(second)
+    second.stop_gracefully()
 }

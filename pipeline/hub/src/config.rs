@@ -129,7 +129,8 @@ pub struct KafkaConfig {
     pub bootstrap_servers: String,
     /// Every topic name starts with this prefix (`<prefix>.signals.offers`...).
     pub topic_prefix: String,
-    /// Consumer groups are `<group_id>.process` and `<group_id>.sink`.
+    /// The processor's consumer group is `<group_id>-process`; the sink's `<group_id>-sink`
+    /// unless `sink.group_id` names one.
     pub group_id: String,
     /// Partitions of the topics the hub creates; signal topics share it so they stay
     /// co-partitioned by GTIN.

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder};
+use rdkafka::Statistics;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -73,5 +74,25 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received: finishing the current batch"),
         _ = terminate.recv() => tracing::info!("SIGTERM received: finishing the current batch"),
+    }
+}
+
+/// Sets the consumer lag gauge of every assigned partition from librdkafka's statistics
+/// (enabled by `statistics.interval.ms`).
+pub fn record_consumer_lag(statistics: &Statistics) {
+    for (topic, topic_statistics) in &statistics.topics {
+        for (partition, partition_statistics) in &topic_statistics.partitions {
+            // -1 is librdkafka's internal "unassigned" partition; a negative lag means "not
+            // known yet".
+            if *partition < 0 || partition_statistics.consumer_lag < 0 {
+                continue;
+            }
+            metrics::gauge!(
+                names::CONSUMER_LAG,
+                "topic" => topic.clone(),
+                "partition" => partition.to_string()
+            )
+            .set(partition_statistics.consumer_lag as f64);
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use rdkafka::{ClientContext, Statistics};
 
-use crate::telemetry::names;
+use crate::telemetry;
 
 #[derive(Clone, Default)]
 pub struct ProcessorContext {
@@ -23,25 +23,22 @@ impl ProcessorContext {
 
 impl ClientContext for ProcessorContext {
     fn stats(&self, statistics: Statistics) {
-        for (topic, topic_statistics) in &statistics.topics {
-            for (partition, partition_statistics) in &topic_statistics.partitions {
-                // -1 is librdkafka's internal "unassigned" partition; a negative lag means
-                // "not known yet".
-                if *partition < 0 || partition_statistics.consumer_lag < 0 {
-                    continue;
-                }
-                metrics::gauge!(
-                    names::CONSUMER_LAG,
-                    "topic" => topic.clone(),
-                    "partition" => partition.to_string()
-                )
-                .set(partition_statistics.consumer_lag as f64);
-            }
-        }
+        telemetry::record_consumer_lag(&statistics);
     }
 }
 
 impl ConsumerContext for ProcessorContext {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(partitions) = rebalance {
+            let assigned: std::collections::BTreeSet<i32> = partitions
+                .elements()
+                .iter()
+                .map(|element| element.partition())
+                .collect();
+            tracing::info!(partitions = ?assigned, "partitions assigned: each is restored from the changelog before its first record is handled");
+        }
+    }
+
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(partitions) = rebalance {
             let mut revoked = self.revoked.lock().expect("revocation list lock");

@@ -97,7 +97,7 @@ pub async fn run(
         .map_err(ProcessorError::Delivery)?;
     let context = ProcessorContext::default();
     let consumer: StreamConsumer<ProcessorContext> =
-        kafka::consumer_config(&config.kafka, &format!("{}.process", config.kafka.group_id))
+        kafka::consumer_config(&config.kafka, &format!("{}-process", config.kafka.group_id))
             // Range assignment gives one consumer the same partition number of every
             // input topic: the co-partitioning the join relies on.
             .set("partition.assignment.strategy", "range")
@@ -141,8 +141,17 @@ pub async fn run(
                 () = &mut shutdown => break,
             }
         };
-        for partition in context.take_revoked() {
-            processor.partitions.remove(&partition);
+        let revoked = context.take_revoked();
+        if !revoked.is_empty() {
+            // The batch in progress may hold changes of the revoked partitions' references:
+            // their changelog must be written before their state is dropped, or a commit
+            // accepted by the new generation would skip records the changelog lacks.
+            processor
+                .complete_batch(&consumer, CommitMode::Sync)
+                .await?;
+            for partition in revoked {
+                processor.partitions.remove(&partition);
+            }
         }
         match next {
             Some(message) => {

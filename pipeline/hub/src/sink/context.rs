@@ -8,7 +8,7 @@ use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaResult;
 use rdkafka::{ClientContext, Statistics, TopicPartitionList};
 
-use crate::telemetry::names;
+use crate::telemetry::{self, names};
 
 #[derive(Clone, Default)]
 pub struct SinkContext {
@@ -25,21 +25,7 @@ impl SinkContext {
 
 impl ClientContext for SinkContext {
     fn stats(&self, statistics: Statistics) {
-        for (topic, topic_statistics) in &statistics.topics {
-            for (partition, partition_statistics) in &topic_statistics.partitions {
-                // -1 is librdkafka's internal "unassigned" partition; a negative lag means
-                // "not known yet".
-                if *partition < 0 || partition_statistics.consumer_lag < 0 {
-                    continue;
-                }
-                metrics::gauge!(
-                    names::CONSUMER_LAG,
-                    "topic" => topic.clone(),
-                    "partition" => partition.to_string()
-                )
-                .set(partition_statistics.consumer_lag as f64);
-            }
-        }
+        telemetry::record_consumer_lag(&statistics);
     }
 }
 
