@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod config;
+pub mod demo;
 pub mod kafka;
 pub mod market_feed;
 pub mod processor;

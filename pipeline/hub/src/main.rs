@@ -46,6 +46,35 @@ enum Command {
     /// Store the hub's topics (scores history, products, signals, quarantine) in ClickHouse,
     /// committing offsets only once their rows are stored, until SIGINT or SIGTERM.
     Sink,
+    /// Run the whole platform on a synthetic market: publish a catalogue with suppliers,
+    /// competitors, stock-outs and corrupt records through the broker, process and store it
+    /// in-process, then print the top priorities with their explanation, the best channel
+    /// per reference, the quarantine by reason, and the SQL behind them. Uses the configured
+    /// topics and database; a re-run continues the market where the last one stopped.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct DemoArgs {
+    /// Product references in the catalogue (over Amazon, Cdiscount, Fnac Darty and Mirakl).
+    #[arg(long, default_value_t = 10_000)]
+    references: usize,
+    /// Records to publish. Default: the catalogue's initial sync (products, costs, stock,
+    /// offers), then 5 market changes per reference.
+    #[arg(long)]
+    events: Option<u64>,
+    /// Share of published records that are corrupt, each refused by the quality gate.
+    #[arg(long, default_value_t = 0.01)]
+    corrupt_rate: f64,
+    /// Seed of the market's moves and of its corruption.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Seed of the catalogue; keep it to update the same references on a re-run.
+    #[arg(long, default_value_t = 42)]
+    catalogue_seed: u64,
+    /// Priorities shown.
+    #[arg(long, default_value_t = 20)]
+    top: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +115,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sink => runtime.block_on(commands::sink::run(&config))?,
         Command::Quote => return commands::quote::run(&config),
         Command::Process => runtime.block_on(commands::process::run(&config))?,
+        Command::Demo(args) => runtime.block_on(commands::demo::run(
+            &config,
+            &hub::demo::DemoParams {
+                references: args.references,
+                events: args.events,
+                corrupt_rate: args.corrupt_rate,
+                seed: args.seed,
+                catalogue_seed: args.catalogue_seed,
+                top: args.top,
+            },
+        ))?,
     }
     Ok(ExitCode::SUCCESS)
 }
