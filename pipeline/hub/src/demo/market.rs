@@ -1,14 +1,19 @@
 //! The demo's market: a catalogue and a simulation placed on the simulated clock so that a
 //! run follows the previous one, and the loop that publishes it through the broker.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hub_market_sim::{
-    Catalogue, CatalogueParams, MarketSimulation, Phase, SimulationError, SimulationParams,
+    Catalogue, CatalogueParams, CorruptRecord, MarketEvent, MarketSimulation, Phase,
+    SimulationError, SimulationParams,
 };
+use hub_schemas::AvroRecord;
 use hub_schemas::records::EpochMillis;
 
-use super::{DemoError, DemoParams, Progress};
+use super::positions::OffsetReader;
+use super::services::Services;
+use super::{DemoError, DemoParams, Progress, STALL_TIMEOUT};
 use crate::config::ScoringConfig;
 use crate::market_feed::MarketFeed;
 use crate::wiring;
@@ -25,6 +30,9 @@ const RERUN_GAP_MS: i64 = 60_000;
 pub const DEFAULT_CHANGES_PER_REFERENCE: u64 = 5;
 /// How often publishing progress is reported.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+/// How often the processor's position is polled while the publisher waits for it: short,
+/// since the publisher is idle meanwhile.
+const CATCH_UP_POLL: Duration = Duration::from_millis(20);
 
 /// When the simulated market of this run starts: two days before the wall clock on a
 /// first run; on a re-run, just after the latest observation already stored, so that every
@@ -119,15 +127,88 @@ impl Volume {
     }
 }
 
+/// Keeps the publisher from superseding, on the compacted products topic, a record the
+/// processor has not read yet. A compacting broker keeps only the latest record per key; the
+/// local one (nisshi) compacts every few seconds whatever the segment, so a corrupt re-sync
+/// published while the processor lags would erase the good product before it is joined (or
+/// the reverse, erasing a corrupt record before it is quarantined). Before publishing a
+/// second product record with a key still unread, the publisher waits for the processor.
+pub struct CompactionGuard<'a> {
+    processor: &'a OffsetReader,
+    topic: Vec<String>,
+    unread_keys: HashSet<String>,
+}
+
+impl<'a> CompactionGuard<'a> {
+    pub fn new(processor: &'a OffsetReader, products_topic: &str) -> Self {
+        CompactionGuard {
+            processor,
+            topic: vec![products_topic.to_owned()],
+            unread_keys: HashSet::new(),
+        }
+    }
+
+    /// Waits, when `event` would supersede an unread product record, until the processor has
+    /// committed everything published on the products topic.
+    async fn before(
+        &mut self,
+        event: &MarketEvent,
+        feed: &mut MarketFeed,
+        services: &Services,
+    ) -> Result<(), DemoError> {
+        let key = match event {
+            MarketEvent::Product(product)
+            | MarketEvent::Corrupt {
+                record: CorruptRecord::Product(product),
+                ..
+            } => product.key(),
+            _ => None,
+        };
+        let Some(key) = key else { return Ok(()) };
+        if self.unread_keys.contains(&key) {
+            feed.flush().await?;
+            let end = self.processor.end_offsets(&self.topic).await?;
+            let mut progress = (Instant::now(), None);
+            loop {
+                services.check()?;
+                let committed = self.processor.committed(&end).await?;
+                let behind: i64 = end
+                    .iter()
+                    .map(|(topic, partition, end)| {
+                        (end - committed.get(topic, partition).unwrap_or(0)).max(0)
+                    })
+                    .sum();
+                if behind == 0 {
+                    break;
+                }
+                if progress.1 != Some(behind) {
+                    progress = (Instant::now(), Some(behind));
+                } else if progress.0.elapsed() >= STALL_TIMEOUT {
+                    return Err(DemoError::ProcessorBehind {
+                        seconds: STALL_TIMEOUT.as_secs(),
+                        topic: self.topic[0].clone(),
+                        behind,
+                    });
+                }
+                tokio::time::sleep(CATCH_UP_POLL).await;
+            }
+            self.unread_keys.clear();
+        }
+        self.unread_keys.insert(key);
+        Ok(())
+    }
+}
+
 /// Publishes the market through the broker until `volume` is reached, waits for the
-/// broker's acknowledgements, and reports progress every second. `between_reports` runs at
-/// each report (the demo checks its processor and sink there).
+/// broker's acknowledgements, and reports progress every second, checking there that the
+/// processor and the sink still run.
 pub async fn publish(
     simulation: &mut MarketSimulation,
     feed: &mut MarketFeed,
     volume: Volume,
+    guard: &mut CompactionGuard<'_>,
+    services: &Services,
     on_progress: &mut impl FnMut(Progress),
-    mut between_reports: impl FnMut() -> Result<(), DemoError>,
 ) -> Result<Duration, DemoError> {
     let started = Instant::now();
     let mut last_report = (started, 0_u64);
@@ -136,13 +217,14 @@ pub async fn publish(
     while !volume.done(feed.published(), changes, simulation.phase()) {
         let phase = simulation.phase();
         let event = simulation.next_event();
+        guard.before(&event, feed, services).await?;
         feed.publish(&event, simulation.now()).await?;
         if phase == Phase::Changes {
             changes += 1;
         }
         let now = Instant::now();
         if now.duration_since(last_report.0) >= PROGRESS_EVERY {
-            between_reports()?;
+            services.check()?;
             let published = feed.published();
             on_progress(Progress::Publishing {
                 published,

@@ -54,7 +54,7 @@ const POLL_EVERY: Duration = Duration::from_millis(500);
 const REPORT_EVERY: Duration = Duration::from_secs(2);
 /// How long the processor and the sink may make no progress at all before the demo gives
 /// up: longer than the sink's longest retry backoff and than restoring a large changelog.
-const STALL_TIMEOUT: Duration = Duration::from_secs(180);
+pub(crate) const STALL_TIMEOUT: Duration = Duration::from_secs(180);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DemoParams {
@@ -131,6 +131,16 @@ pub enum DemoError {
         to_process: u64,
         stored: u64,
         to_store: u64,
+    },
+    #[error(
+        "the processor has not read {behind} records of {topic} for {seconds} s, and \
+         publishing more would let the broker compact them away unread; check the log lines \
+         above and that the broker answers (scripts/services status)"
+    )]
+    ProcessorBehind {
+        seconds: u64,
+        topic: String,
+        behind: i64,
     },
     #[error("interrupted: the processor and the sink were stopped after their current batch")]
     Interrupted,
@@ -252,12 +262,17 @@ pub async fn run(
     tokio::pin!(interrupt);
     let outcome = tokio::select! {
         outcome = async {
+            let mut guard = market::CompactionGuard::new(
+                &processor_offsets,
+                &run_topics.products,
+            );
             let publish_duration = market::publish(
                 &mut simulation,
                 &mut feed,
                 volume,
+                &mut guard,
+                &services,
                 &mut on_progress,
-                || services.check(),
             )
             .await?;
             let span = wait_until_stored(
@@ -305,9 +320,10 @@ pub async fn run(
     })
 }
 
-/// The processor's consumer group, named by the convention of `kafka.group_id`.
+/// The processor's consumer group, as `kafka.group_id` documents it (`<group_id>-process`);
+/// `processor::run` names its group the same way and does not expose the name.
 fn processor_group(config: &Config) -> String {
-    format!("{}.process", config.kafka.group_id)
+    format!("{}-process", config.kafka.group_id)
 }
 
 /// Waits until the processor has committed every published input record, then until the

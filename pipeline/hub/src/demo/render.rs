@@ -192,8 +192,7 @@ impl DemoReport {
         }
         writeln!(
             f,
-            "  {:<12} {:>8} references",
-            "none",
+            "  {:>21} references with no profitable channel",
             thousands(best.without_profitable_channel)
         )?;
         if !best.examples.is_empty() {

@@ -288,6 +288,8 @@ fn actionable_list() -> String {
 pub struct RunTopics {
     /// Products and the three signal topics: what the demo publishes.
     pub inputs: Vec<String>,
+    /// The compacted one of the inputs.
+    pub products: String,
     pub scores_history: String,
     pub quarantine: String,
 }
@@ -304,6 +306,7 @@ impl RunTopics {
             ]
             .map(name)
             .to_vec(),
+            products: name(Topic::ReferenceProducts),
             scores_history: name(Topic::ScoresHistory),
             quarantine: name(Topic::Quarantine),
         }
