@@ -146,8 +146,9 @@ pub fn spawn_processor(config: &Config, log: &Path) -> Result<ProcessorChild> {
     })
 }
 
-/// The partitions a processor's log says it was last assigned (empty before any).
-pub fn assigned_partitions(log: &Path) -> Result<Vec<i64>> {
+/// The `partitions`/`partition` field of every JSON log line of `log` whose message starts
+/// with `message`, in order.
+fn logged_fields(log: &Path, message: &str, field: &str) -> Result<Vec<serde_json::Value>> {
     let text = std::fs::read_to_string(log)?;
     Ok(text
         .lines()
@@ -155,10 +156,17 @@ pub fn assigned_partitions(log: &Path) -> Result<Vec<i64>> {
         .filter(|entry| {
             entry["message"]
                 .as_str()
-                .is_some_and(|message| message.starts_with("partitions assigned"))
+                .is_some_and(|logged| logged.starts_with(message))
         })
+        .map(|entry| entry[field].clone())
+        .collect())
+}
+
+/// The partitions a processor's log says it was last assigned (empty before any).
+pub fn assigned_partitions(log: &Path) -> Result<Vec<i64>> {
+    Ok(logged_fields(log, "partitions assigned", "partitions")?
         .last()
-        .and_then(|entry| entry["partitions"].as_str().map(str::to_owned))
+        .and_then(|partitions| partitions.as_str().map(str::to_owned))
         .map(|partitions| {
             partitions
                 .trim_matches(|c| c == '{' || c == '}')
@@ -171,15 +179,8 @@ pub fn assigned_partitions(log: &Path) -> Result<Vec<i64>> {
 
 /// The partitions a processor's log says it restored from the changelog.
 pub fn restored_partitions(log: &Path) -> Result<Vec<i64>> {
-    let text = std::fs::read_to_string(log)?;
-    Ok(text
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|entry| {
-            entry["message"]
-                .as_str()
-                .is_some_and(|message| message.starts_with("partition state restored"))
-        })
-        .filter_map(|entry| entry["partition"].as_i64())
+    Ok(logged_fields(log, "partition state restored", "partition")?
+        .iter()
+        .filter_map(serde_json::Value::as_i64)
         .collect())
 }

@@ -31,6 +31,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::kafka::{self, KafkaAdapterError, RecordProvenance, TopicPolicy};
@@ -156,7 +157,12 @@ pub async fn run(
         match next {
             Some(message) => {
                 let message = message.map_err(ProcessorError::Consumer)?;
-                processor.handle(&message).await?;
+                // Every log line about this record carries its correlation id.
+                let span = tracing::info_span!(
+                    "record",
+                    correlation_id = %RecordProvenance::from_message(&message).correlation_id
+                );
+                processor.handle(&message).instrument(span).await?;
                 if processor.batch.records >= config.processor.max_batch_records {
                     processor
                         .complete_batch(&consumer, CommitMode::Async)

@@ -92,9 +92,4 @@ pub enum SinkError {
         #[source]
         source: Box<WriteError>,
     },
-    #[error(
-        "committing the sink's offsets on shut down failed: {0}; rows are stored, the next run \
-         recognises them in ClickHouse and does not store them twice"
-    )]
-    FinalCommit(#[source] Box<KafkaError>),
 }

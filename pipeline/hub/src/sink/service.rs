@@ -452,12 +452,23 @@ impl Sink {
         if !offsets.is_empty() {
             let list = commit_list(&offsets);
             let committer = Arc::clone(consumer);
-            tokio::task::spawn_blocking(move || committer.commit(&list, CommitMode::Sync))
-                .await
-                .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
-                .map_err(|error| SinkError::FinalCommit(Box::new(error)))?;
+            let committed =
+                tokio::task::spawn_blocking(move || committer.commit(&list, CommitMode::Sync))
+                    .await
+                    .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()));
+            // Refused when a rebalance is under way (IllegalGeneration): the rows are stored,
+            // and whoever consumes these partitions next finds them in ClickHouse and skips
+            // them, so nothing is lost or stored twice.
+            match committed {
+                Ok(()) => tracing::info!(?offsets, "sink stopped, offsets committed"),
+                Err(error) => tracing::warn!(
+                    ?offsets,
+                    %error,
+                    "sink stopped; its final commit was refused, the next consumer of these \
+                     partitions skips the rows ClickHouse already holds"
+                ),
+            }
         }
-        tracing::info!(?offsets, "sink stopped, offsets committed");
         match unstored {
             Some((rows, source)) => Err(SinkError::ShutdownFlush {
                 rows,
