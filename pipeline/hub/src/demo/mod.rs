@@ -33,7 +33,7 @@ use rdkafka::error::KafkaError;
 use crate::config::Config;
 use crate::kafka::{self, KafkaAdapterError};
 use crate::market_feed::FeedError;
-use crate::processor::ProcessorError;
+use crate::processor::{self, ProcessorError};
 use crate::sink::SinkError;
 use crate::wiring::{self, WiringError};
 use market::Volume;
@@ -245,7 +245,8 @@ pub async fn run(
 
     let run_topics = RunTopics::new(&topics);
     let all_topics = run_topics.all();
-    let processor_offsets = OffsetReader::new(&config.kafka, &processor_group(&config))?;
+    let processor_offsets =
+        OffsetReader::new(&config.kafka, &processor::consumer_group(&config.kafka))?;
     let sink_offsets =
         OffsetReader::new(&config.kafka, &config.sink.group_id(&config.kafka.group_id))?;
     let start = processor_offsets.end_offsets(&all_topics).await?;
@@ -318,12 +319,6 @@ pub async fn run(
             .collect(),
         findings,
     })
-}
-
-/// The processor's consumer group, as `kafka.group_id` documents it (`<group_id>-process`);
-/// `processor::run` names its group the same way and does not expose the name.
-fn processor_group(config: &Config) -> String {
-    format!("{}-process", config.kafka.group_id)
 }
 
 /// Waits until the processor has committed every published input record, then until the

@@ -33,7 +33,7 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use tracing::Instrument;
 
-use crate::config::Config;
+use crate::config::{Config, KafkaConfig};
 use crate::kafka::{self, KafkaAdapterError, RecordProvenance, TopicPolicy};
 use crate::telemetry::names;
 use crate::wiring::{self, WiringError};
@@ -98,7 +98,7 @@ pub async fn run(
         .map_err(ProcessorError::Delivery)?;
     let context = ProcessorContext::default();
     let consumer: StreamConsumer<ProcessorContext> =
-        kafka::consumer_config(&config.kafka, &format!("{}-process", config.kafka.group_id))
+        kafka::consumer_config(&config.kafka, &consumer_group(&config.kafka))
             // Range assignment gives one consumer the same partition number of every
             // input topic: the co-partitioning the join relies on.
             .set("partition.assignment.strategy", "range")
@@ -181,6 +181,11 @@ pub async fn run(
         .await?;
     tracing::info!("processor stopped: last batch acknowledged and committed");
     Ok(())
+}
+
+/// The processor's consumer group: `<kafka.group_id>-process`.
+pub fn consumer_group(kafka: &KafkaConfig) -> String {
+    format!("{}-process", kafka.group_id)
 }
 
 struct Processor<'c> {
