@@ -1,13 +1,10 @@
 //! Publishes the synthetic market of `hub-market-sim` to the signal topics, as connectors
 //! would: the demo and the end-to-end tests feed the processor through the real broker.
 
-use std::time::Duration;
-
 use hub_market_sim::{CorruptRecord, MarketEvent, RecordKind};
 use hub_schemas::{AvroRecord, EncodeError, Encoder, Topic};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
-use rdkafka::util::Timeout;
 
 use crate::kafka::RecordProvenance;
 
@@ -134,34 +131,21 @@ impl MarketFeed {
         if let Some(key) = &key {
             record = record.key(key);
         }
-        let delivery = self
-            .producer
-            .send_result(record)
-            .map_err(|(source, _)| FeedError::Kafka {
-                topic: name.clone(),
-                source,
-            });
-        let delivery = match delivery {
-            Ok(delivery) => delivery,
-            Err(_) => {
-                // The local queue is full: wait for what is in flight, then enqueue once more
-                // with a blocking send.
-                self.flush().await?;
-                let mut record = FutureRecord::to(&name)
-                    .payload(&payload)
-                    .timestamp(published_at);
-                if let Some(key) = &key {
-                    record = record.key(key);
+        let delivery = loop {
+            match self.producer.send_result(record) {
+                Ok(delivery) => break delivery,
+                // The producer's queue is bounded: wait for what is in flight, then enqueue
+                // the same record again.
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                    record = returned;
+                    self.flush().await?;
                 }
-                self.producer
-                    .send(record, Timeout::After(Duration::from_secs(60)))
-                    .await
-                    .map_err(|(source, _)| FeedError::Kafka {
-                        topic: name.clone(),
+                Err((source, _)) => {
+                    return Err(FeedError::Kafka {
+                        topic: name,
                         source,
-                    })?;
-                self.published += 1;
-                return Ok(());
+                    });
+                }
             }
         };
         self.in_flight.push((name, delivery));

@@ -158,11 +158,15 @@ pub async fn run(
             Some(message) => {
                 let message = message.map_err(ProcessorError::Consumer)?;
                 // Every log line about this record carries its correlation id.
+                let provenance = RecordProvenance::from_message(&message);
                 let span = tracing::info_span!(
                     "record",
-                    correlation_id = %RecordProvenance::from_message(&message).correlation_id
+                    correlation_id = %provenance.correlation_id
                 );
-                processor.handle(&message).instrument(span).await?;
+                processor
+                    .handle(&message, provenance)
+                    .instrument(span)
+                    .await?;
                 if processor.batch.records >= config.processor.max_batch_records {
                     processor
                         .complete_batch(&consumer, CommitMode::Async)
@@ -219,7 +223,11 @@ impl Batch {
 }
 
 impl Processor<'_> {
-    async fn handle(&mut self, message: &BorrowedMessage<'_>) -> Result<(), ProcessorError> {
+    async fn handle(
+        &mut self,
+        message: &BorrowedMessage<'_>,
+        provenance: RecordProvenance,
+    ) -> Result<(), ProcessorError> {
         let partition = message.partition();
         let offset = message.offset();
         self.batch.records += 1;
@@ -278,11 +286,7 @@ impl Processor<'_> {
                     ),
                     published_at,
                 );
-                return self.send(
-                    Topic::Quarantine,
-                    &record,
-                    RecordProvenance::from_message(message),
-                );
+                return self.send(Topic::Quarantine, &record, provenance);
             }
         };
         let gtin = signal.gtin().to_owned();
@@ -308,7 +312,6 @@ impl Processor<'_> {
             return Ok(());
         }
         let scores = self.score(partition, &gtin, &channels);
-        let provenance = RecordProvenance::from_message(message);
         for score in scores {
             self.send(Topic::ScoresCurrent, &score, provenance.clone())?;
             self.send(Topic::ScoresHistory, &score, provenance.clone())?;
