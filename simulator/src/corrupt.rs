@@ -330,14 +330,17 @@ impl MarketSimulation {
             let kind = *RecordKind::ALL
                 .choose(&mut self.corruption_rng)
                 .expect("non-empty");
+            let reference = self.random_reference();
             return CorruptRecord::Raw {
                 kind,
+                key: self.catalogue.references[reference].product.gtin.clone(),
                 bytes: NOT_AVRO_PAGE.as_bytes().to_vec(),
             };
         }
-        let record = self.random_record();
+        let mut record = self.random_record();
         CorruptRecord::Raw {
             kind: record.kind(),
+            key: record.gtin_mut().clone(),
             bytes: record.to_json(),
         }
     }

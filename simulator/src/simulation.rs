@@ -117,9 +117,11 @@ pub enum CorruptRecord {
     Offer(OfferSignal),
     Stock(StockSignal),
     Cost(CostSignal),
-    /// Bytes for the topic of `kind` that are not an Avro record at all.
+    /// Bytes for the topic of `kind` that are not an Avro record at all, keyed by the GTIN
+    /// the source was asked about: Apache Kafka refuses keyless records on a compacted topic.
     Raw {
         kind: RecordKind,
+        key: String,
         bytes: Vec<u8>,
     },
 }

@@ -374,9 +374,14 @@ fn assert_corrupt_shape(record: &CorruptRecord, reason_code: &str, now: i64, acc
                 product.vat_rate
             );
         }
-        (reason::UNDECODABLE, CorruptRecord::Raw { bytes, .. }) => {
+        (reason::UNDECODABLE, CorruptRecord::Raw { bytes, key, .. }) => {
             // Neither the single-object (C3 01) nor the Confluent (00) framing.
             assert!(!bytes.is_empty() && bytes[0] != 0x00 && bytes[0] != 0xC3);
+            // Keyed like the record it stands for, as a compacted topic requires.
+            assert!(
+                key.len() == 13 && key.bytes().all(|byte| byte.is_ascii_digit()),
+                "{key}"
+            );
         }
         (code, record) => panic!("{code} tags an unexpected record {record:?}"),
     }

@@ -3,7 +3,7 @@
 //! processor's final state does not depend on how it interleaved its input topics, so its
 //! final scores must equal the oracle's exactly, versions included.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -16,7 +16,10 @@ use hub_core::gate::{self, GateConfig};
 use hub_core::profile::EconomicsConfig;
 use hub_core::score::{ScoringInput, score_reference};
 use hub_core::state::{InputPosition, ReferenceState, Signal};
-use hub_market_sim::{Catalogue, CatalogueParams, MarketEvent, MarketSimulation, SimulationParams};
+use hub_market_sim::{
+    Catalogue, CatalogueParams, CorruptRecord, MarketEvent, MarketSimulation, RecordKind,
+    SimulationParams,
+};
 use hub_schemas::records::ReferenceScore;
 use hub_schemas::{AvroRecord, Decoder, Encoder, Topic, TopicNames};
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -25,10 +28,15 @@ use rdkafka::producer::FutureProducer;
 
 use crate::unique_name;
 
-/// `events` market events (with the simulated time each was published at) over a
-/// catalogue of `references`, and the simulation that made them (for its counts). The
-/// market starts now: records are published with the simulated time as their Kafka
-/// timestamp, and the broker's retention would delete records stamped long ago.
+/// Up to `events` market events (with the simulated time each was published at) over a
+/// catalogue of `references`, and the simulation that made them. The market starts now:
+/// records are published with the simulated time as their Kafka timestamp, and the
+/// broker's retention would delete records stamped long ago.
+///
+/// Tests publish every event before the processor reads them, so only the first record per
+/// reference is kept on the compacted products topic: the local broker compacts every few
+/// seconds, and a later record (an ERP re-sync, good or corrupt) would erase the unread
+/// first one while the oracle still counts both.
 pub fn simulate(
     references: usize,
     events: usize,
@@ -50,13 +58,50 @@ pub fn simulate(
             ..SimulationParams::default()
         },
     )?;
+    let mut product_keys = HashSet::new();
     let events = (0..events)
         .map(|_| {
             let event = simulation.next_event();
             (event, simulation.now())
         })
+        .filter(|(event, _)| product_key(event).is_none_or(|key| product_keys.insert(key)))
         .collect();
     Ok((events, simulation))
+}
+
+/// The key of an event published on the compacted products topic.
+fn product_key(event: &MarketEvent) -> Option<String> {
+    match event {
+        MarketEvent::Product(product)
+        | MarketEvent::Corrupt {
+            record: CorruptRecord::Product(product),
+            ..
+        } => product.key(),
+        MarketEvent::Corrupt {
+            record:
+                CorruptRecord::Raw {
+                    kind: RecordKind::Product,
+                    key,
+                    ..
+                },
+            ..
+        } => Some(key.clone()),
+        _ => None,
+    }
+}
+
+/// How many records of `events` the gate must quarantine, by reason code.
+pub fn corrupt_reasons(events: &[(MarketEvent, i64)]) -> BTreeMap<String, u64> {
+    let mut reasons = BTreeMap::new();
+    for (event, _) in events {
+        if let MarketEvent::Corrupt {
+            expected_reason, ..
+        } = event
+        {
+            *reasons.entry((*expected_reason).to_owned()).or_default() += 1;
+        }
+    }
+    reasons
 }
 
 /// The catalogue's exchange rates into the scoring configuration, as an operator would set

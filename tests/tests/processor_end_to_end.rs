@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::{Result, ensure};
 use hub::config::Config;
 use hub_integration_tests::market::{
-    expected_scores, publish, read_until, simulate, use_catalogue_fx_rates, wait_for_scores,
+    corrupt_reasons, expected_scores, publish, read_until, simulate, use_catalogue_fx_rates,
+    wait_for_scores,
 };
 use hub_integration_tests::{kafka_bootstrap_servers, require_tcp, unique_name};
 use hub_schemas::records::QuarantinedRecord;
@@ -50,20 +51,20 @@ async fn every_offered_reference_is_scored_and_every_corrupt_record_quarantined(
     });
 
     let expected = expected_scores(&events, &config.scoring)?;
-    let counts = simulation.counts();
+    let expected_reasons = corrupt_reasons(&events);
+    let corrupt_total: u64 = expected_reasons.values().sum();
     ensure!(
-        !expected.is_empty() && counts.corrupt_total() > 0,
+        !expected.is_empty() && corrupt_total > 0,
         "the simulation must produce scores and corrupt records"
     );
     let decoder = Decoder::new(&Framing::SingleObject, topics);
     wait_for_scores(&config, &decoder, &expected, WAIT).await?;
-    let corrupt_total = counts.corrupt_total() as usize;
     let quarantined: Vec<QuarantinedRecord> = read_until(
         &config,
         &decoder,
         Topic::Quarantine,
         WAIT,
-        |records: &[QuarantinedRecord]| records.len() >= corrupt_total,
+        |records: &[QuarantinedRecord]| records.len() as u64 >= corrupt_total,
     )
     .await?;
     stop.send(()).ok();
@@ -73,11 +74,6 @@ async fn every_offered_reference_is_scored_and_every_corrupt_record_quarantined(
     for record in &quarantined {
         *reasons.entry(record.reason_code.clone()).or_default() += 1;
     }
-    let expected_reasons: BTreeMap<String, u64> = counts
-        .corrupt
-        .iter()
-        .map(|(reason, count)| (reason.to_string(), *count))
-        .collect();
     ensure!(
         reasons == expected_reasons,
         "quarantine reasons {reasons:?} differ from the corrupt records sent {expected_reasons:?}"

@@ -81,7 +81,7 @@ impl MarketFeed {
                     .await
             }
             MarketEvent::Corrupt {
-                record: CorruptRecord::Raw { kind, bytes },
+                record: CorruptRecord::Raw { kind, key, bytes },
                 ..
             } => {
                 let topic = match kind {
@@ -90,7 +90,7 @@ impl MarketFeed {
                     RecordKind::Stock => Topic::SignalsStock,
                     RecordKind::Cost => Topic::SignalsCosts,
                 };
-                self.publish_bytes(topic, None, bytes.clone(), published_at)
+                self.publish_bytes(topic, Some(key.clone()), bytes.clone(), published_at)
                     .await
             }
         }
