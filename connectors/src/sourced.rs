@@ -3,7 +3,6 @@
 //! silently: an element is either a [`Sourced::Signal`] or a [`Sourced::Rejected`].
 
 use hub_core::reason::ReasonCode;
-use hub_schemas::records::{CostSignal, OfferSignal, ProductReference, StockSignal};
 
 /// Where a record came from, carried to Kafka as headers for log correlation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,16 +15,15 @@ pub struct Origin {
     pub observed_at: i64,
 }
 
-/// A signal as read from a source, before the quality gate.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SignalRecord {
-    Product(ProductReference),
-    Offer(OfferSignal),
-    Stock(StockSignal),
-    Cost(CostSignal),
-}
+/// A signal as read from a source, before the quality gate: the gate's own candidate type,
+/// so `hub connect` gates it exactly as the processor does.
+pub use hub_core::gate::Candidate as SignalRecord;
 
 /// One element of a source's payload, mapped.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "almost every element is a signal: boxing it would allocate per record for the rare rejection's sake"
+)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Sourced {
     Signal {

@@ -11,11 +11,10 @@ use futures::StreamExt;
 use hub::config::{Config, ScoringConfig};
 use hub::kafka;
 use hub::market_feed::MarketFeed;
-use hub_core::channel::Channel;
-use hub_core::gate::{self, GateConfig};
+use hub_core::gate::{Candidate, GateConfig};
 use hub_core::profile::EconomicsConfig;
 use hub_core::score::{ScoringInput, score_reference};
-use hub_core::state::{InputPosition, ReferenceState, Signal};
+use hub_core::state::{InputPosition, ReferenceState};
 use hub_market_sim::{
     Catalogue, CatalogueParams, CorruptRecord, MarketEvent, MarketSimulation, RecordKind,
     SimulationParams,
@@ -139,48 +138,15 @@ pub fn expected_scores(
     let mut states: HashMap<String, ReferenceState> = HashMap::new();
     let mut offsets: HashMap<&str, i64> = HashMap::new();
     for (event, at) in events {
-        let (topic, signal) = match event {
-            MarketEvent::Product(product) => (
-                "products",
-                gate::check_product(product, *at, &gate_config)
-                    .into_result()
-                    .ok()
-                    .map(Signal::Product),
-            ),
-            MarketEvent::Offer(offer) => {
-                let channel: Channel = offer.channel.parse()?;
-                let previous = states
-                    .get(&offer.gtin)
-                    .and_then(|state| state.offer(channel));
-                (
-                    "offers",
-                    gate::check_offer(offer, previous, *at, &gate_config)
-                        .into_result()
-                        .ok()
-                        .map(|offer| Signal::Offer(channel, offer)),
-                )
-            }
-            MarketEvent::Stock(stock) => (
-                "stock",
-                gate::check_stock(stock, *at, &gate_config)
-                    .into_result()
-                    .ok()
-                    .map(Signal::Stock),
-            ),
-            MarketEvent::Cost(cost) => {
-                let previous = states
-                    .get(&cost.gtin)
-                    .and_then(|state| state.cost_line(cost));
-                (
-                    "costs",
-                    gate::check_cost(cost, previous, *at, &gate_config)
-                        .into_result()
-                        .ok()
-                        .map(Signal::Cost),
-                )
-            }
+        let (topic, candidate) = match event {
+            MarketEvent::Product(product) => ("products", Candidate::Product(product.clone())),
+            MarketEvent::Offer(offer) => ("offers", Candidate::Offer(offer.clone())),
+            MarketEvent::Stock(stock) => ("stock", Candidate::Stock(stock.clone())),
+            MarketEvent::Cost(cost) => ("costs", Candidate::Cost(cost.clone())),
             MarketEvent::Corrupt { .. } => continue,
         };
+        let state = candidate.state_key().and_then(|key| states.get(&key));
+        let signal = candidate.check(state, *at, &gate_config).ok();
         let signal = signal.context("the simulator's good records must pass the gate")?;
         let offset = offsets.entry(topic).or_default();
         *offset += 1;

@@ -9,6 +9,7 @@
 //! is the verdict, so a record has exactly one reason code.
 
 pub(crate) mod calendar;
+mod candidate;
 pub mod config;
 mod cost;
 pub mod currency;
@@ -18,6 +19,7 @@ mod product;
 mod rules;
 mod stock;
 
+pub use candidate::Candidate;
 pub use config::{GateConfig, GateConfigError};
 pub use cost::check_cost;
 pub use offer::check_offer;

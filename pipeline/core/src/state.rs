@@ -56,9 +56,10 @@ pub enum ApplyOutcome {
     /// The state changed: re-score the affected channels.
     Applied(AffectedChannels),
     /// The state already reflects this input position (a redelivery after a restore): the
-    /// state is untouched, and re-emitting the affected scores is harmless because they are
-    /// byte-identical to what was emitted before.
-    AlreadyApplied(AffectedChannels),
+    /// state is untouched and nothing is re-emitted, because the processor writes the
+    /// changelog that records a position only after that record's outputs were
+    /// acknowledged.
+    AlreadyApplied,
     /// Older than what the state holds for the same offer, stock line or cost line: kept
     /// out so a late or replayed observation never overwrites a newer one.
     Superseded,
@@ -86,12 +87,8 @@ impl ReferenceState {
             Signal::Offer(channel, _) => AffectedChannels::One(*channel),
             Signal::Product(_) | Signal::Stock(_) | Signal::Cost(_) => AffectedChannels::All,
         };
-        if self
-            .applied_offsets
-            .get(position.topic)
-            .is_some_and(|applied| *applied >= position.offset)
-        {
-            return ApplyOutcome::AlreadyApplied(affected);
+        if self.has_applied(&position) {
+            return ApplyOutcome::AlreadyApplied;
         }
         self.applied_offsets
             .insert(position.topic.to_owned(), position.offset);
@@ -128,6 +125,13 @@ impl ReferenceState {
             AffectedChannels::One(channel) => *self.offer_changes.entry(channel).or_default() += 1,
         }
         ApplyOutcome::Applied(affected)
+    }
+
+    /// Whether the state already reflects the input record at `position`.
+    pub fn has_applied(&self, position: &InputPosition<'_>) -> bool {
+        self.applied_offsets
+            .get(position.topic)
+            .is_some_and(|applied| *applied >= position.offset)
     }
 
     /// The channels this reference has an offer signal on: the ones it is scored on.

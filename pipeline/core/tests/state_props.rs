@@ -178,7 +178,7 @@ proptest! {
         for (topic, offset, signal) in &records {
             let outcome = restored.apply(signal.clone(), InputPosition { topic, offset: *offset });
             if (*offset as usize) < records[..cut].iter().filter(|(t, _, _)| t == topic).count() {
-                prop_assert!(matches!(outcome, ApplyOutcome::AlreadyApplied(_)));
+                prop_assert!(outcome == ApplyOutcome::AlreadyApplied);
             }
         }
         prop_assert_eq!(restored, uninterrupted);

@@ -4,10 +4,12 @@
 //! affects, and writes scores, quarantined records and the state changelog.
 //!
 //! Delivery: at least once, with deterministic outputs. A batch of input records is
-//! handled, then every output and changelog record of the batch is awaited, and only then
-//! are the input offsets committed. A crash replays at most the uncommitted batch; the
-//! replay is recognised by the state's applied offsets and yields byte-identical scores
-//! with the same versions, so consumers keyed on (gtin, channel, version) see each once.
+//! handled; its outputs (scores, quarantined records) are awaited, then the changelog of
+//! the references it changed, and only then are the input offsets committed. A crash
+//! replays at most the uncommitted batch. Inputs the restored state already reflects are
+//! skipped (their outputs were acknowledged before that changelog was written); the others
+//! are applied again and yield byte-identical scores with the same versions, so consumers
+//! keyed on (gtin, channel, version) see each score once.
 
 mod changelog;
 mod context;
@@ -18,13 +20,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::future::try_join_all;
 use hub_core::channel::Channel;
-use hub_core::gate;
-use hub_core::gtin::normalise_gtin;
+use hub_core::gate::Candidate;
 use hub_core::profile::EconomicsConfig;
 use hub_core::reason::{Provenance, Quarantine, ReasonCode, RecordType};
 use hub_core::score::{ScoringInput, score_reference};
-use hub_core::state::{ApplyOutcome, InputPosition, ReferenceState, Signal};
-use hub_schemas::records::{CostSignal, OfferSignal, ProductReference, StockSignal};
+use hub_core::state::{ApplyOutcome, InputPosition, ReferenceState};
 use hub_schemas::{AvroRecord, DecodeError, Decoder, Encoder, Topic, TopicNames};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -258,16 +258,26 @@ impl Processor<'_> {
             .unwrap_or_else(wall_clock_millis);
         let payload = message.payload().unwrap_or_default();
         let states = self.partitions.get_mut(&partition).expect("restored above");
-        let signal = match gate_record(
-            &self.decoder,
-            &self.config.gate,
-            states,
-            topic,
-            payload,
-            published_at,
-        )
-        .await
-        {
+        let position = InputPosition {
+            topic: message.topic(),
+            offset,
+        };
+        let verdict = match decode_input(&self.decoder, topic, payload).await {
+            Ok(candidate) => {
+                let state = candidate.state_key().and_then(|key| states.get(&key));
+                // A redelivery of a record the restored state already reflects: its
+                // outputs were acknowledged before that changelog was written, and gating
+                // it again against the newer state could judge it differently.
+                if state.is_some_and(|state| state.has_applied(&position)) {
+                    metrics::counter!(names::DISCARDED_EVENTS, "component_kind" => "transform", "component_id" => "processor", "intentional" => "true", "reason" => "already_applied")
+                        .increment(1);
+                    return Ok(());
+                }
+                candidate.check(state, published_at, &self.config.gate)
+            }
+            Err(quarantine) => Err(quarantine),
+        };
+        let signal = match verdict {
             Ok(signal) => signal,
             Err(quarantine) => {
                 metrics::counter!(names::QUARANTINED_RECORDS, "reason" => quarantine.reason.as_str(), "source" => source)
@@ -291,13 +301,7 @@ impl Processor<'_> {
         };
         let gtin = signal.gtin().to_owned();
         let state = states.entry(gtin.clone()).or_default();
-        let outcome = state.apply(
-            signal,
-            InputPosition {
-                topic: message.topic(),
-                offset,
-            },
-        );
+        let outcome = state.apply(signal, position);
         let channels = match outcome {
             ApplyOutcome::Applied(affected) => {
                 self.batch
@@ -305,8 +309,7 @@ impl Processor<'_> {
                     .insert((partition, gtin.clone()));
                 state.channels_to_rescore(affected)
             }
-            ApplyOutcome::AlreadyApplied(affected) => state.channels_to_rescore(affected),
-            ApplyOutcome::Superseded => Vec::new(),
+            ApplyOutcome::AlreadyApplied | ApplyOutcome::Superseded => Vec::new(),
         };
         if channels.is_empty() {
             return Ok(());
@@ -427,6 +430,11 @@ impl Processor<'_> {
         if self.batch.is_empty() {
             return Ok(());
         }
+        // Outputs first, changelog second: a changelog record that reflects an input
+        // position is only ever written once every output of that input was acknowledged,
+        // which is what lets a restored processor skip such an input on redelivery.
+        let outputs = std::mem::take(&mut self.batch.deliveries);
+        await_acknowledgements(outputs).await?;
         let changed = std::mem::take(&mut self.batch.changed_references);
         let changelog_topic = self.changelog_topic.clone();
         for (partition, gtin) in &changed {
@@ -452,12 +460,7 @@ impl Processor<'_> {
             )?;
         }
         let batch = std::mem::take(&mut self.batch);
-        let acknowledged = try_join_all(batch.deliveries)
-            .await
-            .map_err(|_| ProcessorError::Delivery(KafkaError::Canceled))?;
-        for result in acknowledged {
-            result.map_err(|(error, _)| ProcessorError::Delivery(error))?;
-        }
+        await_acknowledgements(batch.deliveries).await?;
         let acknowledged_at = wall_clock_millis();
         for published_at in batch.scored_input_timestamps {
             metrics::histogram!(names::SIGNAL_TO_SCORE_LATENCY)
@@ -482,52 +485,35 @@ impl Processor<'_> {
     }
 }
 
-/// Decodes and gates one input record against the state of its partition.
-async fn gate_record(
+/// Waits until the broker acknowledged every delivery; the first refusal fails the batch.
+async fn await_acknowledgements(deliveries: Vec<DeliveryFuture>) -> Result<(), ProcessorError> {
+    let acknowledged = try_join_all(deliveries)
+        .await
+        .map_err(|_| ProcessorError::Delivery(KafkaError::Canceled))?;
+    for result in acknowledged {
+        result.map_err(|(error, _)| ProcessorError::Delivery(error))?;
+    }
+    Ok(())
+}
+
+/// Decodes one input record into the contract of its topic.
+async fn decode_input(
     decoder: &Decoder,
-    gate_config: &hub_core::gate::GateConfig,
-    states: &HashMap<String, ReferenceState>,
     topic: Topic,
     payload: &[u8],
-    now: i64,
-) -> Result<Signal, Quarantine> {
-    let state_of = |gtin: &str| normalise_gtin(gtin).ok().and_then(|gtin| states.get(&gtin));
-    match topic {
-        Topic::ReferenceProducts => {
-            let product: ProductReference = decode(decoder, topic, payload).await?;
-            gate::check_product(&product, now, gate_config)
-                .into_result()
-                .map(Signal::Product)
+) -> Result<Candidate, Quarantine> {
+    Ok(match topic {
+        Topic::ReferenceProducts => Candidate::Product(decode(decoder, topic, payload).await?),
+        Topic::SignalsOffers => Candidate::Offer(decode(decoder, topic, payload).await?),
+        Topic::SignalsStock => Candidate::Stock(decode(decoder, topic, payload).await?),
+        Topic::SignalsCosts => Candidate::Cost(decode(decoder, topic, payload).await?),
+        Topic::ScoresCurrent | Topic::ScoresHistory | Topic::Quarantine => {
+            return Err(Quarantine::new(
+                ReasonCode::UnknownSchema,
+                format!("topic {} is not an input of the processor", topic.suffix()),
+            ));
         }
-        Topic::SignalsOffers => {
-            let offer: OfferSignal = decode(decoder, topic, payload).await?;
-            let channel = offer.channel.parse::<Channel>().ok();
-            let previous = channel.and_then(|channel| state_of(&offer.gtin)?.offer(channel));
-            let offer = gate::check_offer(&offer, previous, now, gate_config).into_result()?;
-            let channel = offer
-                .channel
-                .parse::<Channel>()
-                .map_err(|error| Quarantine::new(ReasonCode::UnknownChannel, error.to_string()))?;
-            Ok(Signal::Offer(channel, offer))
-        }
-        Topic::SignalsStock => {
-            let stock: StockSignal = decode(decoder, topic, payload).await?;
-            gate::check_stock(&stock, now, gate_config)
-                .into_result()
-                .map(Signal::Stock)
-        }
-        Topic::SignalsCosts => {
-            let cost: CostSignal = decode(decoder, topic, payload).await?;
-            let previous = state_of(&cost.gtin).and_then(|state| state.cost_line(&cost));
-            gate::check_cost(&cost, previous, now, gate_config)
-                .into_result()
-                .map(Signal::Cost)
-        }
-        Topic::ScoresCurrent | Topic::ScoresHistory | Topic::Quarantine => Err(Quarantine::new(
-            ReasonCode::UnknownSchema,
-            format!("topic {} is not an input of the processor", topic.suffix()),
-        )),
-    }
+    })
 }
 
 async fn decode<R: AvroRecord>(
