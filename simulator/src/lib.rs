@@ -25,6 +25,8 @@
 mod catalogue;
 mod corrupt;
 mod gtin;
+#[cfg(feature = "http")]
+pub mod http;
 mod ids;
 mod kinds;
 mod market;

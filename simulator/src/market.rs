@@ -28,7 +28,7 @@ pub(crate) struct Offer {
 }
 
 impl Offer {
-    fn landed(self) -> i64 {
+    pub(crate) fn landed(self) -> i64 {
         self.listing + self.shipping
     }
 
