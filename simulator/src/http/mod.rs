@@ -48,7 +48,7 @@ pub use faults::{
     FailingWindow, FaultConfig, FaultConfigError, Faults, Malformer, RateLimit, Window,
 };
 pub use mirakl::{MIRAKL_OF21, MIRAKL_P11};
-pub use state::{OperationContext, Simulator};
+pub use state::{OperationContext, PageSummary, Simulator};
 pub use stats::{MarketStats, OperationStats, SimStats};
 
 use crate::catalogue::{CatalogueError, CatalogueParams};

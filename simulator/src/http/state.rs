@@ -84,6 +84,15 @@ struct FaultState {
     retry_after_until: HashMap<&'static str, Duration>,
 }
 
+/// One product page of a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageSummary {
+    pub gtin: String,
+    /// Whether we have an offer on the page.
+    pub ours: bool,
+    pub competitors: usize,
+}
+
 /// What a route needs to know about the faults of the request it serves.
 #[derive(Debug, Clone)]
 pub struct OperationContext {
@@ -164,6 +173,22 @@ impl Simulator {
     /// The generated catalogue, for tests that compare what was served with what arrived.
     pub fn catalogue(&self) -> Catalogue {
         self.market().catalogue().clone()
+    }
+
+    /// The product pages of `channel` as they are now, in catalogue order: what a complete
+    /// read of that marketplace must find.
+    pub fn pages(&self, channel: Channel) -> Vec<PageSummary> {
+        let market = self.market();
+        (0..market.catalogue().references.len())
+            .filter_map(|index| {
+                let page = market.page(index, channel)?;
+                Some(PageSummary {
+                    gtin: market.reference(index).product.gtin.clone(),
+                    ours: page.ours.is_some(),
+                    competitors: page.competitors.len(),
+                })
+            })
+            .collect()
     }
 
     /// Applies `changes` market changes (repricing, buy box moves, stock-outs...).
