@@ -9,11 +9,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use futures::StreamExt;
 use hub::config::{Config, ScoringConfig};
+use hub::control::ActiveScoring;
 use hub::kafka;
 use hub::market_feed::MarketFeed;
 use hub_core::gate::{Candidate, GateConfig};
-use hub_core::profile::EconomicsConfig;
-use hub_core::score::{ScoringInput, score_reference};
 use hub_core::state::{InputPosition, ReferenceState};
 use hub_market_sim::{
     Catalogue, CatalogueParams, CorruptRecord, MarketEvent, MarketSimulation, RecordKind,
@@ -128,13 +127,22 @@ pub async fn publish(config: &Config, events: &[(MarketEvent, i64)]) -> Result<(
     Ok(())
 }
 
-/// What the processor must end with: per (gtin, channel), the score of the final state.
+/// What the processor must end with: per (gtin, channel), the score of the final state,
+/// under the local scoring configuration (revision 0).
 pub fn expected_scores(
     events: &[(MarketEvent, i64)],
     scoring: &ScoringConfig,
 ) -> Result<BTreeMap<(String, String), ReferenceScore>> {
+    let scoring = ActiveScoring::local(scoring).map_err(anyhow::Error::msg)?;
+    expected_scores_under(events, &scoring)
+}
+
+/// What the processor must end with under `scoring`, e.g. a published revision.
+pub fn expected_scores_under(
+    events: &[(MarketEvent, i64)],
+    scoring: &ActiveScoring,
+) -> Result<BTreeMap<(String, String), ReferenceScore>> {
     let gate_config = GateConfig::default();
-    let economics = EconomicsConfig::embedded()?;
     let mut states: HashMap<String, ReferenceState> = HashMap::new();
     let mut offsets: HashMap<&str, i64> = HashMap::new();
     for (event, at) in events {
@@ -158,28 +166,11 @@ pub fn expected_scores(
             },
         );
     }
-    let weights = economics.weights(&scoring.weights_profile)?;
-    let seller = economics.seller(&scoring.seller_profile)?;
     let mut expected = BTreeMap::new();
-    for state in states.values() {
-        let Some(reference) = &state.product else {
-            continue;
-        };
+    for state in states.values_mut() {
+        state.scoring_revision = scoring.revision;
         for channel in state.offered_channels() {
-            let input = ScoringInput {
-                reference,
-                channel,
-                offer: state.offer(channel),
-                stock: &state.stock,
-                costs: &state.costs,
-                config: &economics,
-                weights,
-                seller,
-                fx: &scoring.fx,
-                version: state.score_version(channel),
-                now: None,
-            };
-            if let Ok(score) = score_reference(&input) {
+            if let Some(Ok(score)) = scoring.score(state, channel) {
                 expected.insert((score.gtin.clone(), score.channel.clone()), score);
             }
         }

@@ -79,6 +79,10 @@ pub struct ReferenceState {
     pub offer_changes: BTreeMap<Channel, i64>,
     /// Highest offset applied per input topic, for recognising redeliveries.
     pub applied_offsets: BTreeMap<String, i64>,
+    /// The scoring revision (weights and fee schedules published by `hub rescore`) the
+    /// reference's scores were last computed under; 0 before any was published.
+    #[serde(default)]
+    pub scoring_revision: u32,
 }
 
 impl ReferenceState {
@@ -148,9 +152,13 @@ impl ReferenceState {
         }
     }
 
-    /// The version of `channel`'s score: the number of state changes that can affect it.
+    /// The version of `channel`'s score: the scoring revision in the high 32 bits, so that a
+    /// re-score under new weights or fees moves every version forward, and the number of
+    /// state changes that can affect the channel in the low 32 bits. Both are counts, so
+    /// the version does not depend on when the processor saw the revision.
     pub fn score_version(&self, channel: Channel) -> i64 {
-        self.shared_changes + self.offer_changes.get(&channel).copied().unwrap_or(0)
+        let changes = self.shared_changes + self.offer_changes.get(&channel).copied().unwrap_or(0);
+        (i64::from(self.scoring_revision) << 32) + changes
     }
 
     /// The last accepted offer on `channel`, for the quality gate's jump check.

@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use hub_schemas::TopicSpec;
 
@@ -206,4 +207,81 @@ impl RecordProvenance {
             request_id: header(REQUEST_ID_HEADER),
         }
     }
+}
+
+/// Why a partition could not be read to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum PartitionReadError<E: std::error::Error + 'static> {
+    #[error("{topic}/{partition}: {source}; the broker may be unavailable, retry once it answers")]
+    Kafka {
+        topic: String,
+        partition: i32,
+        source: KafkaError,
+    },
+    #[error(
+        "{topic}/{partition}: no record arrived within {waited:?} while {remaining} remained before the high watermark; retry once the broker answers"
+    )]
+    Stalled {
+        topic: String,
+        partition: i32,
+        waited: Duration,
+        remaining: i64,
+    },
+    #[error(transparent)]
+    Record(E),
+}
+
+/// Reads `topic`/`partition` from its start to the high watermark seen when called,
+/// handing `visit` every record's offset, key and payload (`None`: a tombstone), and returns
+/// that high watermark: the offset to follow the partition from. For the compacted topics a
+/// process rebuilds its state from; no consumer group offsets are used.
+pub fn read_partition_to_end<E: std::error::Error + 'static>(
+    config: &KafkaConfig,
+    topic: &str,
+    partition: i32,
+    mut visit: impl FnMut(i64, &[u8], Option<&[u8]>) -> Result<(), E>,
+) -> Result<i64, PartitionReadError<E>> {
+    const POLL: Duration = Duration::from_secs(10);
+    let kafka_error = |source| PartitionReadError::Kafka {
+        topic: topic.to_owned(),
+        partition,
+        source,
+    };
+    let consumer: BaseConsumer = base_client_config(config)
+        .set("group.id", format!("{}.restore", config.group_id))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .create()
+        .map_err(kafka_error)?;
+    let (low, high) = consumer
+        .fetch_watermarks(topic, partition, POLL)
+        .map_err(kafka_error)?;
+    if high <= low {
+        return Ok(high);
+    }
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(topic, partition, Offset::Beginning)
+        .map_err(kafka_error)?;
+    consumer.assign(&assignment).map_err(kafka_error)?;
+    let mut next = low;
+    while next < high {
+        let message = consumer
+            .poll(POLL)
+            .ok_or(PartitionReadError::Stalled {
+                topic: topic.to_owned(),
+                partition,
+                waited: POLL,
+                remaining: high - next,
+            })?
+            .map_err(kafka_error)?;
+        next = message.offset() + 1;
+        visit(
+            message.offset(),
+            message.key().unwrap_or_default(),
+            message.payload(),
+        )
+        .map_err(PartitionReadError::Record)?;
+    }
+    Ok(high)
 }

@@ -1,6 +1,5 @@
 //! Builds the adapters every command needs from the configuration, in one place.
 
-use hub_core::profile::EconomicsConfig;
 use hub_schemas::{
     Decoder, Encoder, Framing, RegistryConfig, RegistryError, SchemaRegistry, TopicNames,
     TopicPrefixError,
@@ -55,24 +54,4 @@ pub fn clickhouse(config: &Config) -> ConnectionConfig {
             .filter(|password| !password.is_empty()),
         database: clickhouse.database.clone(),
     }
-}
-
-/// Fee schedules, category maps and profiles: the embedded defaults, with the files of
-/// `scoring.config_dir` laid over them. The configured weight and seller profiles must
-/// exist, so a typo stops the process at start-up rather than at the first score.
-pub fn economics(config: &Config) -> Result<EconomicsConfig, String> {
-    let scoring = &config.scoring;
-    let economics = if scoring.config_dir.is_empty() {
-        EconomicsConfig::embedded()
-    } else {
-        EconomicsConfig::with_overrides_from_dir(std::path::Path::new(&scoring.config_dir))
-    }
-    .map_err(|error| error.to_string())?;
-    economics
-        .weights(&scoring.weights_profile)
-        .map_err(|error| format!("scoring.weights_profile: {error}"))?;
-    economics
-        .seller(&scoring.seller_profile)
-        .map_err(|error| format!("scoring.seller_profile: {error}"))?;
-    Ok(economics)
 }

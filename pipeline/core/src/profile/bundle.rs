@@ -92,36 +92,17 @@ impl EconomicsConfig {
 
     /// The embedded defaults with every file of `dir` laid over them.
     pub fn with_overrides_from_dir(dir: &Path) -> Result<Self, ConfigError> {
-        let mut files: BTreeMap<String, String> = EMBEDDED
+        Self::with_overrides(override_files(dir)?)
+    }
+
+    /// The embedded defaults with `files` (path under `config/` -> contents) laid over them.
+    pub fn with_overrides(files: BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let mut all: BTreeMap<String, String> = EMBEDDED
             .iter()
             .map(|(path, text)| (path.to_string(), text.to_string()))
             .collect();
-        for folder in FOLDERS {
-            let folder_path = dir.join(folder);
-            if !folder_path.is_dir() {
-                continue;
-            }
-            let unreadable = |error: std::io::Error| {
-                ConfigError::new(
-                    &folder_path.display().to_string(),
-                    format!("cannot read: {error}"),
-                )
-            };
-            for entry in std::fs::read_dir(&folder_path).map_err(unreadable)? {
-                let path = entry.map_err(unreadable)?.path();
-                if path.extension().is_none_or(|extension| extension != "toml") {
-                    continue;
-                }
-                let text = std::fs::read_to_string(&path).map_err(|error| {
-                    ConfigError::new(&path.display().to_string(), format!("cannot read: {error}"))
-                })?;
-                let name = path
-                    .file_name()
-                    .map(|name| name.to_string_lossy().into_owned());
-                files.insert(format!("{folder}/{}", name.unwrap_or_default()), text);
-            }
-        }
-        Self::from_files(files)
+        all.extend(files);
+        Self::from_files(all)
     }
 
     /// Loads `(path under config/, contents)` pairs; see the module documentation.
@@ -183,6 +164,37 @@ impl EconomicsConfig {
     pub fn seller(&self, name: &str) -> Result<&SellerProfile, UnknownProfile> {
         lookup(&self.sellers, "seller", name)
     }
+}
+
+/// The configuration files of `dir` (laid out like `config/`), by path under `config/`.
+pub fn override_files(dir: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut files = BTreeMap::new();
+    for folder in FOLDERS {
+        let folder_path = dir.join(folder);
+        if !folder_path.is_dir() {
+            continue;
+        }
+        let unreadable = |error: std::io::Error| {
+            ConfigError::new(
+                &folder_path.display().to_string(),
+                format!("cannot read: {error}"),
+            )
+        };
+        for entry in std::fs::read_dir(&folder_path).map_err(unreadable)? {
+            let path = entry.map_err(unreadable)?.path();
+            if path.extension().is_none_or(|extension| extension != "toml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).map_err(|error| {
+                ConfigError::new(&path.display().to_string(), format!("cannot read: {error}"))
+            })?;
+            let name = path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned());
+            files.insert(format!("{folder}/{}", name.unwrap_or_default()), text);
+        }
+    }
+    Ok(files)
 }
 
 fn lookup<'a, T>(

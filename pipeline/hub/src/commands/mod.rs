@@ -5,6 +5,7 @@ pub mod demo;
 pub mod migrate;
 pub mod process;
 pub mod quote;
+pub mod rescore;
 pub mod sample;
 pub mod sink;
 pub mod topics;

@@ -9,13 +9,15 @@ use anyhow::Context;
 use hub_core::quote::quote_json;
 
 use crate::config::Config;
-use crate::wiring;
+use crate::control::ActiveScoring;
 
 /// Exit status for a request the quote cannot be computed from: the input is at fault.
 const BAD_INPUT: u8 = 2;
 
 pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
-    let economics = wiring::economics(config).map_err(anyhow::Error::msg)?;
+    let economics = ActiveScoring::local(&config.scoring)
+        .map_err(anyhow::Error::msg)?
+        .economics;
     let mut request = String::new();
     std::io::stdin()
         .read_to_string(&mut request)

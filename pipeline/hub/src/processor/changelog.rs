@@ -3,18 +3,11 @@
 //! `p` restores exactly changelog partition `p`.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use hub_core::state::ReferenceState;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 
 use crate::config::KafkaConfig;
-use crate::kafka;
-
-const RESTORE_POLL: Duration = Duration::from_secs(10);
+use crate::kafka::{self, PartitionReadError};
 
 /// The changelog topic of a deployment: internal to the processor, not a contract.
 pub fn topic_name(topic_prefix: &str) -> String {
@@ -23,32 +16,18 @@ pub fn topic_name(topic_prefix: &str) -> String {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChangelogError {
-    #[error(
-        "changelog {topic}/{partition}: {source}; the broker may be unavailable, restart the processor once it answers"
-    )]
-    Kafka {
-        topic: String,
-        partition: i32,
-        source: KafkaError,
-    },
-    #[error(
-        "changelog {topic}/{partition}@{offset} (key {key:?}) is not a valid reference state: {source}; the topic was written by an incompatible processor version"
-    )]
-    Corrupt {
-        topic: String,
-        partition: i32,
-        offset: i64,
-        key: String,
-        source: serde_json::Error,
-    },
-    #[error(
-        "changelog {topic}/{partition}: no record arrived within {RESTORE_POLL:?} while {remaining} remained before the high watermark"
-    )]
-    Stalled {
-        topic: String,
-        partition: i32,
-        remaining: i64,
-    },
+    #[error("changelog: {0}")]
+    Read(#[from] PartitionReadError<CorruptState>),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "changelog offset {offset} (key {key:?}) is not a valid reference state: {source}; the topic was written by an incompatible processor version"
+)]
+pub struct CorruptState {
+    offset: i64,
+    key: String,
+    source: serde_json::Error,
 }
 
 /// The state's wire form: JSON, because it is internal, small per reference, and easy to
@@ -64,51 +43,16 @@ pub fn restore(
     topic: &str,
     partition: i32,
 ) -> Result<HashMap<String, ReferenceState>, ChangelogError> {
-    let kafka_error = |source| ChangelogError::Kafka {
-        topic: topic.to_owned(),
-        partition,
-        source,
-    };
-    let consumer: BaseConsumer = kafka::base_client_config(config)
-        .set("group.id", format!("{}.restore", config.group_id))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false")
-        .create()
-        .map_err(kafka_error)?;
-    let (low, high) = consumer
-        .fetch_watermarks(topic, partition, RESTORE_POLL)
-        .map_err(kafka_error)?;
     let mut states = HashMap::new();
-    if high <= low {
-        return Ok(states);
-    }
-    let mut assignment = TopicPartitionList::new();
-    assignment
-        .add_partition_offset(topic, partition, Offset::Beginning)
-        .map_err(kafka_error)?;
-    consumer.assign(&assignment).map_err(kafka_error)?;
-    let mut next = low;
-    while next < high {
-        let message = consumer
-            .poll(RESTORE_POLL)
-            .ok_or(ChangelogError::Stalled {
-                topic: topic.to_owned(),
-                partition,
-                remaining: high - next,
-            })?
-            .map_err(kafka_error)?;
-        next = message.offset() + 1;
-        let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
-        match message.payload() {
+    kafka::read_partition_to_end(config, topic, partition, |offset, key, payload| {
+        let key = String::from_utf8_lossy(key).into_owned();
+        match payload {
             Some(payload) => {
-                let state =
-                    serde_json::from_slice(payload).map_err(|source| ChangelogError::Corrupt {
-                        topic: topic.to_owned(),
-                        partition,
-                        offset: message.offset(),
-                        key: key.clone(),
-                        source,
-                    })?;
+                let state = serde_json::from_slice(payload).map_err(|source| CorruptState {
+                    offset,
+                    key: key.clone(),
+                    source,
+                })?;
                 states.insert(key, state);
             }
             // A tombstone: the reference was removed.
@@ -116,6 +60,7 @@ pub fn restore(
                 states.remove(&key);
             }
         }
-    }
+        Ok(())
+    })?;
     Ok(states)
 }

@@ -1,5 +1,6 @@
-//! The consumer's callbacks: partition revocations, which the processing loop turns into
-//! dropped state, and librdkafka statistics, which become the consumer lag gauge.
+//! The consumer's callbacks: partition assignments and revocations, which the processing
+//! loop turns into restored and dropped state, and librdkafka statistics, which become the
+//! consumer lag gauge.
 
 use std::sync::{Arc, Mutex};
 
@@ -10,10 +11,18 @@ use crate::telemetry;
 
 #[derive(Clone, Default)]
 pub struct ProcessorContext {
+    assigned: Arc<Mutex<Vec<i32>>>,
     revoked: Arc<Mutex<Vec<i32>>>,
 }
 
 impl ProcessorContext {
+    /// Partitions assigned since the last call, restored by the loop before it handles
+    /// anything else: a partition whose state was scored under an older revision is
+    /// re-scored then, even when no new input arrives on it.
+    pub fn take_assigned(&self) -> Vec<i32> {
+        std::mem::take(&mut *self.assigned.lock().expect("assignment list lock"))
+    }
+
     /// Partitions revoked since the last call. Revocation happens inside the consumer's
     /// poll, so the loop sees it before any record polled after it.
     pub fn take_revoked(&self) -> Vec<i32> {
@@ -35,7 +44,11 @@ impl ConsumerContext for ProcessorContext {
                 .iter()
                 .map(|element| element.partition())
                 .collect();
-            tracing::info!(partitions = ?assigned, "partitions assigned: each is restored from the changelog before its first record is handled");
+            tracing::info!(partitions = ?assigned, "partitions assigned: each is restored from the changelog before any record is handled");
+            self.assigned
+                .lock()
+                .expect("assignment list lock")
+                .extend(assigned);
         }
     }
 

@@ -21,25 +21,26 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures::future::try_join_all;
 use hub_core::channel::Channel;
 use hub_core::gate::Candidate;
-use hub_core::profile::EconomicsConfig;
 use hub_core::reason::{Provenance, Quarantine, ReasonCode, RecordType};
-use hub_core::score::{ScoringInput, score_reference};
 use hub_core::state::{ApplyOutcome, InputPosition, ReferenceState};
 use hub_schemas::{AvroRecord, DecodeError, Decoder, Encoder, Topic, TopicNames};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use tracing::Instrument;
 
 use crate::config::{Config, KafkaConfig};
-use crate::kafka::{self, KafkaAdapterError, RecordProvenance, TopicPolicy};
+use crate::control::{self, ActiveScoring, ControlRecordError, ControlState, RescoreProgress};
+use crate::kafka::{self, KafkaAdapterError, PartitionReadError, RecordProvenance, TopicPolicy};
 use crate::telemetry::names;
 use crate::wiring::{self, WiringError};
 use context::ProcessorContext;
 
 pub use changelog::ChangelogError;
+
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The inputs, in the order their records are joined.
 const INPUT_TOPICS: [Topic; 4] = [
@@ -67,6 +68,8 @@ pub enum ProcessorError {
     Delivery(KafkaError),
     #[error(transparent)]
     Changelog(#[from] ChangelogError),
+    #[error("control topic: {0}")]
+    Control(#[from] PartitionReadError<ControlRecordError>),
     #[error(
         "encoding an output: {0}; this is a bug in the processor (a score outside its contract)"
     )]
@@ -82,16 +85,30 @@ pub async fn run(
     let topics = wiring::topic_names(config).map_err(WiringError::from)?;
     let changelog_topic = changelog::topic_name(topics.prefix());
     let specs = topics.specs();
-    let changelog = TopicPolicy {
-        name: &changelog_topic,
+    let control_topic = control::topic_name(topics.prefix());
+    let internal = [&changelog_topic, &control_topic].map(|name| TopicPolicy {
+        name,
         compacted: true,
-    };
+    });
     kafka::ensure_topics(
         &config.kafka,
-        specs.iter().map(TopicPolicy::from).chain([changelog]),
+        specs.iter().map(TopicPolicy::from).chain(internal),
     )
     .await?;
-    let economics = wiring::economics(config).map_err(ProcessorError::Scoring)?;
+    let (control_state, control_next) = control::read(&config.kafka, &control_topic)?;
+    let scoring = match &control_state.revision {
+        Some(revision) => {
+            tracing::info!(
+                revision = revision.revision,
+                reason = %revision.reason,
+                "scoring under the revision published on the control topic"
+            );
+            ActiveScoring::from_revision(revision)
+        }
+        None => ActiveScoring::local(&config.scoring),
+    }
+    .map_err(ProcessorError::Scoring)?;
+    let control_follower = control_follower(config, &control_topic, control_next)?;
     let (encoder, decoder) = wiring::codec(config).await?;
     let producer: FutureProducer = kafka::producer_config(&config.kafka)
         .create()
@@ -124,23 +141,25 @@ pub async fn run(
         encoder,
         decoder,
         producer,
-        economics,
+        control_topic,
+        scoring,
         partitions: HashMap::new(),
         batch: Batch::default(),
     };
     let linger = Duration::from_millis(config.processor.linger_ms);
+    // Wakes the loop while no record arrives, so that partitions assigned meanwhile are
+    // restored (and re-scored under a newer revision) without waiting for input.
+    let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
     tokio::pin!(shutdown);
     loop {
-        let next = if processor.batch.is_empty() {
-            tokio::select! {
-                message = consumer.recv() => Some(message),
-                () = &mut shutdown => break,
+        let step = tokio::select! {
+            message = consumer.recv(), if processor.batch.is_empty() => Step::Input(Some(message)),
+            _ = housekeeping.tick() => Step::Input(None),
+            message = tokio::time::timeout(linger, consumer.recv()), if !processor.batch.is_empty() => {
+                Step::Input(message.ok())
             }
-        } else {
-            tokio::select! {
-                message = tokio::time::timeout(linger, consumer.recv()) => message.ok(),
-                () = &mut shutdown => break,
-            }
+            control = control_follower.recv() => Step::Control(control.map_err(ProcessorError::Consumer)?),
+            () = &mut shutdown => break,
         };
         let revoked = context.take_revoked();
         if !revoked.is_empty() {
@@ -154,8 +173,11 @@ pub async fn run(
                 processor.partitions.remove(&partition);
             }
         }
-        match next {
-            Some(message) => {
+        for partition in context.take_assigned() {
+            processor.restore(&consumer, partition, false).await?;
+        }
+        match step {
+            Step::Input(Some(message)) => {
                 let message = message.map_err(ProcessorError::Consumer)?;
                 // Every log line about this record carries its correlation id.
                 let provenance = RecordProvenance::from_message(&message);
@@ -164,7 +186,7 @@ pub async fn run(
                     correlation_id = %provenance.correlation_id
                 );
                 processor
-                    .handle(&message, provenance)
+                    .handle(&consumer, &message, provenance)
                     .instrument(span)
                     .await?;
                 if processor.batch.records >= config.processor.max_batch_records {
@@ -173,9 +195,14 @@ pub async fn run(
                         .await?;
                 }
             }
-            None => {
+            Step::Input(None) => {
                 processor
                     .complete_batch(&consumer, CommitMode::Async)
+                    .await?
+            }
+            Step::Control(message) => {
+                processor
+                    .follow_control(&consumer, message.key(), message.payload())
                     .await?
             }
         }
@@ -192,6 +219,41 @@ pub fn consumer_group(kafka: &KafkaConfig) -> String {
     format!("{}-process", kafka.group_id)
 }
 
+/// Follows the control topic from `next`, outside the consumer group: every processor
+/// needs every revision, whichever input partitions it owns.
+fn control_follower(
+    config: &Config,
+    control_topic: &str,
+    next: i64,
+) -> Result<StreamConsumer, ProcessorError> {
+    let follower: StreamConsumer = kafka::consumer_config(
+        &config.kafka,
+        &format!("{}.control", consumer_group(&config.kafka)),
+    )
+    .create()
+    .map_err(ProcessorError::Consumer)?;
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(
+            control_topic,
+            control::CONTROL_PARTITION,
+            Offset::Offset(next),
+        )
+        .map_err(ProcessorError::Consumer)?;
+    follower
+        .assign(&assignment)
+        .map_err(ProcessorError::Consumer)?;
+    Ok(follower)
+}
+
+/// What the processor's loop woke up for.
+enum Step<'a> {
+    /// An input record, or `None` when nothing new arrived in time (the batch's linger or
+    /// the housekeeping interval).
+    Input(Option<KafkaResult<BorrowedMessage<'a>>>),
+    Control(BorrowedMessage<'a>),
+}
+
 struct Processor<'c> {
     config: &'c Config,
     topics: TopicNames,
@@ -199,7 +261,8 @@ struct Processor<'c> {
     encoder: Encoder,
     decoder: Decoder,
     producer: FutureProducer,
-    economics: EconomicsConfig,
+    control_topic: String,
+    scoring: ActiveScoring,
     /// Join state of the input partitions this processor owns, by partition number.
     partitions: HashMap<i32, HashMap<String, ReferenceState>>,
     batch: Batch,
@@ -218,18 +281,24 @@ struct Batch {
 
 impl Batch {
     fn is_empty(&self) -> bool {
-        self.records == 0
+        self.records == 0 && self.deliveries.is_empty() && self.changed_references.is_empty()
     }
 }
 
 impl Processor<'_> {
     async fn handle(
         &mut self,
+        consumer: &StreamConsumer<ProcessorContext>,
         message: &BorrowedMessage<'_>,
         provenance: RecordProvenance,
     ) -> Result<(), ProcessorError> {
         let partition = message.partition();
         let offset = message.offset();
+        // Before this record joins the batch: a restore may complete the batch (re-scoring
+        // stale references), and that commit must not cover a record not yet handled.
+        if !self.partitions.contains_key(&partition) {
+            self.restore(consumer, partition, false).await?;
+        }
         self.batch.records += 1;
         self.batch
             .next_offsets
@@ -240,16 +309,6 @@ impl Processor<'_> {
         let source = topic.suffix();
         metrics::counter!(names::RECEIVED_EVENTS, "component_kind" => "source", "component_id" => source)
             .increment(1);
-        if !self.partitions.contains_key(&partition) {
-            let restored =
-                changelog::restore(&self.config.kafka, &self.changelog_topic, partition)?;
-            tracing::info!(
-                partition,
-                references = restored.len(),
-                "partition state restored from the changelog"
-            );
-            self.partitions.insert(partition, restored);
-        }
         // The record's Kafka timestamp is when it was published: the gate's notion of
         // "now", so that a replay judges freshness exactly as the first run did.
         let published_at = message
@@ -314,55 +373,26 @@ impl Processor<'_> {
         if channels.is_empty() {
             return Ok(());
         }
-        let scores = self.score(partition, &gtin, &channels);
-        for score in scores {
-            self.send(Topic::ScoresCurrent, &score, provenance.clone())?;
-            self.send(Topic::ScoresHistory, &score, provenance.clone())?;
-            metrics::counter!(names::SCORES_EMITTED, "channel" => score.channel.clone())
-                .increment(1);
-        }
+        self.emit_scores(partition, &gtin, &channels, &provenance)?;
         self.batch.scored_input_timestamps.push(published_at);
         Ok(())
     }
 
-    /// Scores `channels` of one reference. A reference without its product record yet is
-    /// not scored: it will be, on every channel, when the product arrives.
-    fn score(
-        &self,
+    /// Scores `channels` of one reference and sends them to the current and history
+    /// topics. A reference without its product record yet is not scored: it will be, on
+    /// every channel, when the product arrives.
+    fn emit_scores(
+        &mut self,
         partition: i32,
         gtin: &str,
         channels: &[Channel],
-    ) -> Vec<hub_schemas::records::ReferenceScore> {
+        provenance: &RecordProvenance,
+    ) -> Result<(), ProcessorError> {
         let state = &self.partitions[&partition][gtin];
-        let Some(reference) = &state.product else {
-            return Vec::new();
-        };
-        let scoring = &self.config.scoring;
-        let weights = self
-            .economics
-            .weights(&scoring.weights_profile)
-            .expect("checked at start-up");
-        let seller = self
-            .economics
-            .seller(&scoring.seller_profile)
-            .expect("checked at start-up");
-        channels
+        let scores: Vec<_> = channels
             .iter()
             .filter_map(|channel| {
-                let input = ScoringInput {
-                    reference,
-                    channel: *channel,
-                    offer: state.offer(*channel),
-                    stock: &state.stock,
-                    costs: &state.costs,
-                    config: &self.economics,
-                    weights,
-                    seller,
-                    fx: &scoring.fx,
-                    version: state.score_version(*channel),
-                    now: None,
-                };
-                score_reference(&input)
+                self.scoring.score(state, *channel)?
                     .inspect_err(|error| {
                         metrics::counter!(names::ERRORS, "component_kind" => "transform", "component_id" => "scoring", "error_type" => "scoring_input")
                             .increment(1);
@@ -370,7 +400,160 @@ impl Processor<'_> {
                     })
                     .ok()
             })
-            .collect()
+            .collect();
+        for score in scores {
+            self.send(Topic::ScoresCurrent, &score, provenance.clone())?;
+            self.send(Topic::ScoresHistory, &score, provenance.clone())?;
+            metrics::counter!(names::SCORES_EMITTED, "channel" => score.channel.clone())
+                .increment(1);
+        }
+        Ok(())
+    }
+
+    /// Restores `partition` from the changelog, then re-scores its references scored under
+    /// another revision than the active one (a revision published while they were not
+    /// owned, or a re-score interrupted by a crash). `report`: publish the partition's
+    /// progress even when nothing was stale, as a re-score request waits for every one.
+    async fn restore(
+        &mut self,
+        consumer: &StreamConsumer<ProcessorContext>,
+        partition: i32,
+        report: bool,
+    ) -> Result<(), ProcessorError> {
+        if !self.partitions.contains_key(&partition) {
+            let restored =
+                changelog::restore(&self.config.kafka, &self.changelog_topic, partition)?;
+            tracing::info!(
+                partition,
+                references = restored.len(),
+                "partition state restored from the changelog"
+            );
+            self.partitions.insert(partition, restored);
+        }
+        let revision = self.scoring.revision;
+        let states = &self.partitions[&partition];
+        let mut stale: Vec<String> = states
+            .iter()
+            .filter(|(_, state)| state.scoring_revision != revision)
+            .map(|(gtin, _)| gtin.clone())
+            .collect();
+        // An empty partition reports too, or a re-score request would wait for it forever.
+        let empty_under_a_revision = revision > 0 && states.is_empty();
+        if stale.is_empty() && !report && !empty_under_a_revision {
+            return Ok(());
+        }
+        // Sorted, so that progress means the same thing after a crash and a restart.
+        stale.sort_unstable();
+        let total = stale.len() as u64;
+        tracing::info!(
+            partition,
+            revision,
+            references = total,
+            "re-scoring the partition under the active scoring revision"
+        );
+        for (index, gtin) in stale.iter().enumerate() {
+            let state = self
+                .partitions
+                .get_mut(&partition)
+                .and_then(|states| states.get_mut(gtin))
+                .expect("listed above");
+            state.scoring_revision = revision;
+            let channels: Vec<Channel> = state.offered_channels().collect();
+            self.batch
+                .changed_references
+                .insert((partition, gtin.clone()));
+            let provenance = RecordProvenance {
+                correlation_id: format!("rescore-{revision}-{gtin}"),
+                source: Some("processor".into()),
+                request_id: None,
+            };
+            self.emit_scores(partition, gtin, &channels, &provenance)?;
+            let rescored = index as u64 + 1;
+            if rescored.is_multiple_of(self.config.processor.max_batch_records as u64) {
+                self.report_progress(partition, rescored, total)?;
+                self.complete_batch(consumer, CommitMode::Async).await?;
+            }
+        }
+        self.report_progress(partition, total, total)?;
+        self.complete_batch(consumer, CommitMode::Async).await
+    }
+
+    fn report_progress(
+        &mut self,
+        partition: i32,
+        rescored: u64,
+        total: u64,
+    ) -> Result<(), ProcessorError> {
+        let progress = RescoreProgress {
+            revision: self.scoring.revision,
+            partition,
+            rescored,
+            total,
+        };
+        tracing::info!(
+            partition,
+            revision = progress.revision,
+            rescored,
+            total,
+            "re-score progress"
+        );
+        let payload = serde_json::to_vec(&progress).expect("progress always serialises");
+        let provenance = RecordProvenance {
+            correlation_id: format!("rescore-{}-progress-{partition}", progress.revision),
+            source: Some("processor".into()),
+            request_id: None,
+        };
+        let topic = self.control_topic.clone();
+        self.enqueue(
+            &topic,
+            Some(control::CONTROL_PARTITION),
+            Some(&control::progress_key(partition)),
+            Some(&payload),
+            provenance,
+        )
+    }
+
+    /// A record on the control topic: a newer scoring revision is adopted, and every
+    /// reference of every assigned partition re-scored under it. Progress records (this
+    /// processor's and others') need nothing.
+    async fn follow_control(
+        &mut self,
+        consumer: &StreamConsumer<ProcessorContext>,
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+    ) -> Result<(), ProcessorError> {
+        let mut control = ControlState::default();
+        if let Err(error) = control.apply(key.unwrap_or_default(), payload) {
+            tracing::warn!(%error, "control record ignored");
+            return Ok(());
+        }
+        let Some(revision) = control.revision else {
+            return Ok(());
+        };
+        if revision.revision <= self.scoring.revision {
+            return Ok(());
+        }
+        let scoring = match ActiveScoring::from_revision(&revision) {
+            Ok(scoring) => scoring,
+            Err(error) => {
+                tracing::error!(revision = revision.revision, %error, "scoring revision refused: scores stay under the active one; publish a corrected revision with `hub rescore`");
+                return Ok(());
+            }
+        };
+        tracing::info!(revision = revision.revision, reason = %revision.reason, "new scoring revision: re-scoring every assigned partition");
+        self.complete_batch(consumer, CommitMode::Sync).await?;
+        self.scoring = scoring;
+        let assigned: BTreeSet<i32> = consumer
+            .assignment()
+            .map_err(ProcessorError::Consumer)?
+            .elements()
+            .iter()
+            .map(|element| element.partition())
+            .collect();
+        for partition in assigned {
+            self.restore(consumer, partition, true).await?;
+        }
+        Ok(())
     }
 
     fn send<R: AvroRecord>(
@@ -466,16 +649,19 @@ impl Processor<'_> {
             metrics::histogram!(names::SIGNAL_TO_SCORE_LATENCY)
                 .record((acknowledged_at - published_at).max(0) as f64 / 1_000.0);
         }
-        let mut offsets = TopicPartitionList::new();
-        for ((topic, partition), next) in &batch.next_offsets {
-            offsets
-                .add_partition_offset(topic, *partition, Offset::Offset(*next))
-                .map_err(ProcessorError::Consumer)?;
-        }
-        // A commit refused because a rebalance took a partition away is harmless: its new
-        // owner replays from the last commit and recognises what this batch applied.
-        if let Err(error) = consumer.commit(&offsets, mode) {
-            tracing::warn!(%error, "input offsets not committed; the batch will be replayed by the partitions' owner");
+        // A re-score's batch has outputs but no input offsets to commit.
+        if !batch.next_offsets.is_empty() {
+            let mut offsets = TopicPartitionList::new();
+            for ((topic, partition), next) in &batch.next_offsets {
+                offsets
+                    .add_partition_offset(topic, *partition, Offset::Offset(*next))
+                    .map_err(ProcessorError::Consumer)?;
+            }
+            // A commit refused because a rebalance took a partition away is harmless: its
+            // new owner replays from the last commit and recognises what this batch applied.
+            if let Err(error) = consumer.commit(&offsets, mode) {
+                tracing::warn!(%error, "input offsets not committed; the batch will be replayed by the partitions' owner");
+            }
         }
         metrics::counter!(names::SENT_EVENTS, "component_kind" => "transform", "component_id" => "processor")
             .increment(batch.records as u64);
