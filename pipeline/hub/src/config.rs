@@ -75,6 +75,29 @@ pub struct Config {
     pub scoring: ScoringConfig,
     pub processor: ProcessorConfig,
     pub sink: crate::sink::SinkConfig,
+    /// How `hub connect` runs connectors (poll interval, health reports).
+    pub connect: ConnectConfig,
+    /// One section per source (`[connectors.mirakl]`...); a source without one is not run.
+    pub connectors: hub_connectors::config::ConnectorsConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectConfig {
+    /// How long a connector that has caught up with its source waits before polling again.
+    pub poll_interval_ms: u64,
+    /// How often a running connector publishes its health (breaker, last success, last
+    /// error) for `hub connectors status`; also on every change of breaker state.
+    pub health_interval_ms: u64,
+}
+
+impl Default for ConnectConfig {
+    fn default() -> Self {
+        ConnectConfig {
+            poll_interval_ms: 30_000,
+            health_interval_ms: 10_000,
+        }
+    }
 }
 
 /// What scores are computed under. Fee schedules, category maps, weight and seller
@@ -315,6 +338,10 @@ fn merge(base: &mut toml::Table, overlay: toml::Table) {
 
 /// Environment values are strings; the default's type says how to read them, so that a
 /// numeric password stays a string and `HUB_KAFKA__PARTITIONS=12` becomes an integer.
+/// Nested keys are separated by `__` too (`HUB_CONNECTORS__MIRAKL__BASE_URL`). Below the
+/// section, a table that has no default (an optional source's section) is created, and a
+/// value without a default is read as TOML when it parses, else as a string; the typed
+/// configuration then rejects a key it does not know, naming it.
 fn apply_env_override(
     layered: &mut toml::Table,
     name: &str,
@@ -326,29 +353,48 @@ fn apply_env_override(
     let unknown = || ConfigError::UnknownEnvKey {
         name: name.to_owned(),
     };
-    let (section, key) = path.split_once(ENV_SECTION_SEPARATOR).ok_or_else(unknown)?;
-    let section = layered
-        .get_mut(&section.to_ascii_lowercase())
+    let parts: Vec<String> = path
+        .split(ENV_SECTION_SEPARATOR)
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let [section, tables @ .., key] = parts.as_slice() else {
+        return Err(unknown());
+    };
+    if key.is_empty() || tables.iter().any(String::is_empty) {
+        return Err(unknown());
+    }
+    let mut table = layered
+        .get_mut(section)
         .and_then(toml::Value::as_table_mut)
         .ok_or_else(unknown)?;
-    let key = key.to_ascii_lowercase();
-    let default = section.get(&key).ok_or_else(unknown)?;
-    let typed = if default.is_str() {
-        toml::Value::String(value)
-    } else {
-        toml::from_str::<toml::Table>(&format!("value = {value}"))
-            .ok()
-            .and_then(|mut table| table.remove("value"))
+    for nested in tables {
+        table = table
+            .entry(nested.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(unknown)?;
+    }
+    let typed = match table.get(key) {
+        Some(default) if default.is_str() => toml::Value::String(value),
+        Some(default) => parse_toml_value(&value)
             .filter(|parsed| parsed.same_type(default))
             .ok_or_else(|| {
                 ConfigError::Invalid(format!(
                     "{name}={value:?} is not a valid {} (write it as in TOML)",
                     default.type_str()
                 ))
-            })?
+            })?,
+        None if tables.is_empty() => return Err(unknown()),
+        None => parse_toml_value(&value).unwrap_or(toml::Value::String(value)),
     };
-    section.insert(key, typed);
+    table.insert(key.clone(), typed);
     Ok(())
+}
+
+fn parse_toml_value(value: &str) -> Option<toml::Value> {
+    toml::from_str::<toml::Table>(&format!("value = {value}"))
+        .ok()
+        .and_then(|mut table| table.remove("value"))
 }
 
 #[cfg(test)]
@@ -415,6 +461,24 @@ mod tests {
         assert!(error.to_string().contains("HUB_KAFKA__BOOTSTRAP"));
         let error = Config::load(None, env(&[("HUB_KAFKA__PARTITIONS", "many")])).unwrap_err();
         assert!(error.to_string().contains("HUB_KAFKA__PARTITIONS"));
+    }
+
+    #[test]
+    fn nested_keys_are_overridden_and_unknown_sections_named() {
+        let config = Config::load(
+            None,
+            env(&[
+                ("HUB_CONNECT__POLL_INTERVAL_MS", "2500"),
+                ("HUB_CONNECT__HEALTH_INTERVAL_MS", "100"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.connect.poll_interval_ms, 2_500);
+        assert_eq!(config.connect.health_interval_ms, 100);
+        let error = Config::load(None, env(&[("HUB_CONNECTORS__NOWHERE__URL", "x")])).unwrap_err();
+        assert!(error.to_string().contains("nowhere"), "{error}");
+        let error = Config::load(None, env(&[("HUB_NOSECTION__A__B", "x")])).unwrap_err();
+        assert!(error.to_string().contains("HUB_NOSECTION__A__B"), "{error}");
     }
 
     #[test]

@@ -3,12 +3,11 @@
 
 pub mod commands;
 pub mod config;
-pub mod control;
+pub mod connect;
 pub mod demo;
 pub mod kafka;
 pub mod market_feed;
 pub mod processor;
-pub mod rescore;
 pub mod sink;
 pub mod telemetry;
 pub mod wiring;

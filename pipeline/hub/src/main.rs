@@ -37,11 +37,6 @@ enum Command {
     /// costs...) and writes the quality verdict, the margin line by line, the score with
     /// its explanation and the recommended action. Exit status 2 on a bad request.
     Quote,
-    /// Publish the configured scoring (weight and seller profiles, the fee schedules and
-    /// profiles of scoring.config_dir, exchange rates) as the next revision on the control
-    /// topic: every running processor re-scores every reference x channel under it, with
-    /// versions moved forward, and this command shows their progress until all are done.
-    Rescore(RescoreArgs),
     /// Run the stream processor: gate every signal, join it into its reference's state, and
     /// re-score the reference x channels it affects, until SIGINT or SIGTERM.
     Process,
@@ -57,6 +52,18 @@ enum Command {
     /// per reference, the quarantine by reason, and the SQL behind them. Uses the configured
     /// topics and database; a re-run continues the market where the last one stopped.
     Demo(DemoArgs),
+    /// Serve the marketplace, ERP and supplier APIs locally over a generated, moving market
+    /// (competitors repricing, buy box changes, stock-outs, supplier price changes), with
+    /// injected slow answers, failures, 429s and malformed payloads, until SIGINT or SIGTERM.
+    /// Prints the base URL and the credentials it accepts.
+    Simulate(hub::commands::simulate::SimulateArgs),
+    /// Run one configured connector (or --all of them) continuously: every record passes
+    /// the quality gate and is published to its signal topic or to quarantine; cursors are
+    /// saved once a page is acknowledged. Stops cleanly on SIGINT or SIGTERM.
+    Connect(ConnectArgs),
+    /// Inspect the connectors.
+    #[command(subcommand)]
+    Connectors(ConnectorsCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -82,6 +89,28 @@ struct DemoArgs {
     top: usize,
 }
 
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+struct ConnectArgs {
+    /// The source to run (a [connectors.<source>] section of the configuration).
+    source: Option<String>,
+    /// Run every configured connector.
+    #[arg(long)]
+    all: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConnectorsCommand {
+    /// One line per connector and operation: its cursor and the cursor's age, the last
+    /// successful poll, the circuit breaker and whether it runs. Read from the compacted
+    /// topics <prefix>.connectors.cursors (saved after each acknowledged page) and
+    /// <prefix>.connectors.health (published by each running connector every
+    /// connect.health_interval_ms, on every breaker change, and when it stops), so it
+    /// works from any machine that reaches the broker. A running connector whose report is
+    /// older than three intervals is shown as silent: it probably crashed.
+    Status,
+}
+
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Print the effective configuration as TOML, secrets masked.
@@ -93,22 +122,6 @@ enum TopicsCommand {
     /// Create the hub's topics that do not exist yet (compacted where the contract says so)
     /// and list them.
     Ensure,
-}
-
-#[derive(Debug, clap::Args)]
-struct RescoreArgs {
-    /// Weight profile to score under (default: scoring.weights_profile).
-    #[arg(long)]
-    weights_profile: Option<String>,
-    /// Seller profile to score under (default: scoring.seller_profile).
-    #[arg(long)]
-    seller_profile: Option<String>,
-    /// Why, kept with the revision for whoever reads the control topic later.
-    #[arg(long)]
-    reason: String,
-    /// Seconds to wait for every partition to be re-scored; 0 publishes without waiting.
-    #[arg(long, default_value_t = 600)]
-    wait: u64,
 }
 
 fn main() -> ExitCode {
@@ -136,15 +149,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sink => runtime.block_on(commands::sink::run(&config))?,
         Command::Quote => return commands::quote::run(&config),
         Command::Process => runtime.block_on(commands::process::run(&config))?,
-        Command::Rescore(args) => runtime.block_on(commands::rescore::run(
-            &config,
-            &hub::rescore::RescoreRequest {
-                weights_profile: args.weights_profile,
-                seller_profile: args.seller_profile,
-                reason: args.reason,
-            },
-            (args.wait > 0).then(|| std::time::Duration::from_secs(args.wait)),
-        ))?,
         Command::Demo(args) => runtime.block_on(commands::demo::run(
             &config,
             &hub::demo::DemoParams {
@@ -156,6 +160,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 top: args.top,
             },
         ))?,
+        Command::Simulate(args) => runtime.block_on(commands::simulate::run(&args))?,
+        Command::Connect(args) => {
+            runtime.block_on(commands::connect::run(&config, args.source.as_deref()))?
+        }
+        Command::Connectors(ConnectorsCommand::Status) => {
+            runtime.block_on(commands::connect::status(&config))?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -269,6 +269,7 @@ fn product(
     let reference = market.reference(index);
     let mut offers: Vec<(i64, Value)> = Vec::new();
     if let Some(ours) = page.ours {
+        // As in OF21: out of stock, our offer is listed inactive.
         let quantity = market.state(index).erp.quantity.max(0);
         offers.push((
             ours.landed(),
@@ -277,7 +278,7 @@ fn product(
                 (our_shop, "Sourcing Hub Distribution"),
                 ours,
                 quantity,
-                true,
+                quantity > 0,
             ),
         ));
     }

@@ -1,11 +1,20 @@
 //! `hub topics ensure`: creates the hub's topics with the cleanup policy of their contract.
 
 use crate::config::Config;
-use crate::{kafka, wiring};
+use crate::{connect, kafka, wiring};
 
 pub async fn ensure(config: &Config) -> anyhow::Result<()> {
     let specs = wiring::topic_names(config)?.specs();
     kafka::ensure_topics(&config.kafka, &specs).await?;
+    let connector_topics = connect::topic_names(wiring::topic_names(config)?.prefix());
+    kafka::ensure_topics(
+        &config.kafka,
+        connector_topics.iter().map(|name| kafka::TopicPolicy {
+            name,
+            compacted: true,
+        }),
+    )
+    .await?;
     for spec in &specs {
         println!(
             "{:<32} {:<18} {}",
@@ -17,6 +26,9 @@ pub async fn ensure(config: &Config) -> anyhow::Result<()> {
                 "delete"
             }
         );
+    }
+    for name in &connector_topics {
+        println!("{name:<32} {:<18} compacted", "(connectors, JSON)");
     }
     Ok(())
 }

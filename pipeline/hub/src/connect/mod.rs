@@ -1,0 +1,345 @@
+//! `hub connect`: runs connectors continuously and publishes what they yield. Each
+//! connector polls its source (see `hub_connectors::connector` for the contract); every
+//! element passes the quality gate and is published to its signal topic or to quarantine
+//! ([`publish`]); cursors live in a compacted topic ([`cursors`]); health reports in
+//! another ([`health`]), which `hub connectors status` reads.
+//!
+//! Shutdown: on the stop signal a connector finishes the poll in flight (a poll is never
+//! cancelled: its page is acknowledged and its cursor saved, or neither), publishes a last
+//! health report, and the producer is flushed.
+
+pub mod cursors;
+pub mod health;
+pub mod publish;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use futures::future::join_all;
+use hub_connectors::connector::Connector;
+use hub_connectors::machinery::{BreakerState, ConnectorError, Disposition};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::producer::FutureProducer;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::watch;
+
+use crate::config::{Config, ConnectConfig, KafkaConfig};
+use crate::kafka::{self, KafkaAdapterError, TopicPolicy};
+use crate::wiring::{self, WiringError};
+use cursors::KafkaCursorStore;
+use health::{ConnectorHealth, HealthPublisher};
+use publish::{KafkaRecordSink, wall_clock_millis};
+
+/// `<prefix>.connectors.cursors`: compacted, one record per connector and operation.
+pub fn cursors_topic(prefix: &str) -> String {
+    format!("{prefix}.connectors.cursors")
+}
+
+/// `<prefix>.connectors.health`: compacted, one record per connector.
+pub fn health_topic(prefix: &str) -> String {
+    format!("{prefix}.connectors.health")
+}
+
+/// The connectors' own topics, both compacted, for `hub topics ensure` and `hub connect`.
+pub fn topic_names(prefix: &str) -> [String; 2] {
+    [cursors_topic(prefix), health_topic(prefix)]
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(transparent)]
+    Wiring(#[from] WiringError),
+    #[error(transparent)]
+    Topics(#[from] KafkaAdapterError),
+    #[error("Kafka producer: {0}; check kafka.bootstrap_servers and kafka.client_properties")]
+    Producer(KafkaError),
+    #[error("reading {topic}: {detail}")]
+    Read { topic: String, detail: String },
+    #[error(
+        "record {key} of {topic} is unreadable: {detail}; it was not written by this version of the hub, delete it or fix its writer"
+    )]
+    Unreadable {
+        topic: String,
+        key: String,
+        detail: String,
+    },
+    #[error("connector stopped: {0}; fix the cause (credentials, configuration) and restart")]
+    Stopped(Box<ConnectorError>),
+    #[error(
+        "flushing the producer at shutdown: {0}; records not acknowledged will be read again from the saved cursors"
+    )]
+    Flush(KafkaError),
+}
+
+/// Runs `connectors` until `shutdown` resolves. Returns the first connector that had to stop
+/// (credentials refused, invalid configuration), after stopping the others cleanly.
+pub async fn run(
+    config: &Config,
+    connectors: Vec<Box<dyn Connector>>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ConnectError> {
+    let topics = wiring::topic_names(config).map_err(WiringError::from)?;
+    let own_topics = topic_names(topics.prefix());
+    let specs = topics.specs();
+    kafka::ensure_topics(
+        &config.kafka,
+        specs
+            .iter()
+            .map(TopicPolicy::from)
+            .chain(own_topics.iter().map(|name| TopicPolicy {
+                name,
+                compacted: true,
+            })),
+    )
+    .await?;
+    let (encoder, _) = wiring::codec(config).await?;
+    let producer: FutureProducer = kafka::producer_config(&config.kafka)
+        .create()
+        .map_err(ConnectError::Producer)?;
+    let cursors = KafkaCursorStore::open(&config.kafka, &own_topics[0], producer.clone()).await?;
+    let health = HealthPublisher::new(producer.clone(), &own_topics[1]);
+    let (stop, stopping) = watch::channel(false);
+    let names: Vec<String> = connectors.iter().map(|c| c.name().to_owned()).collect();
+    tracing::info!(connectors = ?names, cursors = %own_topics[0], "connectors started");
+    let runs = connectors.into_iter().map(|connector| {
+        let sink = KafkaRecordSink::new(
+            connector.name(),
+            producer.clone(),
+            encoder.clone(),
+            topics.clone(),
+            config.gate.clone(),
+        );
+        let runner = Runner {
+            connector,
+            cursors: cursors.clone(),
+            sink,
+            health: health.clone(),
+            settings: config.connect.clone(),
+            stopping: stopping.clone(),
+        };
+        let stop = stop.clone();
+        async move {
+            let result = runner.run().await;
+            if result.is_err() {
+                // One connector that cannot go on stops the command: an operator must act.
+                let _ = stop.send(true);
+            }
+            result
+        }
+    });
+    let all = join_all(runs);
+    tokio::pin!(all);
+    tokio::pin!(shutdown);
+    let results = tokio::select! {
+        results = &mut all => results,
+        () = &mut shutdown => {
+            let _ = stop.send(true);
+            all.await
+        }
+    };
+    // Pages were acknowledged before their cursors moved; what may remain is the last
+    // health reports.
+    tokio::task::spawn_blocking(move || {
+        rdkafka::producer::Producer::flush(&producer, Duration::from_secs(30))
+    })
+    .await
+    .map_err(|_| ConnectError::Flush(KafkaError::Canceled))?
+    .map_err(ConnectError::Flush)?;
+    tracing::info!("connectors stopped: pages acknowledged, cursors saved");
+    results.into_iter().collect::<Result<Vec<()>, _>>()?;
+    Ok(())
+}
+
+struct Runner {
+    connector: Box<dyn Connector>,
+    cursors: KafkaCursorStore,
+    sink: KafkaRecordSink,
+    health: HealthPublisher,
+    settings: ConnectConfig,
+    stopping: watch::Receiver<bool>,
+}
+
+impl Runner {
+    async fn run(mut self) -> Result<(), ConnectError> {
+        let name = self.connector.name().to_owned();
+        let poll_interval = Duration::from_millis(self.settings.poll_interval_ms);
+        let health_interval = Duration::from_millis(self.settings.health_interval_ms);
+        let mut report = ConnectorHealth {
+            connector: name.clone(),
+            breaker: self.connector.circuit().as_str().to_owned(),
+            running: true,
+            updated_at: wall_clock_millis(),
+            last_success_at: None,
+            last_error: None,
+            last_error_at: None,
+            signals: 0,
+            rejected: 0,
+        };
+        self.health.publish(&report).await;
+        let mut reported_at = tokio::time::Instant::now();
+        let mut reported_breaker = self.connector.circuit();
+        let outcome = loop {
+            if *self.stopping.borrow() {
+                break Ok(());
+            }
+            let polled = self.connector.poll(&mut self.cursors, &mut self.sink).await;
+            let wait = match polled {
+                Ok(page) => {
+                    report.last_success_at = Some(wall_clock_millis());
+                    report.signals += page.signals as u64;
+                    report.rejected += page.rejected as u64;
+                    page.caught_up.then_some(poll_interval)
+                }
+                Err(error) => {
+                    report.last_error = Some(error.to_string());
+                    report.last_error_at = Some(wall_clock_millis());
+                    match error.disposition() {
+                        Disposition::Stop => {
+                            tracing::error!(connector = %name, %error, "connector stopped");
+                            break Err(ConnectError::Stopped(Box::new(error)));
+                        }
+                        Disposition::RetryLater { after } => {
+                            tracing::warn!(connector = %name, %error, "poll failed; polling again later");
+                            Some(after.unwrap_or(poll_interval))
+                        }
+                        Disposition::Quarantine => {
+                            // The contract hands unreadable elements over as rejected; an
+                            // error that asks for quarantine has no page to quarantine.
+                            tracing::error!(connector = %name, %error, "poll refused an element without handing it over; polling again after the poll interval");
+                            Some(poll_interval)
+                        }
+                    }
+                }
+            };
+            let breaker = self.connector.circuit();
+            if breaker != reported_breaker || reported_at.elapsed() >= health_interval {
+                self.publish_health(&mut report, breaker).await;
+                reported_breaker = breaker;
+                reported_at = tokio::time::Instant::now();
+            }
+            if let Some(wait) = wait
+                && !self.pause(wait).await
+            {
+                break Ok(());
+            }
+        };
+        report.running = false;
+        let breaker = self.connector.circuit();
+        self.publish_health(&mut report, breaker).await;
+        outcome
+    }
+
+    async fn publish_health(&self, report: &mut ConnectorHealth, breaker: BreakerState) {
+        report.breaker = breaker.as_str().to_owned();
+        report.updated_at = wall_clock_millis();
+        self.health.publish(report).await;
+    }
+
+    /// Waits `duration`; false when the stop signal came first.
+    async fn pause(&mut self, duration: Duration) -> bool {
+        tokio::select! {
+            () = tokio::time::sleep(duration) => true,
+            _ = self.stopping.wait_for(|stop| *stop) => false,
+        }
+    }
+}
+
+/// Reads a compacted topic to its end: the latest value of every key (tombstones remove
+/// it), every partition from its start to the high watermark seen when called. The topic
+/// must exist. No consumer group offsets are used or committed.
+pub(crate) async fn read_compacted(
+    kafka_config: &KafkaConfig,
+    topic: &str,
+) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, ConnectError> {
+    let kafka_config = kafka_config.clone();
+    let topic = topic.to_owned();
+    let failed_topic = topic.clone();
+    tokio::task::spawn_blocking(move || read_compacted_blocking(&kafka_config, &topic))
+        .await
+        .map_err(|join| ConnectError::Read {
+            topic: failed_topic,
+            detail: format!("the reading task failed: {join}"),
+        })?
+}
+
+fn read_compacted_blocking(
+    kafka_config: &KafkaConfig,
+    topic: &str,
+) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, ConnectError> {
+    const WAIT: Duration = Duration::from_secs(10);
+    let read_error = |detail: String| ConnectError::Read {
+        topic: topic.to_owned(),
+        detail,
+    };
+    let broker_error = |error: KafkaError| {
+        read_error(format!(
+            "{error}; the broker may be unavailable, retry once it answers"
+        ))
+    };
+    let consumer: BaseConsumer = kafka::base_client_config(kafka_config)
+        .set(
+            "group.id",
+            format!("{}-connectors-read", kafka_config.group_id),
+        )
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .create()
+        .map_err(broker_error)?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), WAIT)
+        .map_err(broker_error)?;
+    let partitions = metadata
+        .topics()
+        .iter()
+        .find(|found| found.name() == topic)
+        .map(|found| found.partitions().len() as i32)
+        .filter(|count| *count > 0)
+        .ok_or_else(|| {
+            read_error("the topic does not exist; run `hub topics ensure`".to_owned())
+        })?;
+    // Where each partition ends now; records published later are not waited for.
+    let mut remaining: BTreeMap<i32, i64> = BTreeMap::new();
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..partitions {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition, WAIT)
+            .map_err(broker_error)?;
+        if high > low {
+            remaining.insert(partition, high);
+            assignment
+                .add_partition_offset(topic, partition, Offset::Beginning)
+                .map_err(broker_error)?;
+        }
+    }
+    let mut latest = BTreeMap::new();
+    if remaining.is_empty() {
+        return Ok(latest);
+    }
+    consumer.assign(&assignment).map_err(broker_error)?;
+    while !remaining.is_empty() {
+        let message = consumer
+            .poll(WAIT)
+            .ok_or_else(|| {
+                read_error(format!(
+                    "no record arrived within {WAIT:?} before the end of partitions {:?}; retry once the broker answers",
+                    remaining.keys().collect::<Vec<_>>()
+                ))
+            })?
+            .map_err(broker_error)?;
+        let key = message.key().unwrap_or_default().to_vec();
+        match message.payload() {
+            Some(value) => latest.insert(key, value.to_vec()),
+            None => latest.remove(&key),
+        };
+        if remaining
+            .get(&message.partition())
+            .is_some_and(|end| message.offset() + 1 >= *end)
+        {
+            remaining.remove(&message.partition());
+        }
+    }
+    Ok(latest)
+}
