@@ -9,3 +9,5 @@ pub mod config;
 pub mod connector;
 pub mod machinery;
 pub mod names;
+pub mod json_decimal;
+pub mod amazon;
