@@ -4,10 +4,12 @@
 pub mod commands;
 pub mod config;
 pub mod connect;
+pub mod control;
 pub mod demo;
 pub mod kafka;
 pub mod market_feed;
 pub mod processor;
+pub mod rescore;
 pub mod sink;
 pub mod telemetry;
 pub mod wiring;

@@ -37,6 +37,11 @@ enum Command {
     /// costs...) and writes the quality verdict, the margin line by line, the score with
     /// its explanation and the recommended action. Exit status 2 on a bad request.
     Quote,
+    /// Publish the configured scoring (weight and seller profiles, the fee schedules and
+    /// profiles of scoring.config_dir, exchange rates) as the next revision on the control
+    /// topic: every running processor re-scores every reference x channel under it, with
+    /// versions moved forward, and this command shows their progress until all are done.
+    Rescore(RescoreArgs),
     /// Run the stream processor: gate every signal, join it into its reference's state, and
     /// re-score the reference x channels it affects, until SIGINT or SIGTERM.
     Process,
@@ -124,6 +129,22 @@ enum TopicsCommand {
     Ensure,
 }
 
+#[derive(Debug, clap::Args)]
+struct RescoreArgs {
+    /// Weight profile to score under (default: scoring.weights_profile).
+    #[arg(long)]
+    weights_profile: Option<String>,
+    /// Seller profile to score under (default: scoring.seller_profile).
+    #[arg(long)]
+    seller_profile: Option<String>,
+    /// Why, kept with the revision for whoever reads the control topic later.
+    #[arg(long)]
+    reason: String,
+    /// Seconds to wait for every partition to be re-scored; 0 publishes without waiting.
+    #[arg(long, default_value_t = 600)]
+    wait: u64,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -149,6 +170,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sink => runtime.block_on(commands::sink::run(&config))?,
         Command::Quote => return commands::quote::run(&config),
         Command::Process => runtime.block_on(commands::process::run(&config))?,
+        Command::Rescore(args) => runtime.block_on(commands::rescore::run(
+            &config,
+            &hub::rescore::RescoreRequest {
+                weights_profile: args.weights_profile,
+                seller_profile: args.seller_profile,
+                reason: args.reason,
+            },
+            (args.wait > 0).then(|| std::time::Duration::from_secs(args.wait)),
+        ))?,
         Command::Demo(args) => runtime.block_on(commands::demo::run(
             &config,
             &hub::demo::DemoParams {

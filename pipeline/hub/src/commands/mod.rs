@@ -6,6 +6,7 @@ pub mod demo;
 pub mod migrate;
 pub mod process;
 pub mod quote;
+pub mod rescore;
 pub mod sample;
 pub mod simulate;
 pub mod sink;
