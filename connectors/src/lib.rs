@@ -5,6 +5,7 @@
 //! what a connector yields, gated, with its origin as record headers.
 
 pub mod sourced;
+pub mod supplier_feed;
 pub mod config;
 pub mod connector;
 pub mod machinery;

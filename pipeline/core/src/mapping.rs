@@ -17,8 +17,7 @@ use hub_schemas::records::{CostKind, CostSignal, EpochMillis, StockSignal, Stock
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
-pub use date::DateFormat;
-use date::DayBound;
+pub use date::{DateFormat, DayBound};
 use number::NumberFormat;
 
 use crate::gate::currency::normalise_currency;
@@ -75,6 +74,13 @@ pub struct SupplierMapping {
     /// Field delimiter of the supplier's CSV files, for the connector that splits them into
     /// rows; absent for JSON feeds.
     pub csv_delimiter: Option<char>,
+    /// Character encoding of the supplier's files, a WHATWG label such as `"windows-1252"`
+    /// (what French ERPs export as "ANSI"); UTF-8 when absent. Only encodings that keep
+    /// ASCII bytes as ASCII, so delimiters and quotes are found before decoding.
+    pub encoding: Option<String>,
+    /// For JSON feeds, the dotted path of the array of product objects in the document
+    /// (`"data.items"`); absent when the document is that array itself.
+    pub json_records: Option<String>,
     /// `.` (default) or `,`.
     #[serde(default = "default_decimal_separator")]
     pub decimal_separator: char,
@@ -213,6 +219,33 @@ impl SupplierMapping {
                 format!("{delimiter:?} must be ';', ',', a tab or '|'"),
             ));
         }
+        if let Some(label) = &self.encoding {
+            match encoding_rs::Encoding::for_label(label.trim().as_bytes()) {
+                Some(encoding) if encoding.is_ascii_compatible() => {}
+                Some(encoding) => {
+                    return Err(self.invalid(
+                        "encoding",
+                        format!(
+                            "{label:?} ({}) does not keep ASCII bytes as ASCII; convert the \
+                             files to UTF-8 or an ASCII-compatible encoding",
+                            encoding.name()
+                        ),
+                    ));
+                }
+                None => {
+                    return Err(self.invalid(
+                        "encoding",
+                        format!("{label:?} is not a WHATWG encoding label (e.g. \"windows-1252\")"),
+                    ));
+                }
+            }
+        }
+        if self.csv_delimiter.is_some() && self.json_records.is_some() {
+            return Err(self.invalid(
+                "json_records",
+                "is set on a CSV mapping (csv_delimiter is set); a feed is CSV or JSON",
+            ));
+        }
         if !matches!(self.decimal_separator, '.' | ',') {
             return Err(self.invalid(
                 "decimal_separator",
@@ -273,6 +306,14 @@ impl SupplierMapping {
             ));
         }
         Ok(())
+    }
+
+    /// The encoding of the supplier's files (validated: ASCII-compatible), UTF-8 by default.
+    pub fn file_encoding(&self) -> &'static encoding_rs::Encoding {
+        self.encoding
+            .as_deref()
+            .and_then(|label| encoding_rs::Encoding::for_label(label.trim().as_bytes()))
+            .unwrap_or(encoding_rs::UTF_8)
     }
 
     fn number_format(&self) -> NumberFormat {

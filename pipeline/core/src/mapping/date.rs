@@ -19,8 +19,10 @@ pub enum DateFormat {
     DayMonthYear,
 }
 
+/// Which end of the day a date stands for: a validity starts at the first millisecond of its
+/// first day and ends at the last millisecond of its last day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DayBound {
+pub enum DayBound {
     Start,
     End,
 }
@@ -40,7 +42,7 @@ impl DateFormat {
     }
 
     /// The first or last millisecond (UTC) of the day written in `text`.
-    pub(crate) fn parse(self, text: &str, bound: DayBound) -> Result<EpochMillis, String> {
+    pub fn parse(self, text: &str, bound: DayBound) -> Result<EpochMillis, String> {
         let text = text.trim();
         let parts: Vec<&str> = match self {
             DateFormat::Iso => text.split('-').collect(),
