@@ -20,7 +20,7 @@ use hub_market_sim::{
 };
 use hub_schemas::records::ReferenceScore;
 use hub_schemas::{AvroRecord, Decoder, Encoder, Topic, TopicNames};
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::FutureProducer;
 
@@ -221,6 +221,33 @@ pub async fn read_until_or_explain<R: AvroRecord>(
         );
     }
     Ok(records)
+}
+
+/// Every record of `topic` up to its end offsets as they are now.
+pub async fn read_all<R: AvroRecord>(
+    config: &Config,
+    decoder: &Decoder,
+    topic: Topic,
+    wait: Duration,
+) -> Result<Vec<R>> {
+    let name = decoder.topics().name(topic).to_owned();
+    let client: BaseConsumer =
+        kafka::consumer_config(&config.kafka, &unique_name("counter")).create()?;
+    let metadata = client.fetch_metadata(Some(&name), Duration::from_secs(10))?;
+    let mut total = 0;
+    for partition in metadata
+        .topics()
+        .iter()
+        .flat_map(|topic| topic.partitions())
+    {
+        let (low, high) =
+            client.fetch_watermarks(&name, partition.id(), Duration::from_secs(10))?;
+        total += (high - low) as usize;
+    }
+    read_until(config, decoder, topic, wait, |records: &[R]| {
+        records.len() >= total
+    })
+    .await
 }
 
 /// The highest version per (gtin, channel) among `scores`.

@@ -338,6 +338,8 @@ async fn migrations_apply_once_and_are_recorded() {
             "products",
             "quarantine",
             "schema_migrations",
+            "score_versions",
+            "score_versions_mv",
             "scores",
             "scores_current",
             "scores_current_mv",

@@ -38,6 +38,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     "0002_signals",
     "0003_scores",
     "0004_quarantine",
+    "0005_score_versions",
 ];
 
 impl Migration {
