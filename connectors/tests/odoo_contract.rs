@@ -1,0 +1,330 @@
+//! Odoo's `search_read` answers in the external API's shapes (JSON-RPC envelope and JSON-2
+//! body: `false` for empty fields, many2one as `[id, "name"]`, floats as numbers) mapped to
+//! stock and cost signals, with every row that cannot become a signal rejected with its reason.
+
+use std::collections::BTreeMap;
+
+use hub_connectors::odoo::{
+    OdooMappingSettings, OdooResponseError, VariantBarcodes, VariantRow, WriteDateCursor,
+    authenticated_uid, json2_error, jsonrpc_result, map_product, map_supplierinfo, raw_rows,
+    referenced_products, search_read_rows,
+};
+use hub_connectors::sourced::{Origin, SignalRecord, Sourced};
+use hub_core::reason::ReasonCode;
+use hub_schemas::records::{CostKind, CostSignal, EpochMillis, StockSignal, StockSource};
+use rust_decimal_macros::dec;
+use serde_json::json;
+use serde_json::value::RawValue;
+
+const PRODUCTS_JSONRPC: &[u8] = include_bytes!("fixtures/odoo/jsonrpc_product_search_read.json");
+const PRODUCTS_JSON2: &[u8] = include_bytes!("fixtures/odoo/json2_product_search_read.json");
+const SUPPLIERINFO: &[u8] = include_bytes!("fixtures/odoo/jsonrpc_supplierinfo_search_read.json");
+const VARIANTS: &[u8] = include_bytes!("fixtures/odoo/jsonrpc_variant_search_read.json");
+
+/// 2025-03-10T06:00:07Z, when the page was received.
+const RECEIVED_AT: EpochMillis = 1_741_586_407_000;
+const MARCH_1_2025: EpochMillis = 1_740_787_200_000;
+const END_OF_MARCH_31_2025: EpochMillis = 1_743_465_599_999;
+const END_OF_JUNE_30_2025: EpochMillis = 1_751_327_999_999;
+
+fn settings() -> OdooMappingSettings {
+    OdooMappingSettings {
+        stock_location: "WH/Stock".to_owned(),
+        company_currency: "EUR".to_owned(),
+        partner_supplier_ids: BTreeMap::from([(57, "grossiste_ouest".to_owned())]),
+    }
+}
+
+fn origin(source: &str) -> Origin {
+    Origin {
+        source: source.to_owned(),
+        request_id: Some("0b9c4a1e-6d0f-4f8e-9a52-3c1d2e4f5a6b".to_owned()),
+        observed_at: RECEIVED_AT,
+    }
+}
+
+fn jsonrpc_rows(body: &[u8]) -> Vec<Box<RawValue>> {
+    search_read_rows(&jsonrpc_result(body).unwrap()).unwrap()
+}
+
+fn json2_rows(body: &[u8]) -> Vec<Box<RawValue>> {
+    let result: Box<RawValue> = serde_json::from_slice(body).unwrap();
+    search_read_rows(&result).unwrap()
+}
+
+fn products(rows: &[Box<RawValue>]) -> Vec<Sourced> {
+    let origin = origin("odoo.product.product");
+    rows.iter()
+        .flat_map(|raw| map_product(raw, &origin, &settings()))
+        .collect()
+}
+
+fn stock(gtin: &str, quantity: i64, incoming: i64) -> Sourced {
+    let origin = origin("odoo.product.product");
+    Sourced::Signal {
+        record: SignalRecord::Stock(StockSignal {
+            gtin: gtin.to_owned(),
+            stock_source: StockSource::Erp,
+            location: Some("WH/Stock".to_owned()),
+            quantity,
+            incoming_quantity: Some(incoming),
+            lead_time_days: None,
+            source: origin.source.clone(),
+            request_id: origin.request_id.clone(),
+            observed_at: RECEIVED_AT,
+        }),
+        origin,
+    }
+}
+
+fn standard_cost(gtin: &str, cost: rust_decimal::Decimal) -> Sourced {
+    let origin = origin("odoo.product.product");
+    Sourced::Signal {
+        record: SignalRecord::Cost(CostSignal {
+            gtin: gtin.to_owned(),
+            cost_kind: CostKind::ErpStandardCost,
+            supplier_id: None,
+            unit_cost_excl_vat: cost,
+            currency: "EUR".to_owned(),
+            moq: None,
+            valid_from: None,
+            valid_to: None,
+            lead_time_days: None,
+            source: origin.source.clone(),
+            request_id: origin.request_id.clone(),
+            observed_at: RECEIVED_AT,
+        }),
+        origin,
+    }
+}
+
+fn rejection(sourced: &Sourced) -> (ReasonCode, &str, &str) {
+    match sourced {
+        Sourced::Rejected {
+            reason,
+            detail,
+            raw,
+            ..
+        } => (*reason, detail.as_str(), std::str::from_utf8(raw).unwrap()),
+        Sourced::Signal { .. } => panic!("expected a rejection, got {sourced:?}"),
+    }
+}
+
+#[test]
+fn products_become_erp_stock_and_standard_cost_and_bad_rows_are_rejected_with_their_reason() {
+    let mapped = products(&jsonrpc_rows(PRODUCTS_JSONRPC));
+    assert_eq!(mapped.len(), 8, "{mapped:#?}");
+
+    assert_eq!(mapped[0], stock("3760123456784", 14, 30));
+    assert_eq!(mapped[1], standard_cost("3760123456784", dec!(812.4000)));
+
+    let (reason, detail, raw) = rejection(&mapped[2]);
+    assert_eq!(reason, ReasonCode::MissingField);
+    assert!(detail.contains("product.product id 42") && detail.contains("SRV-INSTALL"));
+    assert!(
+        raw.contains("\"barcode\": false"),
+        "raw row as Odoo sent it: {raw}"
+    );
+
+    assert_eq!(mapped[3], stock("4006381333931", 96, 0));
+    assert_eq!(mapped[4], standard_cost("4006381333931", dec!(3.1375)));
+
+    // 12.5 units cannot be a stock count; its cost still goes, in the company currency
+    // because `cost_currency_id` is false.
+    let (reason, detail, _) = rejection(&mapped[5]);
+    assert_eq!(reason, ReasonCode::OutOfRange);
+    assert!(detail.contains("free_qty 12.5"), "{detail}");
+    assert_eq!(mapped[6], standard_cost("5901234123457", dec!(0.8500)));
+
+    let (reason, detail, _) = rejection(&mapped[7]);
+    assert_eq!(reason, ReasonCode::InvalidGtin);
+    assert!(detail.contains("1234567890123"), "{detail}");
+}
+
+/// The mapped elements with each rejected row's bytes read as JSON, so rows that differ only
+/// in whitespace compare equal.
+fn with_raw_as_json(sourced: Vec<Sourced>) -> Vec<(Sourced, Option<serde_json::Value>)> {
+    sourced
+        .into_iter()
+        .map(|element| match element {
+            Sourced::Rejected {
+                reason,
+                detail,
+                raw,
+                origin,
+            } => (
+                Sourced::Rejected {
+                    reason,
+                    detail,
+                    raw: Vec::new(),
+                    origin,
+                },
+                Some(serde_json::from_slice(&raw).unwrap()),
+            ),
+            signal => (signal, None),
+        })
+        .collect()
+}
+
+#[test]
+fn json2_and_jsonrpc_answers_map_to_the_same_signals() {
+    let json2 = with_raw_as_json(products(&json2_rows(PRODUCTS_JSON2)));
+    assert_eq!(json2.len(), 8);
+    assert_eq!(
+        json2,
+        with_raw_as_json(products(&jsonrpc_rows(PRODUCTS_JSONRPC)))
+    );
+}
+
+#[test]
+fn amounts_keep_odoos_digits_without_a_float() {
+    let row = RawValue::from_string(
+        json!({
+            "id": 1, "barcode": "3760123456784", "default_code": false,
+            "standard_price": 0.1, "cost_currency_id": [1, "EUR"],
+            "qty_available": 1.0, "free_qty": 1.0, "incoming_qty": 0.0,
+            "write_date": "2025-03-10 06:00:00"
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let mapped = map_product(&row, &origin("odoo.product.product"), &settings());
+    assert_eq!(mapped[1], standard_cost("3760123456784", dec!(0.1000)));
+}
+
+#[test]
+fn supplier_prices_apply_to_their_variant_or_every_variant_of_their_template() {
+    let rows = jsonrpc_rows(SUPPLIERINFO);
+    assert_eq!(referenced_products(&rows), (vec![41, 43], vec![35]));
+
+    let variants: Vec<VariantRow> =
+        serde_json::from_str(jsonrpc_result(VARIANTS).unwrap().get()).unwrap();
+    let barcodes = VariantBarcodes::from_rows(&variants);
+    let origin = origin("odoo.product.supplierinfo");
+    let mapped: Vec<Sourced> = rows
+        .iter()
+        .flat_map(|raw| map_supplierinfo(raw, &origin, &barcodes, &settings()))
+        .collect();
+    assert_eq!(mapped.len(), 5, "{mapped:#?}");
+
+    let supplier_price = |gtin: &str, supplier: &str, cost, currency: &str| CostSignal {
+        gtin: gtin.to_owned(),
+        cost_kind: CostKind::SupplierPrice,
+        supplier_id: Some(supplier.to_owned()),
+        unit_cost_excl_vat: cost,
+        currency: currency.to_owned(),
+        moq: None,
+        valid_from: None,
+        valid_to: None,
+        lead_time_days: None,
+        source: "odoo.product.supplierinfo".to_owned(),
+        request_id: origin.request_id.clone(),
+        observed_at: RECEIVED_AT,
+    };
+    let signal = |cost: CostSignal| Sourced::Signal {
+        record: SignalRecord::Cost(cost),
+        origin: origin.clone(),
+    };
+
+    assert_eq!(
+        mapped[0],
+        signal(CostSignal {
+            moq: Some(1),
+            lead_time_days: Some(3),
+            valid_from: Some(MARCH_1_2025),
+            valid_to: Some(END_OF_MARCH_31_2025),
+            ..supplier_price("3760123456784", "grossiste_ouest", dec!(999.1700), "EUR")
+        })
+    );
+    // Template-wide price in USD with 10% discount: one cost per variant with a barcode, an
+    // unmapped partner named by its Odoo id, and the variant without barcode rejected.
+    assert_eq!(
+        mapped[1],
+        signal(CostSignal {
+            moq: Some(500),
+            lead_time_days: Some(35),
+            ..supplier_price("5901234123457", "odoo_partner_58", dec!(1.0080), "USD")
+        })
+    );
+    let (reason, detail, raw) = rejection(&mapped[2]);
+    assert_eq!(reason, ReasonCode::MissingField);
+    assert!(detail.contains("variant product.product id 46"), "{detail}");
+    assert!(raw.contains("\"id\": 302"), "{raw}");
+    // min_qty 0 is "no minimum": no MOQ.
+    assert_eq!(
+        mapped[3],
+        signal(CostSignal {
+            lead_time_days: Some(2),
+            valid_to: Some(END_OF_JUNE_30_2025),
+            ..supplier_price("4006381333931", "grossiste_ouest", dec!(3.0500), "EUR")
+        })
+    );
+    let (reason, detail, _) = rejection(&mapped[4]);
+    assert_eq!(reason, ReasonCode::OutOfRange);
+    assert!(detail.contains("min_qty 2.5"), "{detail}");
+}
+
+#[test]
+fn the_cursor_follows_the_pages_write_dates_and_excludes_rows_already_read_at_the_last_one() {
+    let rows = jsonrpc_rows(SUPPLIERINFO);
+    let keys: Vec<_> = raw_rows(&rows)
+        .into_iter()
+        .map(|row| row.key.expect("every fixture row has id and write_date"))
+        .collect();
+    let mut cursor = WriteDateCursor::default();
+    cursor.advance(&keys[..2]).unwrap();
+    assert_eq!(
+        cursor.domain(),
+        json!([
+            ["write_date", ">=", "2025-03-09 17:42:10"],
+            ["id", "not in", [301, 302]]
+        ])
+    );
+    cursor.advance(&keys[2..]).unwrap();
+    assert_eq!(
+        cursor.domain(),
+        json!([
+            ["write_date", ">=", "2025-03-09 18:00:00"],
+            ["id", "not in", [303, 304]]
+        ])
+    );
+    let stored = serde_json::to_string(&cursor).unwrap();
+    assert_eq!(
+        serde_json::from_str::<WriteDateCursor>(&stored).unwrap(),
+        cursor
+    );
+}
+
+#[test]
+fn odoo_errors_are_read_from_both_protocols() {
+    assert_eq!(
+        authenticated_uid(
+            include_bytes!("fixtures/odoo/jsonrpc_authenticate.json"),
+            "prod",
+            "hub-bot"
+        ),
+        Ok(6)
+    );
+    let refused = authenticated_uid(
+        include_bytes!("fixtures/odoo/jsonrpc_authenticate_refused.json"),
+        "prod",
+        "hub-bot",
+    )
+    .unwrap_err();
+    assert!(refused.is_access_denied());
+
+    let denied =
+        jsonrpc_result(include_bytes!("fixtures/odoo/jsonrpc_access_denied.json")).unwrap_err();
+    assert!(denied.is_access_denied(), "{denied}");
+    assert!(denied.to_string().contains("odoo.exceptions.AccessDenied"));
+
+    let unauthorized = json2_error(401, include_bytes!("fixtures/odoo/json2_error_401.json"));
+    assert!(matches!(
+        &unauthorized,
+        OdooResponseError::Odoo { code: 401, message, .. } if message == "Invalid apikey"
+    ));
+    assert!(matches!(
+        json2_error(502, b"<html>Bad Gateway</html>"),
+        OdooResponseError::Malformed { .. }
+    ));
+}
