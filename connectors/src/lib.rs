@@ -12,4 +12,5 @@ pub mod machinery;
 pub mod names;
 pub mod json_decimal;
 pub mod amazon;
+pub mod odoo;
 pub mod mirakl;
