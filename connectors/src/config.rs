@@ -14,12 +14,18 @@ use crate::machinery::ConnectorError;
 #[serde(default, deny_unknown_fields)]
 pub struct ConnectorsConfig {
     pub mirakl: Option<crate::mirakl::MiraklConfig>,
+    pub cdiscount: Option<crate::octopia::OctopiaConfig>,
+    pub fnac_darty: Option<crate::fnac_darty::FnacDartyConfig>,
 }
 
 impl ConnectorsConfig {
     /// The names of the sources that have a section, in a stable order.
     pub fn configured(&self) -> Vec<&'static str> {
-        let sections = [("mirakl", self.mirakl.is_some())];
+        let sections = [
+            ("mirakl", self.mirakl.is_some()),
+            ("cdiscount", self.cdiscount.is_some()),
+            ("fnac_darty", self.fnac_darty.is_some()),
+        ];
         sections
             .into_iter()
             .filter_map(|(name, present)| present.then_some(name))
@@ -28,7 +34,7 @@ impl ConnectorsConfig {
 }
 
 /// Every connector name [`build`] knows.
-pub const CONNECTORS: &[&str] = &["mirakl"];
+pub const CONNECTORS: &[&str] = &["mirakl", "cdiscount", "fnac_darty"];
 
 /// The section of `name`, or a configuration error saying it is missing.
 fn section<'a, T>(name: &str, section: Option<&'a T>) -> Result<&'a T, ConnectorError> {
@@ -46,6 +52,12 @@ pub fn build(name: &str, config: &ConnectorsConfig) -> Result<Box<dyn Connector>
     match name {
         "mirakl" => Ok(Box::new(crate::mirakl::MiraklConnector::from_config(
             section(name, config.mirakl.as_ref())?,
+        )?)),
+        "cdiscount" => Ok(Box::new(crate::octopia::OctopiaConnector::from_config(
+            section(name, config.cdiscount.as_ref())?,
+        )?)),
+        "fnac_darty" => Ok(Box::new(crate::fnac_darty::FnacDartyConnector::from_config(
+            section(name, config.fnac_darty.as_ref())?,
         )?)),
         _ => Err(ConnectorError::config(
             name,

@@ -14,3 +14,6 @@ pub mod json_decimal;
 pub mod amazon;
 pub mod odoo;
 pub mod mirakl;
+pub mod octopia;
+pub mod fnac_darty;
+pub mod wire;

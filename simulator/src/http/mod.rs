@@ -26,9 +26,12 @@
 //! 5. adds the credentials it accepts to [`Credentials`] so `hub simulate` prints them.
 
 mod faults;
+mod fnac_darty;
 mod mirakl;
+mod octopia;
 mod state;
 mod stats;
+mod timestamps;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -47,7 +50,9 @@ use tokio::net::TcpListener;
 pub use faults::{
     FailingWindow, FaultConfig, FaultConfigError, Faults, Malformer, RateLimit, Window,
 };
+pub use fnac_darty::{FNAC_AUTH, FNAC_OFFERS_QUERY, FNAC_PRICING_QUERY};
 pub use mirakl::{MIRAKL_OF21, MIRAKL_P11};
+pub use octopia::{OCTOPIA_OFFERS, OCTOPIA_TOKEN};
 pub use state::{OperationContext, PageSummary, Simulator};
 pub use stats::{MarketStats, OperationStats, SimStats};
 
@@ -57,7 +62,10 @@ use faults::{Decision, ThrottleCause};
 
 /// The APIs served, one line each (see the module documentation).
 fn api_routes(simulator: &Simulator) -> Router<Simulator> {
-    Router::new().merge(mirakl::routes(simulator))
+    Router::new()
+        .merge(mirakl::routes(simulator))
+        .merge(octopia::routes(simulator))
+        .merge(fnac_darty::routes(simulator))
 }
 
 /// How the market moves while the server runs.
@@ -76,6 +84,14 @@ pub struct Credentials {
     pub mirakl_api_key: String,
     /// Our shop on the Mirakl marketplace: P11 lists our offers under this id.
     pub mirakl_shop_id: u64,
+    /// Octopia's OAuth2 client credentials and the seller they act for (`SellerId`).
+    pub octopia_client_id: String,
+    pub octopia_client_secret: String,
+    pub octopia_seller_id: u64,
+    /// Fnac Darty's `auth` credentials.
+    pub fnac_partner_id: String,
+    pub fnac_shop_id: String,
+    pub fnac_key: String,
 }
 
 impl Default for Credentials {
@@ -83,6 +99,12 @@ impl Default for Credentials {
         Credentials {
             mirakl_api_key: "sim-mirakl-shop-key".to_owned(),
             mirakl_shop_id: 2_010,
+            octopia_client_id: "sim-octopia-client".to_owned(),
+            octopia_client_secret: "sim-octopia-secret".to_owned(),
+            octopia_seller_id: 98_979,
+            fnac_partner_id: "SIM-FNAC-PARTNER".to_owned(),
+            fnac_shop_id: "SIM-FNAC-SHOP".to_owned(),
+            fnac_key: "sim-fnac-key".to_owned(),
         }
     }
 }

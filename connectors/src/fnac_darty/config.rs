@@ -1,0 +1,144 @@
+//! `[connectors.fnac_darty]`: where the back-office API is, the shop's identifiers and key,
+//! the catalogue that maps our SKUs to EANs, and the pace of each service.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::machinery::{ConnectorError, HttpSettings, RateLimit};
+
+/// The most offers one `offers_query` page is asked for.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FnacDartyConfig {
+    /// The API root; the connector adds `/<service>` (`/auth`, `/offers_query`...).
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    pub partner_id: String,
+    pub shop_id: String,
+    /// The environment variable holding the shop's key (or `<name>_FILE`).
+    #[serde(default = "default_key_env")]
+    pub key_env: String,
+    /// A `sku,gtin` CSV of our catalogue: `offers_query` names our offers by SKU only, and
+    /// `pricing_query` and the signals need the EAN.
+    pub catalogue_file: PathBuf,
+    /// Offers per `offers_query` page (`results_count`).
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+    /// The services' rates. Fnac Darty publishes no figures: cautious defaults, and 429
+    /// Retry-After is honoured.
+    #[serde(default = "default_auth_rate")]
+    pub auth_rate: RateLimit,
+    #[serde(default = "default_query_rate")]
+    pub offers_query_rate: RateLimit,
+    #[serde(default = "default_query_rate")]
+    pub pricing_query_rate: RateLimit,
+    #[serde(default)]
+    pub http: HttpSettings,
+}
+
+fn default_base_url() -> String {
+    "https://vendeur.fnac.com/api.php".to_owned()
+}
+
+fn default_key_env() -> String {
+    "FNAC_DARTY_KEY".to_owned()
+}
+
+fn default_page_size() -> u32 {
+    100
+}
+
+fn default_auth_rate() -> RateLimit {
+    RateLimit {
+        per_second: 0.1,
+        burst: 2,
+    }
+}
+
+fn default_query_rate() -> RateLimit {
+    RateLimit {
+        per_second: 2.0,
+        burst: 2,
+    }
+}
+
+impl FnacDartyConfig {
+    /// Cross-field checks, done when the connector is built.
+    pub fn validate(&self) -> Result<(), ConnectorError> {
+        let invalid = |detail: String| ConnectorError::config(super::CONNECTOR, detail);
+        if !(1..=MAX_PAGE_SIZE).contains(&self.page_size) {
+            return Err(invalid(format!(
+                "page_size {} must be between 1 and {MAX_PAGE_SIZE}",
+                self.page_size
+            )));
+        }
+        if self.partner_id.trim().is_empty() || self.shop_id.trim().is_empty() {
+            return Err(invalid(
+                "partner_id and shop_id must be set: auth needs both".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Reads a `sku,gtin` catalogue: a header line, then one SKU and its GTIN per line.
+pub fn read_catalogue(text: &str) -> Result<HashMap<String, String>, String> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty());
+    match lines.next() {
+        Some((_, header)) if header.trim().eq_ignore_ascii_case("sku,gtin") => {}
+        other => {
+            return Err(format!(
+                "the first line must be the header `sku,gtin`, found {:?}",
+                other.map(|(_, line)| line)
+            ));
+        }
+    }
+    let mut gtin_by_sku = HashMap::new();
+    for (number, line) in lines {
+        let (sku, gtin) = line
+            .split_once(',')
+            .map(|(sku, gtin)| (sku.trim(), gtin.trim()))
+            .filter(|(sku, gtin)| !sku.is_empty() && !gtin.is_empty() && !gtin.contains(','))
+            .ok_or_else(|| format!("line {} is not `sku,gtin`: {line:?}", number + 1))?;
+        if let Some(previous) = gtin_by_sku.insert(sku.to_owned(), gtin.to_owned())
+            && previous != gtin
+        {
+            return Err(format!(
+                "line {}: SKU {sku:?} maps to {previous} and to {gtin}",
+                number + 1
+            ));
+        }
+    }
+    Ok(gtin_by_sku)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_maps_skus_to_gtins() {
+        let catalogue = read_catalogue("sku,gtin\nSKU-1, 9780262510875\n\nSKU-2,3711317402018\n")
+            .expect("valid catalogue");
+        assert_eq!(catalogue.len(), 2);
+        assert_eq!(catalogue["SKU-1"], "9780262510875");
+        assert!(read_catalogue("gtin,sku\n").unwrap_err().contains("header"));
+        assert!(
+            read_catalogue("sku,gtin\nSKU-1\n")
+                .unwrap_err()
+                .contains("line 2")
+        );
+        assert!(
+            read_catalogue("sku,gtin\nA,1\nA,2\n")
+                .unwrap_err()
+                .contains("maps to 1 and to 2")
+        );
+    }
+}

@@ -1,0 +1,424 @@
+//! Fnac Darty through its back-office XML API (channel `fnac_darty`): our offers
+//! (`offers_query`, incremental on their modification date) joined with the best competing
+//! prices by EAN (`pricing_query`). Each poll reads one `offers_query` page of the current
+//! window of modification dates, prices its EANs (10 per call), hands the page over and
+//! moves to the next page; after the window's last page the next window starts where this
+//! one ended.
+
+pub mod config;
+pub mod mapping;
+pub mod payload;
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use reqwest::Url;
+use reqwest::header::CONTENT_TYPE;
+use serde::{Deserialize, Serialize};
+
+pub use self::config::FnacDartyConfig;
+use self::config::read_catalogue;
+use self::mapping::{
+    BestCompetitor, ResponseError, Token, offer_signals, read_auth, read_offers_page, read_pricing,
+};
+use self::payload::{
+    MAX_PRICING_REFERENCES, ModifiedBetween, Session, ShopCredentials, auth_request,
+    offers_query_request, pricing_query_request,
+};
+use crate::connector::{Connector, PollReport, RecordSink, hand_over, load_cursor};
+use crate::machinery::{
+    ApiClient, ApiResponse, BreakerState, ConnectorError, Cursor, CursorKey, CursorStore,
+    ErrorKind, Secret, epoch_millis,
+};
+use crate::sourced::{Origin, Sourced};
+use crate::wire::rfc3339_from_epoch_millis;
+
+/// The connector's name in configuration, metrics and cursors (the channel it reads).
+pub const CONNECTOR: &str = "fnac_darty";
+pub const AUTH: &str = "auth";
+pub const OFFERS_QUERY: &str = "offers_query";
+pub const PRICING_QUERY: &str = "pricing_query";
+/// A token is renewed this long before its validity ends.
+const TOKEN_RENEWAL_MARGIN: Duration = Duration::from_secs(60);
+
+/// The instant the API's clock shows, in epoch ms: where the current window of
+/// modification dates ends. The system clock in production; a test can follow a simulated
+/// market's clock.
+pub type ServerClock = Box<dyn Fn() -> i64 + Send + Sync>;
+
+/// Where the offers sync stands, persisted as the cursor's JSON value: the window of
+/// modification dates `[modified_min, window_max)` being read, and its next page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OffersCursor {
+    /// Start of the window (epoch ms); none: from the beginning.
+    pub modified_min: Option<i64>,
+    /// End of the window under way; none: no window open, the next poll opens one.
+    pub window_max: Option<i64>,
+    pub paging: u32,
+}
+
+impl Default for OffersCursor {
+    fn default() -> Self {
+        OffersCursor {
+            modified_min: None,
+            window_max: None,
+            paging: 1,
+        }
+    }
+}
+
+impl OffersCursor {
+    /// The cursor after page `paging` of a window with `total_paging` pages (unknown when
+    /// the page was unreadable): the next page, or the next window.
+    pub fn after_page(&self, window_max: i64, total_paging: Option<u32>) -> (Self, bool) {
+        let window_done = total_paging.is_some_and(|total| self.paging >= total);
+        if window_done {
+            let next = OffersCursor {
+                modified_min: Some(window_max),
+                window_max: None,
+                paging: 1,
+            };
+            (next, true)
+        } else {
+            let next = OffersCursor {
+                modified_min: self.modified_min,
+                window_max: Some(window_max),
+                paging: self.paging + 1,
+            };
+            (next, false)
+        }
+    }
+}
+
+pub struct FnacDartyConnector {
+    client: ApiClient,
+    credentials: ShopCredentials,
+    base: Url,
+    page_size: u32,
+    gtin_by_sku: HashMap<String, String>,
+    token: Option<Token>,
+    server_now: ServerClock,
+    cursor_key: CursorKey,
+}
+
+impl FnacDartyConnector {
+    /// Validates the configuration, reads the key from the environment or its file and the
+    /// SKU -> GTIN catalogue from `catalogue_file`.
+    pub fn from_config(config: &FnacDartyConfig) -> Result<Self, ConnectorError> {
+        let invalid = |detail: String| ConnectorError::config(CONNECTOR, detail);
+        let key =
+            Secret::from_env(&config.key_env).map_err(|error| invalid(format!("key: {error}")))?;
+        let text = std::fs::read_to_string(&config.catalogue_file).map_err(|error| {
+            invalid(format!(
+                "catalogue_file {}: {error}",
+                config.catalogue_file.display()
+            ))
+        })?;
+        let gtin_by_sku = read_catalogue(&text).map_err(|error| {
+            invalid(format!(
+                "catalogue_file {}: {error}",
+                config.catalogue_file.display()
+            ))
+        })?;
+        Self::new(config, key, gtin_by_sku)
+    }
+
+    /// The connector with its key and catalogue already read, on the system clock.
+    pub fn new(
+        config: &FnacDartyConfig,
+        key: Secret,
+        gtin_by_sku: HashMap<String, String>,
+    ) -> Result<Self, ConnectorError> {
+        config.validate()?;
+        let base = Url::parse(&format!("{}/", config.base_url.trim_end_matches('/'))).map_err(
+            |error| {
+                ConnectorError::config(
+                    CONNECTOR,
+                    format!("base_url {:?}: {error}", config.base_url),
+                )
+            },
+        )?;
+        let client = ApiClient::builder(CONNECTOR, &config.http)
+            .operation(AUTH, config.auth_rate)
+            .operation(OFFERS_QUERY, config.offers_query_rate)
+            .operation(PRICING_QUERY, config.pricing_query_rate)
+            .build()?;
+        Ok(FnacDartyConnector {
+            client,
+            credentials: ShopCredentials {
+                partner_id: config.partner_id.trim().to_owned(),
+                shop_id: config.shop_id.trim().to_owned(),
+                key: key.expose().to_owned(),
+            },
+            base,
+            page_size: config.page_size,
+            gtin_by_sku,
+            token: None,
+            server_now: Box::new(|| epoch_millis(SystemTime::now())),
+            cursor_key: CursorKey::new(CONNECTOR, OFFERS_QUERY),
+        })
+    }
+
+    /// Reads "now" from another clock than the system's (see [`ServerClock`]).
+    pub fn with_server_clock(mut self, clock: ServerClock) -> Self {
+        self.server_now = clock;
+        self
+    }
+
+    fn sync_position(&self, cursor: Option<&Cursor>) -> OffersCursor {
+        let Some(cursor) = cursor else {
+            return OffersCursor::default();
+        };
+        serde_json::from_str(&cursor.value).unwrap_or_else(|error| {
+            tracing::warn!(
+                cursor = %self.cursor_key,
+                value = %cursor.value,
+                %error,
+                "the cursor is not an offers_query position: starting a full sync"
+            );
+            OffersCursor::default()
+        })
+    }
+
+    fn url(&self, service: &str) -> Url {
+        self.base
+            .join(service)
+            .expect("a service name is a valid relative URL")
+    }
+
+    async fn post(
+        &self,
+        service: &'static str,
+        body: String,
+    ) -> Result<ApiResponse, ConnectorError> {
+        let url = self.url(service);
+        self.client
+            .send(service, |http| {
+                http.post(url.clone())
+                    .header(CONTENT_TYPE, "text/xml; charset=utf-8")
+                    .body(body.clone())
+            })
+            .await
+    }
+
+    /// The cached token, or a new one from `auth`.
+    async fn token(&mut self) -> Result<String, ConnectorError> {
+        let now = epoch_millis(SystemTime::now());
+        let margin = TOKEN_RENEWAL_MARGIN.as_millis() as i64;
+        if let Some(token) = &self.token
+            && now + margin < token.valid_until
+        {
+            return Ok(token.token.clone());
+        }
+        let answer = self.post(AUTH, auth_request(&self.credentials)).await?;
+        let token =
+            read_auth(&String::from_utf8_lossy(&answer.body)).map_err(|error| match error {
+                ResponseError::Refused { .. } => answer.error(ErrorKind::Unauthorized {
+                    status: answer.status.as_u16(),
+                    body: error.to_string(),
+                }),
+                ResponseError::NotTheResponse { .. } => answer.error(ErrorKind::Unavailable {
+                    status: answer.status.as_u16(),
+                    body: error.to_string(),
+                    retry_after: None,
+                }),
+            })?;
+        let value = token.token.clone();
+        self.token = Some(token);
+        Ok(value)
+    }
+
+    /// Sends a query built for a token; a refusal (an expired or revoked token) is retried
+    /// once with a new token, then read by `read`.
+    async fn query<T>(
+        &mut self,
+        service: &'static str,
+        build: impl Fn(&Session<'_>) -> String,
+        read: impl Fn(&str, &Origin) -> Result<T, ResponseError>,
+    ) -> Result<(Result<T, ResponseError>, ApiResponse), ConnectorError> {
+        let mut renewed = false;
+        loop {
+            let token = self.token().await?;
+            let session = Session {
+                partner_id: &self.credentials.partner_id,
+                shop_id: &self.credentials.shop_id,
+                token: &token,
+            };
+            let answer = self.post(service, build(&session)).await?;
+            let xml = String::from_utf8_lossy(&answer.body).into_owned();
+            match read(&xml, &answer.origin()) {
+                Err(ResponseError::Refused { .. }) if !renewed => {
+                    self.token = None;
+                    renewed = true;
+                }
+                Err(refused @ ResponseError::Refused { .. }) => {
+                    return Err(answer.error(ErrorKind::RequestRefused {
+                        status: answer.status.as_u16(),
+                        body: refused.to_string(),
+                    }));
+                }
+                read => return Ok((read, answer)),
+            }
+        }
+    }
+
+    /// The best competing offer of each EAN, 10 EANs per `pricing_query`, and the origin of
+    /// the last answer (when the competitors' prices were observed).
+    async fn price(
+        &mut self,
+        eans: &[&str],
+        rejected: &mut Vec<Sourced>,
+    ) -> Result<(HashMap<String, Option<BestCompetitor>>, Option<Origin>), ConnectorError> {
+        let mut best_by_ean = HashMap::new();
+        let mut observed = None;
+        for chunk in eans.chunks(MAX_PRICING_REFERENCES) {
+            let (read, answer) = self
+                .query(
+                    PRICING_QUERY,
+                    |session| pricing_query_request(session, chunk),
+                    read_pricing,
+                )
+                .await?;
+            match read {
+                Ok(pricing) => {
+                    best_by_ean.extend(pricing.best_by_ean);
+                    rejected.extend(pricing.rejected);
+                }
+                // The competition of these EANs stays unknown; the body goes to quarantine.
+                Err(error) => rejected.push(unreadable(error, &answer)),
+            }
+            observed = Some(answer.origin());
+        }
+        Ok((best_by_ean, observed))
+    }
+}
+
+/// A whole response that could not be read, bound for quarantine with its bytes.
+fn unreadable(error: ResponseError, answer: &ApiResponse) -> Sourced {
+    Sourced::Rejected {
+        reason: hub_core::reason::ReasonCode::Undecodable,
+        detail: error.to_string(),
+        raw: answer.body.to_vec(),
+        origin: answer.origin(),
+    }
+}
+
+#[async_trait]
+impl Connector for FnacDartyConnector {
+    fn name(&self) -> &str {
+        CONNECTOR
+    }
+
+    fn circuit(&self) -> BreakerState {
+        self.client.circuit()
+    }
+
+    async fn poll(
+        &mut self,
+        cursors: &mut dyn CursorStore,
+        out: &mut dyn RecordSink,
+    ) -> Result<PollReport, ConnectorError> {
+        let position = self.sync_position(load_cursor(cursors, &self.cursor_key).await?.as_ref());
+        let window_max = position.window_max.unwrap_or_else(|| (self.server_now)());
+        let timestamp = |millis: i64| {
+            rfc3339_from_epoch_millis(millis)
+                .map_err(|error| ConnectorError::config(CONNECTOR, format!("cursor date: {error}")))
+        };
+        let modified = ModifiedBetween {
+            min: timestamp(position.modified_min.unwrap_or(0))?,
+            max: timestamp(window_max)?,
+        };
+        let (page_size, paging) = (self.page_size, position.paging);
+        let gtin_by_sku = std::mem::take(&mut self.gtin_by_sku);
+        let queried = self
+            .query(
+                OFFERS_QUERY,
+                |session| offers_query_request(session, page_size, paging, &modified),
+                |xml, origin| read_offers_page(xml, &gtin_by_sku, origin),
+            )
+            .await;
+        self.gtin_by_sku = gtin_by_sku;
+        let (read, answer) = queried?;
+
+        let mut records = Vec::new();
+        let total_paging = match read {
+            Ok(page) => {
+                records.extend(page.rejected);
+                let eans: Vec<&str> = page
+                    .offers
+                    .iter()
+                    .map(|offer| offer.gtin.as_str())
+                    .collect();
+                let mut rejected = Vec::new();
+                let (best_by_ean, priced) = self.price(&eans, &mut rejected).await?;
+                let origin = priced.unwrap_or_else(|| answer.origin());
+                records.extend(offer_signals(&page.offers, &best_by_ean, &origin));
+                records.extend(rejected);
+                Some(page.total_paging)
+            }
+            Err(error) => {
+                records.push(unreadable(error, &answer));
+                None
+            }
+        };
+        let (next_position, window_done) = position.after_page(window_max, total_paging);
+        let next = Cursor {
+            value: serde_json::to_string(&next_position).map_err(|error| {
+                answer.error(ErrorKind::Config(format!(
+                    "cursor not serialisable: {error}"
+                )))
+            })?,
+            advanced_at: epoch_millis(SystemTime::now()),
+        };
+        let handed_over = hand_over(
+            self.client.metrics(),
+            &self.cursor_key,
+            records,
+            &next,
+            cursors,
+            out,
+        )
+        .await?;
+        let mut report = PollReport {
+            caught_up: window_done,
+            ..PollReport::default()
+        };
+        report.add(handed_over);
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_read_page_by_page_then_follow_each_other() {
+        let first = OffersCursor::default();
+        let (second, done) = first.after_page(1_000, Some(2));
+        assert!(!done);
+        assert_eq!(
+            second,
+            OffersCursor {
+                modified_min: None,
+                window_max: Some(1_000),
+                paging: 2,
+            }
+        );
+        let (next_window, done) = second.after_page(1_000, Some(2));
+        assert!(done);
+        assert_eq!(
+            next_window,
+            OffersCursor {
+                modified_min: Some(1_000),
+                window_max: None,
+                paging: 1,
+            }
+        );
+        // An unreadable page does not end the window: the next page is asked for.
+        let (after_unreadable, done) = first.after_page(1_000, None);
+        assert!(!done);
+        assert_eq!(after_unreadable.paging, 2);
+    }
+}
