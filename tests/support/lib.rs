@@ -2,6 +2,7 @@
 //! environment that `scripts/test` sets, with the loopback defaults of `scripts/services`)
 //! and unique names so tests can run in parallel without seeing each other's data.
 
+pub mod connectors;
 pub mod market;
 pub mod processes;
 

@@ -90,6 +90,9 @@ pub struct PageSummary {
     pub gtin: String,
     /// Whether we have an offer on the page.
     pub ours: bool,
+    /// Whether our warehouse (the ERP) has the reference in stock: marketplaces that take
+    /// their quantity from it (Mirakl) list our offer inactive otherwise.
+    pub in_stock: bool,
     pub competitors: usize,
 }
 
@@ -185,6 +188,7 @@ impl Simulator {
                 Some(PageSummary {
                     gtin: market.reference(index).product.gtin.clone(),
                     ours: page.ours.is_some(),
+                    in_stock: market.state(index).erp.quantity > 0,
                     competitors: page.competitors.len(),
                 })
             })

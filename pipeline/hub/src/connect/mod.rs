@@ -181,6 +181,7 @@ impl Runner {
         self.health.publish(&report).await;
         let mut reported_at = tokio::time::Instant::now();
         let mut reported_breaker = self.connector.circuit();
+        let mut failures_in_a_row: u32 = 0;
         let outcome = loop {
             if *self.stopping.borrow() {
                 break Ok(());
@@ -188,12 +189,14 @@ impl Runner {
             let polled = self.connector.poll(&mut self.cursors, &mut self.sink).await;
             let wait = match polled {
                 Ok(page) => {
+                    failures_in_a_row = 0;
                     report.last_success_at = Some(wall_clock_millis());
                     report.signals += page.signals as u64;
                     report.rejected += page.rejected as u64;
                     page.caught_up.then_some(poll_interval)
                 }
                 Err(error) => {
+                    failures_in_a_row += 1;
                     report.last_error = Some(error.to_string());
                     report.last_error_at = Some(wall_clock_millis());
                     match error.disposition() {
@@ -203,7 +206,11 @@ impl Runner {
                         }
                         Disposition::RetryLater { after } => {
                             tracing::warn!(connector = %name, %error, "poll failed; polling again later");
-                            Some(after.unwrap_or(poll_interval))
+                            Some(
+                                after.unwrap_or_else(|| {
+                                    retry_delay(failures_in_a_row, poll_interval)
+                                }),
+                            )
                         }
                         Disposition::Quarantine => {
                             // The contract hands unreadable elements over as rejected; an
@@ -215,8 +222,12 @@ impl Runner {
                 }
             };
             let breaker = self.connector.circuit();
-            if breaker != reported_breaker || reported_at.elapsed() >= health_interval {
-                self.publish_health(&mut report, breaker).await;
+            // Also before every wait: the report then says where the connector rests.
+            if breaker != reported_breaker
+                || reported_at.elapsed() >= health_interval
+                || wait.is_some()
+            {
+                publish_health(&self.health, &mut report, breaker).await;
                 reported_breaker = breaker;
                 reported_at = tokio::time::Instant::now();
             }
@@ -228,14 +239,8 @@ impl Runner {
         };
         report.running = false;
         let breaker = self.connector.circuit();
-        self.publish_health(&mut report, breaker).await;
+        publish_health(&self.health, &mut report, breaker).await;
         outcome
-    }
-
-    async fn publish_health(&self, report: &mut ConnectorHealth, breaker: BreakerState) {
-        report.breaker = breaker.as_str().to_owned();
-        report.updated_at = wall_clock_millis();
-        self.health.publish(report).await;
     }
 
     /// Waits `duration`; false when the stop signal came first.
@@ -245,6 +250,26 @@ impl Runner {
             _ = self.stopping.wait_for(|stop| *stop) => false,
         }
     }
+}
+
+/// How long to wait after the `failures`-th failed poll in a row when the source named no
+/// time: 1 s, doubling, at most the poll interval. The client already retried within the
+/// poll, and the breaker keeps a failing API from being hammered.
+fn retry_delay(failures: u32, poll_interval: Duration) -> Duration {
+    let doubled = Duration::from_secs(1).saturating_mul(1 << failures.saturating_sub(1).min(16));
+    doubled.min(poll_interval)
+}
+
+/// Publishes `report` with the breaker's current state. A free function: the runner holds
+/// a connector, which is `Send` but not `Sync`, so no `&Runner` may live across an await.
+async fn publish_health(
+    health: &HealthPublisher,
+    report: &mut ConnectorHealth,
+    breaker: BreakerState,
+) {
+    report.breaker = breaker.as_str().to_owned();
+    report.updated_at = wall_clock_millis();
+    health.publish(report).await;
 }
 
 /// Reads a compacted topic to its end: the latest value of every key (tombstones remove
@@ -342,4 +367,23 @@ fn read_compacted_blocking(
         }
     }
     Ok(latest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delay_doubles_up_to_the_poll_interval() {
+        let interval = Duration::from_secs(30);
+        let delays: Vec<u64> = (1..=7)
+            .map(|failures| retry_delay(failures, interval).as_secs())
+            .collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 30, 30]);
+        assert_eq!(retry_delay(1_000, interval), interval);
+        assert_eq!(
+            retry_delay(3, Duration::from_millis(1_500)),
+            Duration::from_millis(1_500)
+        );
+    }
 }
