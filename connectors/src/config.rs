@@ -16,6 +16,7 @@ pub struct ConnectorsConfig {
     pub mirakl: Option<crate::mirakl::MiraklConfig>,
     pub cdiscount: Option<crate::octopia::OctopiaConfig>,
     pub fnac_darty: Option<crate::fnac_darty::FnacDartyConfig>,
+    pub odoo: Option<crate::odoo::OdooConfig>,
 }
 
 impl ConnectorsConfig {
@@ -25,6 +26,7 @@ impl ConnectorsConfig {
             ("mirakl", self.mirakl.is_some()),
             ("cdiscount", self.cdiscount.is_some()),
             ("fnac_darty", self.fnac_darty.is_some()),
+            ("odoo", self.odoo.is_some()),
         ];
         sections
             .into_iter()
@@ -34,7 +36,7 @@ impl ConnectorsConfig {
 }
 
 /// Every connector name [`build`] knows.
-pub const CONNECTORS: &[&str] = &["mirakl", "cdiscount", "fnac_darty"];
+pub const CONNECTORS: &[&str] = &["mirakl", "cdiscount", "fnac_darty", "odoo"];
 
 /// The section of `name`, or a configuration error saying it is missing.
 fn section<'a, T>(name: &str, section: Option<&'a T>) -> Result<&'a T, ConnectorError> {
@@ -58,6 +60,9 @@ pub fn build(name: &str, config: &ConnectorsConfig) -> Result<Box<dyn Connector>
         )?)),
         "fnac_darty" => Ok(Box::new(crate::fnac_darty::FnacDartyConnector::from_config(
             section(name, config.fnac_darty.as_ref())?,
+        )?)),
+        "odoo" => Ok(Box::new(crate::odoo::OdooConnector::from_config(
+            section(name, config.odoo.as_ref())?,
         )?)),
         _ => Err(ConnectorError::config(
             name,

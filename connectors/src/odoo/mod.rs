@@ -3,11 +3,15 @@
 //! `write_date` over JSON-RPC or, from Odoo 19, JSON-2 (one protocol chosen by configuration,
 //! the same mapping).
 
+mod config;
+mod connector;
 mod cursor;
 mod mapping;
 mod payload;
 mod protocol;
 
+pub use config::{OdooConfig, OdooProtocol};
+pub use connector::{AUTHENTICATE, CONNECTOR, OdooConnector, PRODUCTS, SUPPLIERINFO};
 pub use cursor::{CursorOrderError, INCREMENTAL_ORDER, WriteDateCursor};
 pub use mapping::{
     OdooMappingSettings, RawRow, VariantBarcodes, map_product, map_supplierinfo, raw_rows,

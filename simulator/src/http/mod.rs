@@ -29,6 +29,7 @@ mod faults;
 mod fnac_darty;
 mod mirakl;
 mod octopia;
+mod odoo;
 mod state;
 mod stats;
 mod timestamps;
@@ -53,6 +54,7 @@ pub use faults::{
 pub use fnac_darty::{FNAC_AUTH, FNAC_OFFERS_QUERY, FNAC_PRICING_QUERY};
 pub use mirakl::{MIRAKL_OF21, MIRAKL_P11};
 pub use octopia::{OCTOPIA_OFFERS, OCTOPIA_TOKEN};
+pub use odoo::{ODOO_JSON2, ODOO_JSONRPC, odoo_partner_id};
 pub use state::{OperationContext, PageSummary, Simulator};
 pub use stats::{MarketStats, OperationStats, SimStats};
 
@@ -66,6 +68,7 @@ fn api_routes(simulator: &Simulator) -> Router<Simulator> {
         .merge(mirakl::routes(simulator))
         .merge(octopia::routes(simulator))
         .merge(fnac_darty::routes(simulator))
+        .merge(odoo::routes(simulator))
 }
 
 /// How the market moves while the server runs.
@@ -92,6 +95,11 @@ pub struct Credentials {
     pub fnac_partner_id: String,
     pub fnac_shop_id: String,
     pub fnac_key: String,
+    /// Odoo's database, the API user's login and API key (JSON-RPC's password, JSON-2's
+    /// bearer token).
+    pub odoo_database: String,
+    pub odoo_login: String,
+    pub odoo_api_key: String,
 }
 
 impl Default for Credentials {
@@ -105,6 +113,9 @@ impl Default for Credentials {
             fnac_partner_id: "SIM-FNAC-PARTNER".to_owned(),
             fnac_shop_id: "SIM-FNAC-SHOP".to_owned(),
             fnac_key: "sim-fnac-key".to_owned(),
+            odoo_database: "sim-erp".to_owned(),
+            odoo_login: "hub-bot".to_owned(),
+            odoo_api_key: "sim-odoo-api-key".to_owned(),
         }
     }
 }

@@ -1,0 +1,126 @@
+//! `[connectors.odoo]`: where the Odoo server is, which protocol and credentials to use,
+//! and how its data is read.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::mapping::OdooMappingSettings;
+use crate::machinery::{ConnectorError, HttpSettings, RateLimit};
+
+/// How the connector calls Odoo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OdooProtocol {
+    /// `POST /jsonrpc` (every version; announced for removal in Odoo 22).
+    JsonRpc,
+    /// `POST /json/2/<model>/<method>` with a bearer API key (Odoo 19 and later).
+    Json2,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OdooConfig {
+    /// The server's root, e.g. `https://erp.example.com`.
+    pub base_url: String,
+    /// The database (`X-Odoo-Database` for JSON-2, the first `execute_kw` argument for
+    /// JSON-RPC).
+    pub database: String,
+    pub protocol: OdooProtocol,
+    /// The user's login, for JSON-RPC's `authenticate` (JSON-2 needs only the key).
+    #[serde(default)]
+    pub login: Option<String>,
+    /// The environment variable holding the user's API key (or `<name>_FILE`).
+    #[serde(default = "default_api_key_env")]
+    pub api_key_env: String,
+    /// Rows per `search_read` page.
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+    /// The location the ERP stock signals carry.
+    #[serde(default = "default_stock_location")]
+    pub stock_location: String,
+    /// The company currency, for products whose cost currency is empty.
+    #[serde(default = "default_company_currency")]
+    pub company_currency: String,
+    /// Hub supplier ids of Odoo partners, by partner id (`"57" = "grossiste_ouest"`).
+    #[serde(default)]
+    pub partner_supplier_ids: BTreeMap<String, String>,
+    /// The pace of calls to the server. Odoo publishes no limit; a self-hosted server's
+    /// workers are shared with its users, so the default is modest.
+    #[serde(default = "default_rate")]
+    pub rate: RateLimit,
+    #[serde(default)]
+    pub http: HttpSettings,
+}
+
+fn default_api_key_env() -> String {
+    "ODOO_API_KEY".to_owned()
+}
+
+fn default_page_size() -> u32 {
+    200
+}
+
+fn default_stock_location() -> String {
+    "WH/Stock".to_owned()
+}
+
+fn default_company_currency() -> String {
+    "EUR".to_owned()
+}
+
+fn default_rate() -> RateLimit {
+    RateLimit {
+        per_second: 5.0,
+        burst: 5,
+    }
+}
+
+impl OdooConfig {
+    /// Cross-field checks, done when the connector is built; returns the mapping settings.
+    pub fn validate(&self) -> Result<OdooMappingSettings, ConnectorError> {
+        let invalid = |detail: String| ConnectorError::config(super::CONNECTOR, detail);
+        if self.database.trim().is_empty() {
+            return Err(invalid("database is blank".to_owned()));
+        }
+        if self.page_size == 0 {
+            return Err(invalid("page_size must be at least 1".to_owned()));
+        }
+        if self.protocol == OdooProtocol::JsonRpc
+            && self
+                .login
+                .as_deref()
+                .is_none_or(|login| login.trim().is_empty())
+        {
+            return Err(invalid(
+                "protocol json_rpc authenticates with a login: set login".to_owned(),
+            ));
+        }
+        if hub_core::gate::currency::normalise_currency(&self.company_currency).is_none() {
+            return Err(invalid(format!(
+                "company_currency {:?} is not an active ISO 4217 code",
+                self.company_currency
+            )));
+        }
+        let partner_supplier_ids = self
+            .partner_supplier_ids
+            .iter()
+            .map(|(partner, supplier)| {
+                partner
+                    .trim()
+                    .parse::<i64>()
+                    .map(|id| (id, supplier.clone()))
+                    .map_err(|_| {
+                        invalid(format!(
+                            "partner_supplier_ids key {partner:?} is not a res.partner id"
+                        ))
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(OdooMappingSettings {
+            stock_location: self.stock_location.clone(),
+            company_currency: self.company_currency.clone(),
+            partner_supplier_ids,
+        })
+    }
+}
