@@ -341,7 +341,9 @@ fn merge(base: &mut toml::Table, overlay: toml::Table) {
 /// Nested keys are separated by `__` too (`HUB_CONNECTORS__MIRAKL__BASE_URL`). Below the
 /// section, a table that has no default (an optional source's section) is created, and a
 /// value without a default is read as TOML when it parses, else as a string; the typed
-/// configuration then rejects a key it does not know, naming it.
+/// configuration then rejects a key it does not know, naming it. Such a table's own
+/// defaults are not known here, so a table inside an optional section is set whole:
+/// `HUB_CONNECTORS__MIRAKL__OF21_RATE='{ per_second = 2.5, burst = 1 }'`.
 fn apply_env_override(
     layered: &mut toml::Table,
     name: &str,

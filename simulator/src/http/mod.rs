@@ -80,8 +80,8 @@ pub enum MarketClock {
     ChangesPerSecond(f64),
 }
 
-/// The credentials the simulated APIs accept.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The credentials the simulated APIs accept. `hub simulate` prints every field.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Credentials {
     /// Mirakl's `Authorization` header value (the shop's API key, no `Bearer`).
     pub mirakl_api_key: String,

@@ -136,18 +136,18 @@ pub async fn run(args: &SimulateArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let base_url = format!("http://{}", listener.local_addr()?);
-    let credentials = simulator.credentials().clone();
     println!(
         "Simulated APIs at {base_url} ({} references)",
         args.references
     );
-    println!(
-        "  Mirakl seller API   {base_url}/api/offers (OF21), {base_url}/api/products/offers (P11)"
-    );
-    println!(
-        "                      Authorization: {}   our shop id: {}",
-        credentials.mirakl_api_key, credentials.mirakl_shop_id
-    );
+    println!("Credentials they accept:");
+    let credentials = serde_json::to_value(simulator.credentials())?;
+    for (name, value) in credentials.as_object().into_iter().flatten() {
+        let shown = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_owned);
+        println!("  {name:<28} {shown}");
+    }
     println!(
         "Control: GET {base_url}/_sim/stats, GET|PUT {base_url}/_sim/faults, POST {base_url}/_sim/advance?changes=N"
     );
