@@ -210,10 +210,11 @@ fn lines(
         Precision::Exact => amount,
     };
     let schedule = terms.schedule;
-    let revenue_excl_vat = round(money::excl_vat(
-        price_incl_vat + terms.shipping_incl_vat - terms.levies_incl_vat,
-        terms.vat_rate,
-    ));
+    let revenue_incl_vat = price_incl_vat + terms.shipping_incl_vat - terms.levies_incl_vat;
+    let revenue_excl_vat = match precision {
+        Precision::Charged => money::charged_excl_vat(revenue_incl_vat, terms.vat_rate),
+        Precision::Exact => money::excl_vat(revenue_incl_vat, terms.vat_rate),
+    };
     let rule = schedule.commission_rule(terms.category);
     let proportional = round(
         rule.rate
@@ -294,6 +295,21 @@ pub fn margin(
     price_incl_vat: Decimal,
     product_cost: &ProductCost,
 ) -> Result<Margin, MarginError> {
+    let product_cost_excl_vat = positive_product_cost(product_cost)?;
+    let fees = channel_fees(terms, price_incl_vat)?;
+    Ok(margin_of(fees, product_cost_excl_vat))
+}
+
+/// [`margin`] from the channel's lines already computed at the price (by
+/// [`channel_fees`]), so a caller that needs both computes the lines once.
+pub fn margin_with_fees(
+    fees: ChannelFees,
+    product_cost: &ProductCost,
+) -> Result<Margin, MarginError> {
+    Ok(margin_of(fees, positive_product_cost(product_cost)?))
+}
+
+fn positive_product_cost(product_cost: &ProductCost) -> Result<Decimal, MarginError> {
     let product_cost_excl_vat = product_cost.unit_cost_excl_vat;
     if product_cost_excl_vat <= Decimal::ZERO {
         return Err(MarginError::NonPositiveProductCost {
@@ -301,15 +317,26 @@ pub fn margin(
             cost_source: product_cost.source.clone(),
         });
     }
-    let fees = channel_fees(terms, price_incl_vat)?;
+    Ok(product_cost_excl_vat)
+}
+
+fn margin_of(fees: ChannelFees, product_cost_excl_vat: Decimal) -> Margin {
     let net_margin_excl_vat = fees.net_margin_excl_vat(product_cost_excl_vat);
-    Ok(Margin {
+    Margin {
         fees,
         product_cost_excl_vat,
         net_margin_excl_vat,
-        margin_rate: money::rate(net_margin_excl_vat / fees.revenue_excl_vat),
-        roi: money::rate(net_margin_excl_vat / product_cost_excl_vat),
-    })
+        margin_rate: money::rounded_quotient(
+            net_margin_excl_vat,
+            fees.revenue_excl_vat,
+            money::RATE_SCALE,
+        ),
+        roi: money::rounded_quotient(
+            net_margin_excl_vat,
+            product_cost_excl_vat,
+            money::RATE_SCALE,
+        ),
+    }
 }
 
 /// How far the cent-by-cent confirmation may walk from the exact solution. Rounding moves
@@ -361,12 +388,14 @@ pub fn price_for_margin_rate(
     let Some(exact_solution) = exact_solution else {
         return Ok(None);
     };
+    // The cent walk below prices the sale, which `margin` refuses at a non-positive cost.
+    positive_product_cost(product_cost)?;
     let cent = Decimal::new(1, money::CENT_DP);
+    // The net margin against the target share of revenue: the margin rate and ROI that
+    // `margin` also computes (two divisions) are not needed to compare.
     let reaches = |price: Decimal| -> Result<bool, MarginError> {
-        match margin(terms, price, product_cost) {
-            Ok(margin) => {
-                Ok(margin.net_margin_excl_vat >= target_rate * margin.fees.revenue_excl_vat)
-            }
+        match channel_fees(terms, price) {
+            Ok(fees) => Ok(fees.net_margin_excl_vat(cost) >= target_rate * fees.revenue_excl_vat),
             Err(MarginError::NonPositiveRevenue { .. }) => Ok(false),
             Err(error) => Err(error),
         }

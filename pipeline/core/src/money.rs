@@ -137,6 +137,85 @@ pub fn excl_vat(amount_incl_vat: Decimal, vat_rate: Decimal) -> Decimal {
     amount_incl_vat / (Decimal::ONE + vat_rate)
 }
 
+/// [`excl_vat`] as charged: `charged(excl_vat(amount_incl_vat, vat_rate))`, through
+/// [`rounded_quotient`].
+pub fn charged_excl_vat(amount_incl_vat: Decimal, vat_rate: Decimal) -> Decimal {
+    fixed(
+        rounded_quotient(amount_incl_vat, Decimal::ONE + vat_rate, CENT_DP),
+        MONEY_SCALE,
+    )
+}
+
+/// `fixed(numerator / denominator, dp)`, bit for bit, without the 28-digit decimal division
+/// when the operands are amounts and rates of ordinary size: the quotient is then rounded
+/// once, exactly, in integer arithmetic.
+///
+/// Why both round alike: `rust_decimal` divides to 28 places, or to 28 significant digits
+/// or more once its 96-bit mantissa is full, off by at most one unit in the last digit, and
+/// `fixed` then rounds that to `dp` places, half away from zero. With integer mantissas `N / D'` (the scales moved into one of them), an exact
+/// quotient that is not itself a midpoint between two `dp`-place values lies at least
+/// `10^-dp / (2 D')` from every midpoint. Within the limits below (`D' < 10^12`, a quotient
+/// below `10^6`, `dp <= 6`) that is above `5 × 10^-19`, while the division's error is below
+/// `2 × 10^-21`: the 28-digit quotient falls on the same side of every midpoint, and a
+/// midpoint itself divides exactly. Anything outside the limits, and a quotient that rounds
+/// to zero (whose sign the general path decides), takes the general path. The property
+/// tests below compare both paths.
+pub fn rounded_quotient(numerator: Decimal, denominator: Decimal, dp: u32) -> Decimal {
+    integer_rounded_quotient(numerator, denominator, dp)
+        .unwrap_or_else(|| fixed(numerator / denominator, dp))
+}
+
+const QUOTIENT_DENOMINATOR_LIMIT: u128 = 1_000_000_000_000;
+const QUOTIENT_MAGNITUDE_LIMIT: u128 = 1_000_000;
+
+fn integer_rounded_quotient(numerator: Decimal, denominator: Decimal, dp: u32) -> Option<Decimal> {
+    let numerator_mantissa = numerator.mantissa().unsigned_abs();
+    let denominator_mantissa = denominator.mantissa().unsigned_abs();
+    if numerator_mantissa == 0 || denominator_mantissa == 0 || dp > RATE_SCALE {
+        return None;
+    }
+    // quotient × 10^dp = numerator_mantissa × 10^shift / denominator_mantissa
+    let shift = i64::from(dp) + i64::from(denominator.scale()) - i64::from(numerator.scale());
+    let power = |exponent: i64| POWERS_OF_TEN.get(usize::try_from(exponent).ok()?).copied();
+    let (scaled_numerator, scaled_denominator) = if shift >= 0 {
+        (
+            numerator_mantissa.checked_mul(power(shift)?)?,
+            denominator_mantissa,
+        )
+    } else {
+        (
+            numerator_mantissa,
+            denominator_mantissa.checked_mul(power(-shift)?)?,
+        )
+    };
+    // Products below 10^30, far within a u128.
+    if scaled_denominator >= QUOTIENT_DENOMINATOR_LIMIT
+        || scaled_numerator
+            >= QUOTIENT_MAGNITUDE_LIMIT * POWERS_OF_TEN[dp as usize] * scaled_denominator
+    {
+        return None;
+    }
+    // As in `fixed`: a 64-bit division when both fit, rather than a 128-bit library call.
+    let rounded = match (
+        u64::try_from(scaled_numerator),
+        u64::try_from(scaled_denominator),
+    ) {
+        (Ok(numerator), Ok(denominator)) => u128::from(round_half_up(numerator, denominator)),
+        _ => round_half_up(scaled_numerator, scaled_denominator),
+    };
+    if rounded == 0 {
+        return None;
+    }
+    // Below 10^12 (the magnitude limit times 10^6), so the low two words hold it.
+    Some(Decimal::from_parts(
+        rounded as u32,
+        (rounded >> 32) as u32,
+        0,
+        numerator.is_sign_negative() != denominator.is_sign_negative(),
+        dp,
+    ))
+}
+
 /// Room for one explanation or rule line: the longest the golden catalogue renders is 144
 /// bytes, so a line is allocated once and a longer one grows once.
 pub const LINE_CAPACITY: usize = 160;
@@ -176,12 +255,12 @@ impl Piece for &str {
 
 impl Piece for i64 {
     fn append_to(&self, line: &mut String) {
-        let mut digits = [0u8; 20];
-        let start = write_digits(&mut digits, self.unsigned_abs(), 1);
+        let mut digits = [0u8; MAX_DIGITS];
+        let count = digits_reversed(self.unsigned_abs(), 1, &mut digits);
         if *self < 0 {
             line.push('-');
         }
-        push_ascii(line, &digits[start..]);
+        push_digits(line, &digits[..count], 0);
     }
 }
 
@@ -195,21 +274,13 @@ impl Piece for Decimal {
             return;
         };
         let scale = self.scale() as usize;
-        // 20 digits of a u64, or the scale's 28 digits and the units digit; then the point.
-        let mut digits = [0u8; 30];
-        let start = write_digits(&mut digits[..29], magnitude, scale + 1);
+        let mut digits = [0u8; MAX_DIGITS];
+        // Every digit of the scale, and the units digit.
+        let count = digits_reversed(magnitude, scale + 1, &mut digits);
         if self.is_sign_negative() {
             line.push('-');
         }
-        let end = if scale > 0 {
-            let point = 29 - scale;
-            digits.copy_within(point..29, point + 1);
-            digits[point] = b'.';
-            30
-        } else {
-            29
-        };
-        push_ascii(line, &digits[start..end]);
+        push_digits(line, &digits[..count], scale);
     }
 }
 
@@ -255,22 +326,35 @@ pub fn display_amount(amount: Decimal, currency: &str) -> String {
     text
 }
 
-/// Writes `value` right-aligned into `digits`, zero-padded to at least `min_digits`, and
-/// returns where the digits start.
-fn write_digits(digits: &mut [u8], mut value: u64, min_digits: usize) -> usize {
-    let mut start = digits.len();
-    while value > 0 || digits.len() - start < min_digits {
-        start -= 1;
+/// The most digits [`digits_reversed`] writes: a decimal's 28 places and its units digit
+/// (a `u64` has at most 20).
+const MAX_DIGITS: usize = Decimal::MAX_SCALE as usize + 1;
+
+/// Writes the decimal digits of `value` into `digits`, least significant first, zero-padded
+/// to at least `min_digits`, and returns how many it wrote.
+fn digits_reversed(mut value: u64, min_digits: usize, digits: &mut [u8; MAX_DIGITS]) -> usize {
+    let mut count = 0;
+    while value > 0 || count < min_digits {
         // The remainder is below 10, so the narrowing cannot truncate.
-        digits[start] = b'0' + (value % 10) as u8;
+        digits[count] = b'0' + (value % 10) as u8;
         value /= 10;
+        count += 1;
     }
-    start
+    count
 }
 
-fn push_ascii(line: &mut String, ascii: &[u8]) {
-    // Only ASCII digits and points are written into these buffers.
-    line.push_str(std::str::from_utf8(ascii).expect("ASCII digits"));
+/// Appends digits written by [`digits_reversed`], most significant first, with a decimal
+/// point before the last `scale` of them. Pushed one by one: for the few digits of an
+/// amount that is cheaper than checking a buffer is UTF-8 and copying it (a third of the
+/// rendering's cost when measured).
+fn push_digits(line: &mut String, reversed_digits: &[u8], scale: usize) {
+    line.reserve(reversed_digits.len() + 1);
+    for (position, digit) in reversed_digits.iter().enumerate().rev() {
+        line.push(char::from(*digit));
+        if position == scale && scale > 0 {
+            line.push('.');
+        }
+    }
 }
 
 /// Serde helpers that accept a decimal only as a string (`"0.15"`) or an integer (`30`), and
@@ -438,6 +522,26 @@ mod tests {
         })
     }
 
+    /// Amounts and rates as the margin divides them: small scales, with signs, and now and
+    /// then beyond the integer path's limits.
+    fn any_operand() -> impl Strategy<Value = Decimal> {
+        let magnitude = prop_oneof![
+            4 => 0i128..1_000_000_000,
+            1 => 0i128..i128::from(i64::MAX),
+            1 => 0i128..1 << 95,
+        ];
+        (
+            magnitude,
+            any::<bool>(),
+            prop_oneof![4 => 0u32..=6, 1 => 0u32..=28],
+        )
+            .prop_map(|(magnitude, negative, scale)| {
+                let mut value = Decimal::from_i128_with_scale(magnitude, scale);
+                value.set_sign_negative(negative);
+                value
+            })
+    }
+
     fn rounded_then_rescaled(value: Decimal, dp: u32) -> Decimal {
         let mut general = value.round_dp_with_strategy(dp, COMMERCIAL_ROUNDING);
         general.rescale(dp);
@@ -501,6 +605,67 @@ mod tests {
                 "{} to {} dp",
                 value,
                 dp
+            );
+        }
+
+        #[test]
+        fn rounded_quotient_is_bit_identical_to_dividing_then_rounding(
+            numerator in any_operand(),
+            denominator in any_operand(),
+            dp in 0u32..=RATE_SCALE,
+        ) {
+            // A quotient beyond 96 bits overflows (and panics) on both paths alike.
+            let Some(quotient) = numerator.checked_div(denominator) else {
+                return Ok(());
+            };
+            prop_assert_eq!(
+                rounded_quotient(numerator, denominator, dp).serialize(),
+                fixed(quotient, dp).serialize(),
+                "{} / {} to {} dp",
+                numerator,
+                denominator,
+                dp
+            );
+        }
+
+        /// Quotients on, and one unit of the numerator's scale either side of, a midpoint
+        /// of the rounding: where a double rounding would show.
+        #[test]
+        fn rounded_quotient_rounds_midpoints_as_the_general_path(
+            denominator in any_operand(),
+            midpoint_units in 0i64..2_000_000,
+            dp in 0u32..=RATE_SCALE,
+            nudge in -1i64..=1,
+            extra_scale in 0u32..=4,
+        ) {
+            prop_assume!(!denominator.is_zero());
+            let midpoint = Decimal::new(midpoint_units * 10 + 5, dp + 1);
+            let Some(on_midpoint) = midpoint.checked_mul(denominator) else {
+                return Ok(());
+            };
+            let nudged = on_midpoint
+                + Decimal::new(nudge, (on_midpoint.scale() + extra_scale).min(Decimal::MAX_SCALE));
+            let Some(quotient) = nudged.checked_div(denominator) else {
+                return Ok(());
+            };
+            prop_assert_eq!(
+                rounded_quotient(nudged, denominator, dp).serialize(),
+                fixed(quotient, dp).serialize(),
+                "{} / {} to {} dp",
+                nudged,
+                denominator,
+                dp
+            );
+        }
+
+        #[test]
+        fn charged_excl_vat_is_charged_of_excl_vat(
+            amount in (0i64..100_000_000, 0u32..=4).prop_map(|(m, scale)| Decimal::new(m, scale)),
+            vat_rate in (0i64..=3_000, 1u32..=4).prop_map(|(m, scale)| Decimal::new(m, scale)),
+        ) {
+            prop_assert_eq!(
+                charged_excl_vat(amount, vat_rate).serialize(),
+                charged(excl_vat(amount, vat_rate)).serialize()
             );
         }
 

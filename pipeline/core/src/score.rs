@@ -25,7 +25,7 @@ use crate::margin::{
 };
 use crate::money::{self, FxError, FxRates};
 use crate::profile::{EconomicsConfig, SellerProfile, WeightProfile};
-use factors::{FactorInputs, FactorValue, freshness};
+use factors::{FactorInputs, FactorValue, InputAges, age_hours, freshness};
 use velocity::SalesRankCurve;
 
 /// The factors of the score, in the order explanations list them.
@@ -243,10 +243,8 @@ pub fn evaluate(
         (Some(terms), Some(price)) => Some(margin::channel_fees(terms, price.price_incl_vat)?),
         _ => None,
     };
-    let computed_margin = match (&terms, &price, &situation.product_cost) {
-        (Some(terms), Some(price), Some(cost)) => {
-            Some(margin::margin(terms, price.price_incl_vat, cost)?)
-        }
+    let computed_margin = match (fees, &situation.product_cost) {
+        (Some(fees), Some(cost)) => Some(margin::margin_with_fees(fees, cost)?),
         _ => None,
     };
     // The target price serves two readers: competitiveness of a reference we do not list,
@@ -283,10 +281,15 @@ pub fn evaluate(
     }
 
     let at = situation.at;
-    let half_lives = &profile.freshness;
-    let age = |observed: Option<EpochMillis>, half_life| {
-        observed.map(|observed| freshness(at - observed, half_life))
+    let observed = situation.observed;
+    let age = |observed: Option<EpochMillis>| observed.map(|observed| age_hours(at - observed));
+    let ages_hours = InputAges {
+        offer: age(observed.offer),
+        stock: age(observed.stock),
+        cost: age(observed.cost),
     };
+    let half_lives = &profile.freshness;
+    let fresh = |age: Option<Decimal>, half_life| age.map(|age| freshness(age, half_life));
     let inputs = FactorInputs {
         situation,
         profile,
@@ -294,9 +297,10 @@ pub fn evaluate(
         fees: fees.as_ref(),
         margin: computed_margin.as_ref(),
         target_price,
-        offer_freshness: age(situation.observed.offer, half_lives.offer_hours),
-        stock_freshness: age(situation.observed.stock, half_lives.stock_hours),
-        cost_freshness: age(situation.observed.cost, half_lives.cost_hours),
+        ages_hours,
+        offer_freshness: fresh(ages_hours.offer, half_lives.offer_hours),
+        stock_freshness: fresh(ages_hours.stock, half_lives.stock_hours),
+        cost_freshness: fresh(ages_hours.cost, half_lives.cost_hours),
         fee_blockers: &fee_blockers,
         margin_blockers: &margin_blockers,
     };

@@ -33,12 +33,25 @@ impl FactorValue {
     }
 }
 
-/// Freshness of an input of `age_ms` whose half-life is `half_life_hours`:
+/// The age in hours, unrounded, of an input observed `age_ms` before the scoring time (0 if
+/// observed after it). Computed once per input: freshness and the explanation both read it.
+pub fn age_hours(age_ms: i64) -> Decimal {
+    Decimal::from(age_ms.max(0)) / Decimal::from(3_600_000)
+}
+
+/// Freshness of an input [`age_hours`] old whose half-life is `half_life_hours`:
 /// `h / (h + age)`, 1 when just observed, 1/2 at one half-life, 1/3 at two. A rational
 /// curve rather than an exponential keeps it exact in decimals and cheap.
-pub fn freshness(age_ms: i64, half_life_hours: Decimal) -> Decimal {
-    let age_hours = Decimal::from(age_ms.max(0)) / Decimal::from(3_600_000);
+pub fn freshness(age_hours: Decimal, half_life_hours: Decimal) -> Decimal {
     half_life_hours / (half_life_hours + age_hours)
+}
+
+/// The [`age_hours`] of each kind of input; `None` when it is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct InputAges {
+    pub offer: Option<Decimal>,
+    pub stock: Option<Decimal>,
+    pub cost: Option<Decimal>,
 }
 
 /// What every factor may read, computed once per evaluation.
@@ -51,6 +64,7 @@ pub struct FactorInputs<'s, 'a> {
     /// `Some(None)`: computed and unreachable; `None`: not computed (inputs missing, or a
     /// listed reference keeps its price).
     pub target_price: Option<Option<Decimal>>,
+    pub ages_hours: InputAges,
     pub offer_freshness: Option<Decimal>,
     pub stock_freshness: Option<Decimal>,
     pub cost_freshness: Option<Decimal>,
@@ -293,7 +307,7 @@ impl FactorInputs<'_, '_> {
 
     fn cost_share(&self, cost: Decimal, what: &str, zero_at: Decimal) -> FactorValue {
         let fees = self.fees.expect("cost shares are computed with fees");
-        let share = money::rate(cost / fees.revenue_excl_vat);
+        let share = money::rounded_quotient(cost, fees.revenue_excl_vat, money::RATE_SCALE);
         let currency = self.currency();
         FactorValue {
             raw_value: Some(share),
@@ -338,29 +352,29 @@ impl FactorInputs<'_, '_> {
     }
 
     pub fn data_freshness(&self) -> FactorValue {
-        let observed = self.situation.observed;
+        let ages = self.ages_hours;
         let inputs = [
-            ("offer", observed.offer, self.offer_freshness),
-            ("stock", observed.stock, self.stock_freshness),
-            ("cost", observed.cost, self.cost_freshness),
+            ("offer", ages.offer, self.offer_freshness),
+            ("stock", ages.stock, self.stock_freshness),
+            ("cost", ages.cost, self.cost_freshness),
         ];
         let mut sum = Decimal::ZERO;
-        let mut oldest_age_ms: Option<i64> = None;
+        let mut oldest_age_hours: Option<Decimal> = None;
         let mut explanation = String::with_capacity(LINE_CAPACITY);
-        for (index, (name, at, fresh)) in inputs.into_iter().enumerate() {
+        for (index, (name, age_hours, fresh)) in inputs.into_iter().enumerate() {
             if index > 0 {
                 explanation.push_str(", ");
             }
-            match (at, fresh) {
-                (Some(at), Some(fresh)) => {
-                    let age_ms = (self.situation.at - at).max(0);
-                    oldest_age_ms = Some(oldest_age_ms.map_or(age_ms, |oldest| oldest.max(age_ms)));
+            match (age_hours, fresh) {
+                (Some(age_hours), Some(fresh)) => {
+                    oldest_age_hours =
+                        Some(oldest_age_hours.map_or(age_hours, |oldest| oldest.max(age_hours)));
                     sum += fresh;
                     append!(
                         &mut explanation,
                         name,
                         " ",
-                        money::fixed(Decimal::from(age_ms) / Decimal::from(3_600_000), 1),
+                        money::fixed(age_hours, 1),
                         "h old (",
                         money::fixed(fresh, 2),
                         ")"
@@ -372,8 +386,7 @@ impl FactorInputs<'_, '_> {
         explanation.push_str("; raw = oldest age in hours");
         let normalised = sum / Decimal::from(inputs.len());
         FactorValue {
-            raw_value: oldest_age_ms
-                .map(|age_ms| money::rate(Decimal::from(age_ms) / Decimal::from(3_600_000))),
+            raw_value: oldest_age_hours.map(money::rate),
             normalised,
             confidence: normalised,
             explanation,
