@@ -285,10 +285,9 @@ async fn offers(
     };
     let mut malformer = context.malformer();
     for item in &mut items {
-        malformer.malform(
-            item,
-            &["gtin", "integrationPrice", "updatedAt", "offerState"],
-        );
+        // Fields whose damage leaves no usable offer (a damaged price would fall back on
+        // the facial price): each malformed item must end in quarantine.
+        malformer.malform(item, &["gtin", "updatedAt", "offerState"]);
     }
     simulator.record_malformed(&context, &malformer);
     let mut response = Json(json!({"itemsPerPage": items.len(), "items": items})).into_response();
