@@ -16,6 +16,7 @@ pub struct ConnectorsConfig {
     pub mirakl: Option<crate::mirakl::MiraklConfig>,
     pub cdiscount: Option<crate::octopia::OctopiaConfig>,
     pub fnac_darty: Option<crate::fnac_darty::FnacDartyConfig>,
+    pub amazon: Option<crate::amazon::AmazonConfig>,
     pub odoo: Option<crate::odoo::OdooConfig>,
 }
 
@@ -26,6 +27,7 @@ impl ConnectorsConfig {
             ("mirakl", self.mirakl.is_some()),
             ("cdiscount", self.cdiscount.is_some()),
             ("fnac_darty", self.fnac_darty.is_some()),
+            ("amazon", self.amazon.is_some()),
             ("odoo", self.odoo.is_some()),
         ];
         sections
@@ -36,7 +38,7 @@ impl ConnectorsConfig {
 }
 
 /// Every connector name [`build`] knows.
-pub const CONNECTORS: &[&str] = &["mirakl", "cdiscount", "fnac_darty", "odoo"];
+pub const CONNECTORS: &[&str] = &["mirakl", "cdiscount", "fnac_darty", "odoo", "amazon"];
 
 /// The section of `name`, or a configuration error saying it is missing.
 fn section<'a, T>(name: &str, section: Option<&'a T>) -> Result<&'a T, ConnectorError> {
@@ -60,6 +62,9 @@ pub fn build(name: &str, config: &ConnectorsConfig) -> Result<Box<dyn Connector>
         )?)),
         "fnac_darty" => Ok(Box::new(crate::fnac_darty::FnacDartyConnector::from_config(
             section(name, config.fnac_darty.as_ref())?,
+        )?)),
+        "amazon" => Ok(Box::new(crate::amazon::AmazonConnector::from_config(
+            section(name, config.amazon.as_ref())?,
         )?)),
         "odoo" => Ok(Box::new(crate::odoo::OdooConnector::from_config(
             section(name, config.odoo.as_ref())?,

@@ -4,9 +4,12 @@
 //!
 //! `payload` holds the API's documented shapes; `catalog`, `offers`, `inventory`, `fees` and
 //! `notification` map them to the signal contracts without I/O, so they are tested on
-//! recorded payloads (`tests/fixtures/amazon/`).
+//! recorded payloads (`tests/fixtures/amazon/`); `connector` is the fetch loop on the shared
+//! machinery (LWA token, per-operation budgets, pagination, the notification drop).
 
 pub mod catalog;
+pub mod config;
+pub mod connector;
 pub mod fees;
 pub mod inventory;
 pub mod notification;
@@ -17,6 +20,12 @@ use hub_core::reason::{Quarantine, ReasonCode};
 use hub_schemas::records::EpochMillis;
 
 use crate::sourced::{Origin, Sourced};
+
+pub use self::config::AmazonConfig;
+pub use self::connector::{AmazonConnector, LwaCredentials};
+
+/// The connector's name in configuration, metrics and cursors.
+pub const CONNECTOR: &str = "amazon";
 
 /// The amazon.fr marketplace.
 pub const MARKETPLACE_FR: &str = "A13V1IB3VIYZZH";

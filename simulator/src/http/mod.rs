@@ -25,6 +25,7 @@
 //!    with [`Simulator::record_malformed`];
 //! 5. adds the credentials it accepts to [`Credentials`] so `hub simulate` prints them.
 
+mod amazon;
 mod faults;
 mod fnac_darty;
 mod mirakl;
@@ -48,6 +49,10 @@ use axum::routing::{MethodRouter, get};
 use serde::Deserialize;
 use tokio::net::TcpListener;
 
+pub use amazon::{
+    AMAZON_GET_INVENTORY_SUMMARIES, AMAZON_GET_ITEM_OFFERS, AMAZON_GET_ITEM_OFFERS_BATCH,
+    AMAZON_GET_MY_FEES_ESTIMATE, AMAZON_LWA_TOKEN, AMAZON_SEARCH_CATALOG_ITEMS, asin_of,
+};
 pub use faults::{
     FailingWindow, FaultConfig, FaultConfigError, Faults, Malformer, RateLimit, Window,
 };
@@ -66,6 +71,7 @@ use faults::{Decision, ThrottleCause};
 fn api_routes(simulator: &Simulator) -> Router<Simulator> {
     Router::new()
         .merge(mirakl::routes(simulator))
+        .merge(amazon::routes(simulator))
         .merge(octopia::routes(simulator))
         .merge(fnac_darty::routes(simulator))
         .merge(odoo::routes(simulator))
@@ -87,6 +93,14 @@ pub struct Credentials {
     pub mirakl_api_key: String,
     /// Our shop on the Mirakl marketplace: P11 lists our offers under this id.
     pub mirakl_shop_id: u64,
+    /// Login with Amazon: our application's client id and secret, the seller's refresh
+    /// token, and how long the access tokens it grants live.
+    pub amazon_client_id: String,
+    pub amazon_client_secret: String,
+    pub amazon_refresh_token: String,
+    pub amazon_token_lifetime_secs: u64,
+    /// Our seller id on amazon.fr: our offers carry it.
+    pub amazon_seller_id: String,
     /// Octopia's OAuth2 client credentials and the seller they act for (`SellerId`).
     pub octopia_client_id: String,
     pub octopia_client_secret: String,
@@ -107,6 +121,11 @@ impl Default for Credentials {
         Credentials {
             mirakl_api_key: "sim-mirakl-shop-key".to_owned(),
             mirakl_shop_id: 2_010,
+            amazon_client_id: "amzn1.application-oa2-client.sim".to_owned(),
+            amazon_client_secret: "sim-lwa-client-secret".to_owned(),
+            amazon_refresh_token: "Atzr|sim-refresh-token".to_owned(),
+            amazon_token_lifetime_secs: 3_600,
+            amazon_seller_id: "A1SIMOURSELLER".to_owned(),
             octopia_client_id: "sim-octopia-client".to_owned(),
             octopia_client_secret: "sim-octopia-secret".to_owned(),
             octopia_seller_id: 98_979,
