@@ -194,10 +194,13 @@ fn p11_gives_the_cheapest_comparable_competitor_the_count_and_the_featured_offer
         }
     );
 
-    // Our offer is inactive (no stock): buyers do not see it, so we have no price there.
+    // Our offer is inactive (no stock): it keeps its price, but buyers do not see it, so it
+    // is neither counted on the page nor featured.
     assert_eq!(
         signals[2].0,
         &OfferSignal {
+            our_price_incl_vat: Some(d("6.49")),
+            our_shipping_incl_vat: Some(d("4.90")),
             buy_box_price_incl_vat: Some(d("11.45")),
             we_own_buy_box: Some(false),
             lowest_listing_price_incl_vat: Some(d("5.95")),
@@ -338,4 +341,117 @@ fn an_unreadable_of21_page_is_one_rejected_element() {
     let (reason, _, raw, _) = rejections(&sourced)[0];
     assert_eq!(reason, ReasonCode::Undecodable);
     assert_eq!(raw, body);
+}
+
+mod no_element_is_dropped {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// An OF21 offer that is valid, or broken in one of the ways operators break them.
+    fn own_offer(kind: u8, index: usize) -> Value {
+        let ean = ["5901234123457", "4006381333931", "3017620422003"][index % 3];
+        let mut offer = json!({
+            "active": !index.is_multiple_of(4),
+            "currency_iso_code": "EUR",
+            "min_shipping_price": 4.99,
+            "offer_id": index,
+            "price": 10.5,
+            "product_references": [{"reference": ean, "reference_type": "EAN"}],
+            "shop_sku": format!("SKU-{index}"),
+            "state_code": "11",
+            "total_price": 15.49
+        });
+        match kind {
+            0 => offer["price"] = json!("dix euros"),
+            1 => offer["product_references"] = json!([]),
+            2 => offer["product_references"][0]["reference"] = json!("5901234123450"),
+            3 => offer["currency_iso_code"] = json!(null),
+            _ => {}
+        }
+        offer
+    }
+
+    /// A P11 offer of a competitor: valid, a placeholder, or unreadable.
+    fn shop_offer(kind: u8, index: usize) -> Value {
+        let mut offer = json!({
+            "active": true,
+            "currency_iso_code": "EUR",
+            "min_shipping_price": 0.0,
+            "offer_id": 90_000 + index,
+            "price": 12.0 + index as f64,
+            "shop_id": 3_000 + index,
+            "state_code": "11",
+            "total_price": 12.0 + index as f64
+        });
+        match kind {
+            0 => offer["active"] = json!(false),
+            1 => {
+                offer["price"] = json!(0.0);
+                offer["total_price"] = json!(0.0);
+            }
+            2 => offer["total_price"] = json!([1]),
+            _ => {}
+        }
+        offer
+    }
+
+    proptest! {
+        /// Every OF21 element is a signal or a rejection, and every competitor offer is
+        /// counted on the page or rejected.
+        #[test]
+        fn every_element_is_a_signal_or_a_rejection(
+            own_kinds in proptest::collection::vec(0u8..8, 0..30),
+            competitor_kinds in proptest::collection::vec(0u8..6, 0..12),
+        ) {
+            let offers: Vec<Value> = own_kinds
+                .iter()
+                .enumerate()
+                .map(|(index, kind)| own_offer(*kind, index))
+                .collect();
+            let page = serde_json::to_vec(&json!({"offers": offers, "total_count": 500})).unwrap();
+            let competitors: Vec<Value> = competitor_kinds
+                .iter()
+                .enumerate()
+                .map(|(index, kind)| shop_offer(*kind, index))
+                .collect();
+            let answer = serde_json::to_vec(&json!({"products": [{
+                "product_references": [{"reference": "5901234123457", "reference_type": "EAN"}],
+                "offers": competitors,
+            }]}))
+            .unwrap();
+
+            let competition = read_competition(&answer, p11_origin(), &our_shop());
+            let sourced = offer_signals(read_own_offers(&page, of21_origin()), Some(&competition));
+            let of21_rejected = rejections(&sourced)
+                .iter()
+                .filter(|(.., origin)| origin.source == "mirakl.OF21")
+                .count();
+            prop_assert_eq!(signals(&sourced).len() + of21_rejected, own_kinds.len());
+
+            let p11_rejected = rejections(&sourced).len() - of21_rejected;
+            prop_assert_eq!(p11_rejected, competitor_kinds.iter().filter(|kind| **kind < 3).count());
+            // Each readable offer of ours on the contested EAN (every third one) sees the
+            // valid competitors, plus itself when active (three offers in four).
+            let unreadable = competitor_kinds.contains(&2);
+            let valid = competitor_kinds.iter().filter(|kind| **kind >= 3).count();
+            let mut expected: Vec<Option<i32>> = own_kinds
+                .iter()
+                .enumerate()
+                .filter(|(index, kind)| **kind >= 4 && index.is_multiple_of(3))
+                .map(|(index, _)| {
+                    (!unreadable).then(|| (valid + usize::from(!index.is_multiple_of(4))) as i32)
+                })
+                .collect();
+            let mut counted: Vec<Option<i32>> = signals(&sourced)
+                .into_iter()
+                .filter(|(offer, _)| offer.gtin == "5901234123457")
+                .map(|(offer, _)| offer.offer_count)
+                .collect();
+            expected.sort();
+            counted.sort();
+            prop_assert_eq!(counted, expected);
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! From Mirakl payloads to offer signals, pure. One OF21 page gives our offers; one P11
 //! answer for their EANs gives every shop's offers on those products. Each of our offers
-//! becomes one [`OfferSignal`] for channel `mirakl`: our price and shipping from OF21, and
+//! becomes one [`OfferSignal`] for channel `mirakl`: our price and shipping from OF21 (an
+//! inactive offer keeps its price but is not counted on the page nor featured), and
 //! from P11 the cheapest comparable competing offer (same condition and currency as ours;
 //! not ours), the number of offers on the page, and the featured offer: Mirakl front
 //! offices feature the cheapest offer, so the "buy box" is the lowest total price, ours
@@ -397,6 +398,8 @@ fn offer_signal(
     competition: Option<(&[CompetingOffer], &Origin)>,
 ) -> (OfferSignal, Origin) {
     let offer = &listed.offer;
+    // An inactive offer (out of stock, typically) is still our listing at its price, but
+    // buyers do not see it: it is neither on the page nor featured.
     let shown = offer.active != Some(false);
     let ours_total = our_total(offer).filter(|_| shown);
     let origin = competition.map_or(own_origin, |(_, origin)| origin).clone();
@@ -404,8 +407,8 @@ fn offer_signal(
         gtin: listed.gtin.clone(),
         channel: Channel::Mirakl.key().to_owned(),
         currency: listed.currency.clone(),
-        our_price_incl_vat: offer.price.filter(|_| shown),
-        our_shipping_incl_vat: offer.min_shipping_price.filter(|_| shown),
+        our_price_incl_vat: offer.price,
+        our_shipping_incl_vat: offer.min_shipping_price,
         buy_box_price_incl_vat: None,
         we_own_buy_box: None,
         lowest_listing_price_incl_vat: None,
