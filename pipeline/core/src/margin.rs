@@ -363,14 +363,14 @@ pub fn price_for_margin_rate(
     for regime in [CommissionRegime::Proportional, CommissionRegime::Minimum] {
         let at = |price| lines(terms, price, Precision::Exact, regime);
         let (at_zero, at_one) = (at(Decimal::ZERO)?, at(Decimal::ONE)?);
-        let margin_slope = at_one.net_margin_excl_vat(cost) - at_zero.net_margin_excl_vat(cost);
+        let margin_at_zero = at_zero.net_margin_excl_vat(cost);
+        let margin_slope = at_one.net_margin_excl_vat(cost) - margin_at_zero;
         let revenue_slope = at_one.revenue_excl_vat - at_zero.revenue_excl_vat;
         let denominator = margin_slope - target_rate * revenue_slope;
         if denominator <= Decimal::ZERO {
             continue;
         }
-        let price = (target_rate * at_zero.revenue_excl_vat - at_zero.net_margin_excl_vat(cost))
-            / denominator;
+        let price = (target_rate * at_zero.revenue_excl_vat - margin_at_zero) / denominator;
         let proportional_commission = rule.rate
             * terms
                 .schedule
@@ -504,10 +504,11 @@ pub fn select_product_cost(
     if let Some((unit_cost_excl_vat, line)) = best_supplier {
         return Ok(Some(ProductCost {
             unit_cost_excl_vat,
-            source: format!(
-                "supplier:{}",
-                line.supplier_id.as_deref().unwrap_or("unknown")
-            ),
+            source: [
+                "supplier:",
+                line.supplier_id.as_deref().unwrap_or("unknown"),
+            ]
+            .concat(),
             observed_at: line.observed_at,
         }));
     }

@@ -28,6 +28,11 @@ pub const COMMERCIAL_ROUNDING: RoundingStrategy = RoundingStrategy::MidpointAway
 /// Rounds to `dp` places with [`COMMERCIAL_ROUNDING`] and pads to exactly `dp` places, so the
 /// value's scale is fixed and its text form (and Avro bytes) is the same for equal values.
 pub fn fixed(value: Decimal, dp: u32) -> Decimal {
+    // Already at the scale (fee lines as charged, every amount of the breakdown): nothing to
+    // round or pad, and both paths below would give the value back bit for bit.
+    if value.scale() == dp {
+        return value;
+    }
     fixed_nonzero(value, dp).unwrap_or_else(|| {
         let mut rounded = value.round_dp_with_strategy(dp, COMMERCIAL_ROUNDING);
         rounded.rescale(dp);
@@ -314,8 +319,23 @@ pub struct Percent(pub Decimal);
 
 impl Piece for Percent {
     fn append_to(&self, line: &mut String) {
-        fixed(self.0 * Decimal::ONE_HUNDRED, 1).append_to(line);
+        fixed(hundredfold(self.0), 1).append_to(line);
         line.push('%');
+    }
+}
+
+/// `value × 100`, by moving the decimal point when the value has two places to move it by
+/// (every rate does): the same value as the multiplication, which a 96-bit product would
+/// only have to round beyond the bound checked here, without a decimal multiplication.
+/// Zeros multiply, so their sign and scale stay the library's.
+fn hundredfold(value: Decimal) -> Decimal {
+    const ROOM_FOR_A_HUNDREDFOLD: u128 = (1 << 96) / 100;
+    let scale = value.scale();
+    let mantissa = value.mantissa();
+    if scale >= 2 && mantissa != 0 && mantissa.unsigned_abs() < ROOM_FOR_A_HUNDREDFOLD {
+        Decimal::from_i128_with_scale(mantissa, scale - 2)
+    } else {
+        value * Decimal::ONE_HUNDRED
     }
 }
 
@@ -574,6 +594,19 @@ mod tests {
     }
 
     #[test]
+    fn fixed_gives_back_a_value_already_at_the_scale() {
+        let mut negative_zero = dec!(0.000);
+        negative_zero.set_sign_negative(true);
+        for value in [negative_zero, dec!(0.000), dec!(-0.005), dec!(12.340)] {
+            assert_eq!(
+                fixed(value, 3).serialize(),
+                rounded_then_rescaled(value, 3).serialize(),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
     fn unit_interval_keeps_the_bounds_and_signs_of_clamping() {
         let mut negative_zero = dec!(0.00);
         negative_zero.set_sign_negative(true);
@@ -667,6 +700,14 @@ mod tests {
                 charged_excl_vat(amount, vat_rate).serialize(),
                 charged(excl_vat(amount, vat_rate)).serialize()
             );
+        }
+
+        #[test]
+        fn percent_renders_the_hundredfold_rounded_to_one_place(value in any_decimal()) {
+            let Some(hundredfold) = value.checked_mul(Decimal::ONE_HUNDRED) else {
+                return Ok(());
+            };
+            prop_assert_eq!(text!(Percent(value)), format!("{}%", fixed(hundredfold, 1)));
         }
 
         #[test]

@@ -108,9 +108,10 @@ pub(crate) fn gtin<'v>(subject: &Subject, value: &'v str) -> Result<Cow<'v, str>
             ReasonCode::MissingField,
             "gtin is blank; the producing connector must fill it",
         ),
+        // `format_args!`: formatted once, straight into the quarantine detail.
         invalid => subject.refuse(
             ReasonCode::InvalidGtin,
-            format!("gtin: {invalid}; correct the GTIN at the source"),
+            format_args!("gtin: {invalid}; correct the GTIN at the source"),
         ),
     })
 }
@@ -126,7 +127,7 @@ pub(crate) fn currency<'v>(subject: &Subject, value: &'v str) -> Result<Cow<'v, 
     active_currency(value).ok_or_else(|| {
         subject.refuse(
             ReasonCode::UnknownCurrency,
-            format!(
+            format_args!(
                 "currency {} is not an active ISO 4217 code (e.g. EUR)",
                 quoted(value)
             ),
