@@ -15,15 +15,16 @@ use anyhow::{Result, ensure};
 use hub::config::Config;
 use hub_connectors::config::{ConnectorsConfig, build};
 use hub_connectors::connector::Connector;
-use hub_connectors::machinery::RateLimit;
+use hub_connectors::machinery::{HttpSettings, RateLimit, Secret};
 use hub_connectors::mirakl::MiraklConfig;
+use hub_connectors::octopia::{ClientCredentials, OctopiaConfig, OctopiaConnector};
 use hub_core::channel::Channel;
 use hub_integration_tests::connectors::{
     broker_config, now_millis, run_connectors, start_simulator,
 };
 use hub_integration_tests::market::{publish, read_until_or_explain};
 use hub_market_sim::MarketEvent;
-use hub_market_sim::http::{FaultConfig, RunningSimulator};
+use hub_market_sim::http::{FaultConfig, PageSummary, RunningSimulator};
 use hub_schemas::records::ReferenceScore;
 use hub_schemas::{Decoder, Framing, Topic, TopicNames};
 
@@ -36,15 +37,53 @@ struct Source {
     connector: fn(&RunningSimulator) -> Result<Box<dyn Connector>>,
     /// The channel whose product pages the connector brings in.
     channel: Channel,
-    /// Whether it reads only the pages where we have an offer (our listings drive it).
-    only_our_pages: bool,
+    /// The pages of that channel it must bring in with a price to score.
+    scores_page: fn(&PageSummary) -> bool,
 }
 
-const SOURCES: &[Source] = &[Source {
-    connector: mirakl,
-    channel: Channel::Mirakl,
-    only_our_pages: true,
-}];
+const SOURCES: &[Source] = &[
+    // Our offers (OF21) drive it; out of stock, our offer is inactive, so a page needs a
+    // competitor to have a price.
+    Source {
+        connector: mirakl,
+        channel: Channel::Mirakl,
+        scores_page: |page| page.ours && (page.in_stock || page.competitors > 0),
+    },
+    // Our offers drive it, priced whatever our stock.
+    Source {
+        connector: cdiscount,
+        channel: Channel::Cdiscount,
+        scores_page: |page| page.ours,
+    },
+];
+
+const FAST: RateLimit = RateLimit {
+    per_second: 50.0,
+    burst: 5,
+};
+
+fn cdiscount(simulator: &RunningSimulator) -> Result<Box<dyn Connector>> {
+    let credentials = simulator.simulator.credentials();
+    let base = simulator.base_url();
+    let config = OctopiaConfig {
+        base_url: format!("{base}/seller/v2"),
+        token_url: format!("{base}/auth/realms/maas/protocol/openid-connect/token"),
+        seller_id: credentials.octopia_seller_id.to_string(),
+        client_id_env: "UNUSED_CREDENTIALS_ARE_GIVEN".to_owned(),
+        client_secret_env: "UNUSED_CREDENTIALS_ARE_GIVEN".to_owned(),
+        page_size: 50,
+        offers_rate: FAST,
+        token_rate: FAST,
+        http: HttpSettings::default(),
+    };
+    Ok(Box::new(OctopiaConnector::new(
+        &config,
+        ClientCredentials {
+            client_id: Secret::new(credentials.octopia_client_id.clone()),
+            client_secret: Secret::new(credentials.octopia_client_secret.clone()),
+        },
+    )?))
+}
 
 const MIRAKL_KEY_ENV: &str = "HUB_TEST_E2E_MIRAKL_KEY";
 
@@ -64,14 +103,8 @@ fn mirakl(simulator: &RunningSimulator) -> Result<Box<dyn Connector>> {
             shop_id: Some(credentials.mirakl_shop_id as i64),
             shop_name: None,
             page_size: 50,
-            of21_rate: RateLimit {
-                per_second: 50.0,
-                burst: 5,
-            },
-            p11_rate: RateLimit {
-                per_second: 50.0,
-                burst: 5,
-            },
+            of21_rate: FAST,
+            p11_rate: FAST,
             http: Default::default(),
         }),
         ..ConnectorsConfig::default()
@@ -88,10 +121,7 @@ fn expected_pairs(simulator: &RunningSimulator) -> BTreeSet<(String, String)> {
                 .simulator
                 .pages(source.channel)
                 .into_iter()
-                .filter(|page| page.ours || !source.only_our_pages)
-                // A page where nobody offers anything (our offer inactive for want of
-                // stock, no competitor) has no price to score.
-                .filter(|page| (page.ours && page.in_stock) || page.competitors > 0)
+                .filter(|page| (source.scores_page)(page))
                 .map(|page| (page.gtin, source.channel.key().to_owned()))
         })
         .collect()
