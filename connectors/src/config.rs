@@ -16,8 +16,8 @@ pub struct ConnectorsConfig {
     pub mirakl: Option<crate::mirakl::MiraklConfig>,
     pub cdiscount: Option<crate::octopia::OctopiaConfig>,
     pub fnac_darty: Option<crate::fnac_darty::FnacDartyConfig>,
-    pub amazon: Option<crate::amazon::AmazonConfig>,
     pub odoo: Option<crate::odoo::OdooConfig>,
+    pub supplier_feeds: Option<crate::supplier_feed::SupplierFeedsConfig>,
 }
 
 impl ConnectorsConfig {
@@ -27,8 +27,8 @@ impl ConnectorsConfig {
             ("mirakl", self.mirakl.is_some()),
             ("cdiscount", self.cdiscount.is_some()),
             ("fnac_darty", self.fnac_darty.is_some()),
-            ("amazon", self.amazon.is_some()),
             ("odoo", self.odoo.is_some()),
+            ("supplier_feeds", self.supplier_feeds.is_some()),
         ];
         sections
             .into_iter()
@@ -38,7 +38,13 @@ impl ConnectorsConfig {
 }
 
 /// Every connector name [`build`] knows.
-pub const CONNECTORS: &[&str] = &["mirakl", "cdiscount", "fnac_darty", "odoo", "amazon"];
+pub const CONNECTORS: &[&str] = &[
+    "mirakl",
+    "cdiscount",
+    "fnac_darty",
+    "odoo",
+    "supplier_feeds",
+];
 
 /// The section of `name`, or a configuration error saying it is missing.
 fn section<'a, T>(name: &str, section: Option<&'a T>) -> Result<&'a T, ConnectorError> {
@@ -60,15 +66,22 @@ pub fn build(name: &str, config: &ConnectorsConfig) -> Result<Box<dyn Connector>
         "cdiscount" => Ok(Box::new(crate::octopia::OctopiaConnector::from_config(
             section(name, config.cdiscount.as_ref())?,
         )?)),
-        "fnac_darty" => Ok(Box::new(crate::fnac_darty::FnacDartyConnector::from_config(
-            section(name, config.fnac_darty.as_ref())?,
-        )?)),
-        "amazon" => Ok(Box::new(crate::amazon::AmazonConnector::from_config(
-            section(name, config.amazon.as_ref())?,
-        )?)),
-        "odoo" => Ok(Box::new(crate::odoo::OdooConnector::from_config(
-            section(name, config.odoo.as_ref())?,
-        )?)),
+        "fnac_darty" => Ok(Box::new(
+            crate::fnac_darty::FnacDartyConnector::from_config(section(
+                name,
+                config.fnac_darty.as_ref(),
+            )?)?,
+        )),
+        "odoo" => Ok(Box::new(crate::odoo::OdooConnector::from_config(section(
+            name,
+            config.odoo.as_ref(),
+        )?)?)),
+        "supplier_feeds" => Ok(Box::new(
+            crate::supplier_feed::SupplierFeedsConnector::from_config(section(
+                name,
+                config.supplier_feeds.as_ref(),
+            )?)?,
+        )),
         _ => Err(ConnectorError::config(
             name,
             format!(

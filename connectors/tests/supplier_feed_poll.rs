@@ -1,0 +1,175 @@
+//! The supplier feeds connector on a real directory: each file is read once, a restart
+//! remembers what was read from the persisted cursor, a new file and a file rewritten with
+//! new content are read, and an unchanged rewrite is not.
+
+mod in_memory;
+
+use std::path::{Path, PathBuf};
+
+use hub_connectors::connector::Connector;
+use hub_connectors::machinery::{HttpSettings, RateLimit};
+use hub_connectors::sourced::Sourced;
+use hub_connectors::supplier_feed::{
+    SupplierFeedConfig, SupplierFeedsConfig, SupplierFeedsConnector,
+};
+use in_memory::{CollectingSink, MemoryCursorStore};
+
+const GROSSISTE_OUEST_CSV: &[u8] =
+    include_bytes!("fixtures/supplier_feed/grossiste_ouest_20250310.csv");
+const EUROTECH_JSON: &[u8] = include_bytes!("fixtures/supplier_feed/eurotech_20250310.json");
+
+fn shipped_mapping(supplier: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../config/mappings")
+        .join(format!("{supplier}.toml"))
+}
+
+fn connector(grossiste_ouest: &Path, eurotech: &Path) -> SupplierFeedsConnector {
+    SupplierFeedsConnector::from_config(&SupplierFeedsConfig {
+        feeds: vec![
+            SupplierFeedConfig {
+                mapping: shipped_mapping("grossiste_ouest"),
+                directory: Some(grossiste_ouest.to_owned()),
+                url: None,
+            },
+            SupplierFeedConfig {
+                mapping: shipped_mapping("eurotech"),
+                directory: Some(eurotech.to_owned()),
+                url: None,
+            },
+        ],
+        rate: RateLimit {
+            per_second: 100.0,
+            burst: 10,
+        },
+        http: HttpSettings::default(),
+    })
+    .expect("connector")
+}
+
+/// Polls until caught up; returns the request ids of what was handed over (`<file>#<row>`)
+/// and the number of polls that handed over a file.
+async fn read(
+    connector: &mut SupplierFeedsConnector,
+    cursors: &mut MemoryCursorStore,
+) -> (Vec<String>, usize) {
+    let mut sink = CollectingSink::default();
+    let mut files = 0;
+    for _ in 0..20 {
+        let report = connector.poll(cursors, &mut sink).await.expect("poll");
+        if report.caught_up {
+            let ids = sink
+                .records()
+                .map(|record| match record {
+                    Sourced::Signal { origin, .. } | Sourced::Rejected { origin, .. } => {
+                        origin.request_id.clone().expect("row request id")
+                    }
+                })
+                .collect();
+            return (ids, files);
+        }
+        if report.signals + report.rejected > 0 {
+            files += 1;
+        }
+    }
+    panic!("the feeds never caught up");
+}
+
+#[tokio::test]
+async fn each_file_content_is_read_once_across_restarts() {
+    let grossiste_ouest = tempfile::tempdir().unwrap();
+    let eurotech = tempfile::tempdir().unwrap();
+    std::fs::write(
+        grossiste_ouest.path().join("grossiste_ouest_20250310.csv"),
+        GROSSISTE_OUEST_CSV,
+    )
+    .unwrap();
+    std::fs::write(grossiste_ouest.path().join("notes.txt"), b"not a feed file").unwrap();
+    std::fs::write(
+        eurotech.path().join("eurotech_20250310.json"),
+        EUROTECH_JSON,
+    )
+    .unwrap();
+
+    let mut cursors = MemoryCursorStore::default();
+    let mut first = connector(grossiste_ouest.path(), eurotech.path());
+    let (ids, files) = read(&mut first, &mut cursors).await;
+    assert_eq!(files, 2, "one file per feed");
+    assert_eq!(
+        ids.len(),
+        9 + 7,
+        "every row's signals and rejections: {ids:?}"
+    );
+    assert!(ids.contains(&"grossiste_ouest_20250310.csv#L7".to_owned()));
+    assert!(ids.contains(&"eurotech_20250310.json#/4".to_owned()));
+    drop(first);
+
+    // A restart on the persisted cursors reads nothing again.
+    let mut connector = connector(grossiste_ouest.path(), eurotech.path());
+    let (ids, _) = read(&mut connector, &mut cursors).await;
+    assert!(ids.is_empty(), "{ids:?}");
+
+    // The next day's file, and yesterday's rewritten unchanged: only the new one is read.
+    std::fs::write(
+        grossiste_ouest.path().join("grossiste_ouest_20250311.csv"),
+        GROSSISTE_OUEST_CSV,
+    )
+    .unwrap();
+    std::fs::write(
+        grossiste_ouest.path().join("grossiste_ouest_20250310.csv"),
+        GROSSISTE_OUEST_CSV,
+    )
+    .unwrap();
+    let (ids, files) = read(&mut connector, &mut cursors).await;
+    assert_eq!(files, 1);
+    assert!(
+        ids.iter()
+            .all(|id| id.starts_with("grossiste_ouest_20250311.csv#")),
+        "{ids:?}"
+    );
+
+    // A supplier that corrects its file in place: the new content is read.
+    let mut corrected = EUROTECH_JSON.to_vec();
+    corrected.extend_from_slice(b"\n");
+    std::fs::write(eurotech.path().join("eurotech_20250310.json"), &corrected).unwrap();
+    let (ids, files) = read(&mut connector, &mut cursors).await;
+    assert_eq!(files, 1);
+    assert_eq!(ids.len(), 7);
+}
+
+#[test]
+fn a_feed_needs_exactly_one_location_and_a_valid_mapping() {
+    let both = SupplierFeedsConfig {
+        feeds: vec![SupplierFeedConfig {
+            mapping: shipped_mapping("eurotech"),
+            directory: Some(PathBuf::from("/tmp")),
+            url: Some("https://supplier.example/feed.json".to_owned()),
+        }],
+        rate: RateLimit {
+            per_second: 1.0,
+            burst: 1,
+        },
+        http: HttpSettings::default(),
+    };
+    let error = SupplierFeedsConnector::from_config(&both).err().unwrap();
+    assert!(
+        error
+            .to_string()
+            .contains("exactly one of directory and url"),
+        "{error}"
+    );
+
+    let missing = SupplierFeedsConfig {
+        feeds: vec![SupplierFeedConfig {
+            mapping: shipped_mapping("no_such_supplier"),
+            directory: Some(PathBuf::from("/tmp")),
+            url: None,
+        }],
+        ..both
+    };
+    let error = SupplierFeedsConnector::from_config(&missing).err().unwrap();
+    assert!(
+        error.to_string().contains("no_such_supplier.toml"),
+        "{error}"
+    );
+}
