@@ -14,6 +14,8 @@ use serde::de::{Deserialize, Deserializer, Error};
 use serde::ser::{Error as _, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use crate::wire::decimal_from_text;
+
 /// Writes a decimal as a JSON number with exactly its digits (`10.50`, not `10.5` or
 /// `10.499999`).
 pub fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
@@ -46,13 +48,7 @@ pub fn parse(json_text: &str) -> Result<Decimal, String> {
     } else {
         json_text.to_owned()
     };
-    let number = number.trim();
-    let parsed = if number.contains(['e', 'E']) {
-        Decimal::from_scientific(number)
-    } else {
-        Decimal::from_str_exact(number)
-    };
-    parsed.map_err(|error| format!("amount {json_text} is not an exact decimal number ({error})"))
+    decimal_from_text(&number).map_err(|error| format!("amount {json_text}: {error}"))
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use hub_core::reason::{Quarantine, ReasonCode};
 use hub_schemas::records::EpochMillis;
 
 use crate::sourced::{Origin, Sourced};
+use crate::wire::epoch_millis_from_rfc3339;
 
 pub use self::config::AmazonConfig;
 pub use self::connector::{AmazonConnector, LwaCredentials};
@@ -78,14 +79,8 @@ fn undecodable(what: &str, error: &serde_json::Error) -> Quarantine {
 
 /// An ISO 8601 timestamp as the notifications write it (`2020-07-13T19:42:04.284Z`).
 fn parse_iso_millis(field: &str, text: &str) -> Result<EpochMillis, Quarantine> {
-    text.parse::<jiff::Timestamp>()
-        .map(|timestamp| timestamp.as_millisecond())
-        .map_err(|error| {
-            Quarantine::new(
-                ReasonCode::MappingFailed,
-                format!("{field} {text:?} is not an ISO 8601 timestamp: {error}"),
-            )
-        })
+    epoch_millis_from_rfc3339(text)
+        .map_err(|error| Quarantine::new(ReasonCode::MappingFailed, format!("{field}: {error}")))
 }
 
 /// An HTTP `Date` header (`Wed, 03 Apr 2024 00:03:36 GMT`), as epoch milliseconds: when
@@ -113,6 +108,6 @@ mod tests {
         assert_eq!(parse_http_date_millis("yesterday"), None);
         let error = parse_iso_millis("TimeOfOfferChange", "13/07/2020").unwrap_err();
         assert_eq!(error.reason, ReasonCode::MappingFailed);
-        assert!(error.detail.contains("TimeOfOfferChange \"13/07/2020\""));
+        assert!(error.detail.contains("TimeOfOfferChange: \"13/07/2020\""));
     }
 }
