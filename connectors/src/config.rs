@@ -16,6 +16,7 @@ pub struct ConnectorsConfig {
     pub mirakl: Option<crate::mirakl::MiraklConfig>,
     pub cdiscount: Option<crate::octopia::OctopiaConfig>,
     pub fnac_darty: Option<crate::fnac_darty::FnacDartyConfig>,
+    pub amazon: Option<crate::amazon::AmazonConfig>,
     pub odoo: Option<crate::odoo::OdooConfig>,
     pub supplier_feeds: Option<crate::supplier_feed::SupplierFeedsConfig>,
 }
@@ -27,6 +28,7 @@ impl ConnectorsConfig {
             ("mirakl", self.mirakl.is_some()),
             ("cdiscount", self.cdiscount.is_some()),
             ("fnac_darty", self.fnac_darty.is_some()),
+            ("amazon", self.amazon.is_some()),
             ("odoo", self.odoo.is_some()),
             ("supplier_feeds", self.supplier_feeds.is_some()),
         ];
@@ -44,6 +46,7 @@ pub const CONNECTORS: &[&str] = &[
     "fnac_darty",
     "odoo",
     "supplier_feeds",
+    "amazon",
 ];
 
 /// The section of `name`, or a configuration error saying it is missing.
@@ -72,6 +75,9 @@ pub fn build(name: &str, config: &ConnectorsConfig) -> Result<Box<dyn Connector>
                 config.fnac_darty.as_ref(),
             )?)?,
         )),
+        "amazon" => Ok(Box::new(crate::amazon::AmazonConnector::from_config(
+            section(name, config.amazon.as_ref())?,
+        )?)),
         "odoo" => Ok(Box::new(crate::odoo::OdooConnector::from_config(section(
             name,
             config.odoo.as_ref(),
