@@ -1,6 +1,7 @@
 //! The `hub` binary's library: configuration, telemetry and the thin adapters (Kafka,
 //! ClickHouse, CLI commands) around the pure decision core in `hub-core`.
 
+pub mod bench;
 pub mod commands;
 pub mod config;
 pub mod connect;

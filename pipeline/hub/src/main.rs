@@ -69,6 +69,87 @@ enum Command {
     /// Inspect the connectors.
     #[command(subcommand)]
     Connectors(ConnectorsCommand),
+    /// Measure the streaming path through the broker and the processor on a synthetic
+    /// market, on fresh topics of its own (removed at the end): records/s and scores/s, or
+    /// signal-to-score latency percentiles at a fixed rate.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Publish N records, then start the processor and time it until it has committed them
+    /// all: records/s and scores/s.
+    Throughput {
+        /// Records to publish (at most 5,000,000).
+        #[arg(long, default_value_t = 200_000)]
+        records: u64,
+        #[command(flatten)]
+        market: BenchMarketArgs,
+    },
+    /// After a warm-up (catalogue and initial sync), publish market changes at a fixed rate
+    /// while the processor runs: percentiles of the time from each input to its scores.
+    Latency {
+        /// Records per second (at most 20,000).
+        #[arg(long, default_value_t = 1_000)]
+        rate: u64,
+        /// Seconds of the timed phase (at most 600).
+        #[arg(long, default_value_t = 30)]
+        duration: u64,
+        #[command(flatten)]
+        market: BenchMarketArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct BenchMarketArgs {
+    /// Product references in the catalogue.
+    #[arg(long, default_value_t = 10_000)]
+    references: usize,
+    /// Seed of the catalogue and of the market's moves.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Share of published records that are corrupt, each quarantined by the processor.
+    #[arg(long, default_value_t = 0.01)]
+    corrupt_rate: f64,
+    /// Prefix of the run's topics and consumer groups; no topic may have it yet.
+    /// Default: bench-<unix milliseconds>.
+    #[arg(long)]
+    topic_prefix: Option<String>,
+    /// Leave the run's topics on the broker instead of removing them.
+    #[arg(long)]
+    keep_topics: bool,
+}
+
+impl BenchCommand {
+    fn params(self) -> hub::bench::BenchParams {
+        let (mode, market) = match self {
+            BenchCommand::Throughput { records, market } => {
+                (hub::bench::Mode::Throughput { records }, market)
+            }
+            BenchCommand::Latency {
+                rate,
+                duration,
+                market,
+            } => (
+                hub::bench::Mode::Latency {
+                    rate,
+                    duration: std::time::Duration::from_secs(duration),
+                },
+                market,
+            ),
+        };
+        hub::bench::BenchParams {
+            topic_prefix: market
+                .topic_prefix
+                .unwrap_or_else(commands::bench::fresh_topic_prefix),
+            references: market.references,
+            seed: market.seed,
+            corrupt_rate: market.corrupt_rate,
+            keep_topics: market.keep_topics,
+            mode,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -196,6 +277,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Connectors(ConnectorsCommand::Status) => {
             runtime.block_on(commands::connect::status(&config))?
+        }
+        Command::Bench(bench) => {
+            runtime.block_on(commands::bench::run(&config, &bench.params()))?
         }
     }
     Ok(ExitCode::SUCCESS)

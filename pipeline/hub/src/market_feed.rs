@@ -10,6 +10,45 @@ use crate::kafka::RecordProvenance;
 
 /// Deliveries awaited at once: enough to keep the broker busy, few enough to bound memory.
 const MAX_IN_FLIGHT: usize = 10_000;
+/// Start of the correlation id of every record a feed publishes.
+const CORRELATION_PREFIX: &str = "market-";
+
+/// The correlation id of the `sequence`-th record a feed publishes (from 0). The processor
+/// copies an input's correlation id onto every score and quarantined record it leads to.
+pub fn correlation_id(sequence: u64) -> String {
+    format!("{CORRELATION_PREFIX}{sequence}")
+}
+
+/// The publishing sequence number in a correlation id made by [`correlation_id`].
+pub fn sequence_of(correlation_id: &str) -> Option<u64> {
+    correlation_id
+        .strip_prefix(CORRELATION_PREFIX)?
+        .parse()
+        .ok()
+}
+
+/// The key `event` would be published under on the compacted products topic, `None` for
+/// events of the other topics. A compacting broker keeps only the latest record per key,
+/// so a second record with the same key can erase an unread first one.
+pub fn products_topic_key(event: &MarketEvent) -> Option<String> {
+    match event {
+        MarketEvent::Product(product)
+        | MarketEvent::Corrupt {
+            record: CorruptRecord::Product(product),
+            ..
+        } => product.key(),
+        MarketEvent::Corrupt {
+            record:
+                CorruptRecord::Raw {
+                    kind: RecordKind::Product,
+                    key,
+                    ..
+                },
+            ..
+        } => Some(key.clone()),
+        _ => None,
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
@@ -119,7 +158,7 @@ impl MarketFeed {
         }
         let name = self.encoder.topics().name(topic).to_owned();
         let headers = RecordProvenance {
-            correlation_id: format!("market-{}", self.published),
+            correlation_id: correlation_id(self.published),
             source: Some("hub-market-sim".into()),
             request_id: None,
         }
@@ -168,5 +207,20 @@ impl MarketFeed {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_correlation_id_gives_back_its_sequence_and_other_ids_none() {
+        for sequence in [0, 7, u64::MAX] {
+            assert_eq!(sequence_of(&correlation_id(sequence)), Some(sequence));
+        }
+        assert_eq!(sequence_of("changelog-4006381333931"), None);
+        assert_eq!(sequence_of("market-"), None);
+        assert_eq!(sequence_of("market-12x"), None);
     }
 }

@@ -1,6 +1,7 @@
 //! One module per `hub` subcommand: each parses nothing itself (clap does) and stays a thin
 //! sequence of adapter calls around the core.
 
+pub mod bench;
 pub mod connect;
 pub mod demo;
 pub mod migrate;

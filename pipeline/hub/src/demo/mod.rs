@@ -37,12 +37,14 @@ use crate::processor::{self, ProcessorError};
 use crate::sink::SinkError;
 use crate::wiring::{self, WiringError};
 use market::Volume;
-use positions::{BrokerError, OffsetReader, Positions, Span};
+pub use positions::{BrokerError, OffsetReader, Positions, Span};
 use report::RunTopics;
 use services::Services;
 
 pub use market::DEFAULT_CHANGES_PER_REFERENCE;
+pub use market::{use_catalogue_fx_rates, wall_clock_millis};
 pub use positions::sql_string;
+pub(crate) use render::thousands;
 pub use report::{
     BestChannelExample, BestChannels, Findings, Priority, ProductSummary, Query, ReasonCount,
     SinkRefusal,

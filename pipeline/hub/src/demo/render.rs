@@ -12,7 +12,7 @@ use super::market::per_second;
 use super::{DemoReport, Priority, Progress};
 
 /// `1234567` as `1,234,567`.
-fn thousands(value: u64) -> String {
+pub(crate) fn thousands(value: u64) -> String {
     let digits = value.to_string();
     let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {
