@@ -5,7 +5,8 @@
 //!
 //! Each source is one line of [`SOURCES`]: its connector, built against the simulator,
 //! and the channel whose pages it must bring in. The product references (the ERP's master
-//! data) are published from the catalogue until the Odoo connector is one of the sources.
+//! data) are published from the catalogue: no connector reads them yet (the Odoo
+//! connector reads costs and stock).
 
 use std::collections::BTreeSet;
 use std::sync::Once;

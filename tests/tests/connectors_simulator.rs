@@ -115,6 +115,12 @@ async fn mirakl_offers_covering(
             .collect();
         expected.iter().all(|gtin| seen.contains(gtin.as_str()))
     };
+    // The connectors create the topics as they start; the reader may come first.
+    hub::kafka::ensure_topics(
+        &config.kafka,
+        &TopicNames::new(&config.kafka.topic_prefix)?.specs(),
+    )
+    .await?;
     let offers: Vec<OfferSignal> = read_until(
         config,
         &decoder(config)?,
