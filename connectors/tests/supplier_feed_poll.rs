@@ -173,3 +173,102 @@ fn a_feed_needs_exactly_one_location_and_a_valid_mapping() {
         "{error}"
     );
 }
+
+/// A new supplier is a mapping file: the simulator's wholesalers publish a `;` CSV with
+/// decimal commas and prices excluding VAT.
+fn simulated_supplier_mapping(supplier_id: &str) -> String {
+    format!(
+        "supplier_id = \"{supplier_id}\"\nsource = \"supplier.{supplier_id}.csv\"\n\
+         csv_delimiter = \";\"\ndecimal_separator = \",\"\n\n[columns]\ngtin = \"EAN\"\n\
+         unit_cost = \"Prix HT\"\ncurrency = \"Devise\"\nquantity = \"Stock\"\n\
+         lead_time_days = \"Délai (j)\"\nmoq = \"Qté mini\"\n"
+    )
+}
+
+#[tokio::test]
+async fn a_file_published_at_a_url_is_read_again_only_when_it_changes() {
+    use hub_market_sim::http::{MarketClock, SUPPLIER_PRICE_FILE, SimServerConfig, Simulator};
+    use hub_market_sim::{CatalogueParams, PriceFeed};
+
+    let simulator = Simulator::new(SimServerConfig {
+        catalogue: CatalogueParams {
+            references: 200,
+            ..CatalogueParams::default()
+        },
+        ..SimServerConfig::default()
+    })
+    .expect("simulator")
+    .start(
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        MarketClock::OnRequest,
+    )
+    .await
+    .expect("simulator serving");
+    let catalogue = simulator.simulator.catalogue();
+    let (supplier_index, supplier) = catalogue
+        .suppliers
+        .iter()
+        .enumerate()
+        .find(|(_, supplier)| supplier.price_feed == PriceFeed::SupplierFile)
+        .expect("a supplier that sends its prices in its file");
+    let lines = catalogue
+        .references
+        .iter()
+        .flat_map(|reference| &reference.supplier_offers)
+        .filter(|offer| offer.supplier == supplier_index)
+        .count();
+    assert!(lines > 0);
+
+    let mappings = tempfile::tempdir().unwrap();
+    let mapping = mappings.path().join(format!("{}.toml", supplier.id));
+    std::fs::write(&mapping, simulated_supplier_mapping(&supplier.id)).unwrap();
+    let config = SupplierFeedsConfig {
+        feeds: vec![SupplierFeedConfig {
+            mapping,
+            directory: None,
+            url: Some(format!(
+                "{}/suppliers/{}/prices.csv",
+                simulator.base_url(),
+                supplier.id
+            )),
+        }],
+        rate: RateLimit {
+            per_second: 100.0,
+            burst: 10,
+        },
+        http: HttpSettings::default(),
+    };
+    let mut connector = SupplierFeedsConnector::from_config(&config).expect("connector");
+    let mut cursors = MemoryCursorStore::default();
+
+    let mut sink = CollectingSink::default();
+    let report = connector.poll(&mut cursors, &mut sink).await.expect("poll");
+    assert_eq!(report.rejected, 0, "{:?}", sink.pages);
+    assert_eq!(
+        report.signals,
+        2 * lines,
+        "a cost and a stock line per reference"
+    );
+    let report = connector.poll(&mut cursors, &mut sink).await.expect("poll");
+    assert!(
+        report.caught_up && report.signals == 0,
+        "unchanged file not read again"
+    );
+
+    // The market moves: stock-outs and price changes rewrite the file.
+    simulator.simulator.advance(5_000);
+    let report = connector.poll(&mut cursors, &mut sink).await.expect("poll");
+    assert_eq!(
+        report.signals,
+        2 * lines,
+        "the rewritten file is read whole"
+    );
+    assert!(
+        simulator
+            .simulator
+            .stats()
+            .operation(SUPPLIER_PRICE_FILE)
+            .requests
+            >= 3
+    );
+}

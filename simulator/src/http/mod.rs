@@ -33,6 +33,7 @@ mod octopia;
 mod odoo;
 mod state;
 mod stats;
+mod supplier;
 mod timestamps;
 
 use std::future::Future;
@@ -62,6 +63,7 @@ pub use octopia::{OCTOPIA_OFFERS, OCTOPIA_TOKEN};
 pub use odoo::{ODOO_JSON2, ODOO_JSONRPC, odoo_partner_id};
 pub use state::{OperationContext, PageSummary, Simulator};
 pub use stats::{MarketStats, OperationStats, SimStats};
+pub use supplier::{SUPPLIER_FILE_HEADER, SUPPLIER_PRICE_FILE};
 
 use crate::catalogue::{CatalogueError, CatalogueParams};
 use crate::simulation::SimulationError;
@@ -75,6 +77,7 @@ fn api_routes(simulator: &Simulator) -> Router<Simulator> {
         .merge(octopia::routes(simulator))
         .merge(fnac_darty::routes(simulator))
         .merge(odoo::routes(simulator))
+        .merge(supplier::routes(simulator))
 }
 
 /// How the market moves while the server runs.

@@ -1,0 +1,98 @@
+//! Suppliers' price and stock files, as a supplier's web server publishes them:
+//! `GET /suppliers/<supplier id>/prices.csv`, one line per reference the supplier sells, in a
+//! French wholesaler's layout (`;` delimiter, decimal comma, prices excluding VAT) with the
+//! market's current costs and stock, and `Last-Modified` at the market's simulated now. The
+//! hub reads it with a mapping file (`config/mappings/<supplier>.toml`), not code.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+
+use super::{OperationContext, Simulator, json_error, operation};
+use crate::catalogue::PriceFeed;
+
+/// `GET /suppliers/<supplier id>/prices.csv`.
+pub const SUPPLIER_PRICE_FILE: &str = "supplier.prices_csv";
+
+/// The file's header; a mapping names these columns.
+pub const SUPPLIER_FILE_HEADER: &str = "EAN;Prix HT;Devise;Stock;Délai (j);Qté mini";
+
+pub(super) fn routes(simulator: &Simulator) -> Router<Simulator> {
+    Router::new().route(
+        "/suppliers/{supplier}/prices.csv",
+        operation(simulator, SUPPLIER_PRICE_FILE, get(price_file)),
+    )
+}
+
+async fn price_file(
+    State(simulator): State<Simulator>,
+    Extension(context): Extension<OperationContext>,
+    Path(supplier_id): Path<String>,
+) -> Response {
+    let mut malformer = context.malformer();
+    let (lines, now) = {
+        let market = simulator.market();
+        let catalogue = market.catalogue();
+        let Some(supplier) = catalogue
+            .suppliers
+            .iter()
+            .position(|supplier| supplier.id == supplier_id)
+        else {
+            return json_error(
+                StatusCode::NOT_FOUND,
+                &format!("no supplier {supplier_id:?}"),
+            );
+        };
+        // A supplier whose prices the buyers keep in Odoo still sends its stock; its file
+        // then has no price.
+        let prices = catalogue.suppliers[supplier].price_feed == PriceFeed::SupplierFile;
+        let mut lines = vec![SUPPLIER_FILE_HEADER.to_owned()];
+        for (index, reference) in catalogue.references.iter().enumerate() {
+            for line in &market.state(index).supplier_lines {
+                if line.supplier != supplier {
+                    continue;
+                }
+                let price = if prices {
+                    line.unit_cost.normalize().to_string().replace('.', ",")
+                } else {
+                    String::new()
+                };
+                let mut fields = serde_json::json!({
+                    "EAN": reference.product.gtin,
+                    "Prix HT": price,
+                    "Stock": line.quantity.to_string(),
+                });
+                malformer.malform(&mut fields, &["EAN", "Prix HT", "Stock"]);
+                let text = |name: &str| match &fields[name] {
+                    serde_json::Value::String(text) => text.clone(),
+                    serde_json::Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                lines.push(format!(
+                    "{};{};{};{};{};{}",
+                    text("EAN"),
+                    text("Prix HT"),
+                    line.currency,
+                    text("Stock"),
+                    line.lead_time_days,
+                    line.moq
+                ));
+            }
+        }
+        (lines, market.simulated_now())
+    };
+    simulator.record_malformed(&context, &malformer);
+    let last_modified = jiff::Timestamp::from_millisecond(now)
+        .map(|time| time.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string())
+        .unwrap_or_default();
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::LAST_MODIFIED, last_modified),
+        ],
+        lines.join("\r\n") + "\r\n",
+    )
+        .into_response()
+}
