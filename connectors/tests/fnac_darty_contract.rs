@@ -12,6 +12,7 @@ use hub_connectors::fnac_darty::payload::{
     ModifiedBetween, Session, ShopCredentials, auth_request, offers_query_request,
     pricing_query_request,
 };
+use hub_connectors::machinery::Secret;
 use hub_connectors::sourced::{Origin, SignalRecord, Sourced};
 use hub_core::reason::ReasonCode;
 use hub_schemas::records::OfferSignal;
@@ -78,7 +79,7 @@ fn requests_have_the_documented_shape() {
     let credentials = ShopCredentials {
         partner_id: "87B13D72-9938-9549-39B7-BC3FF73CDA84".into(),
         shop_id: "859A6B21-6916-58FB-8B71-88EAD9A6A1F0".into(),
-        key: "F4FB8AC7-F7B5-8BDC-F5FC-5594BBFBE5F8".into(),
+        key: Secret::new("F4FB8AC7-F7B5-8BDC-F5FC-5594BBFBE5F8"),
     };
     assert_eq!(
         auth_request(&credentials),

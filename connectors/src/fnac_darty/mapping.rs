@@ -50,7 +50,7 @@ fn not_the_response(service: &'static str, xml: &str, detail: impl ToString) -> 
     }
 }
 
-pub(crate) fn refused_unless_ok(
+fn refused_unless_ok(
     service: &'static str,
     status: &str,
     errors: &[ApiError],

@@ -149,7 +149,7 @@ impl FnacDartyConnector {
             credentials: ShopCredentials {
                 partner_id: config.partner_id.trim().to_owned(),
                 shop_id: config.shop_id.trim().to_owned(),
-                key: key.expose().to_owned(),
+                key,
             },
             base,
             page_size: config.page_size,

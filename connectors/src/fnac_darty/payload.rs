@@ -19,6 +19,8 @@ use quick_xml::escape::escape;
 use quick_xml::events::Event;
 use serde::Deserialize;
 
+use crate::machinery::Secret;
+
 pub const NAMESPACE: &str = "http://www.fnac.com/schemas/mp-dialog.xsd";
 /// `product_state` / `offer_status` of a new item, the only condition the hub compares.
 pub const STATE_NEW: &str = "11";
@@ -27,22 +29,12 @@ pub const MAX_PRICING_REFERENCES: usize = 10;
 /// Fnac Darty's prices are in euros, VAT included.
 pub const CURRENCY: &str = "EUR";
 
-/// The shop's credentials for `auth`.
-#[derive(Clone, PartialEq, Eq)]
+/// The shop's credentials for `auth`; the key prints as `***`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShopCredentials {
     pub partner_id: String,
     pub shop_id: String,
-    pub key: String,
-}
-
-impl std::fmt::Debug for ShopCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ShopCredentials")
-            .field("partner_id", &self.partner_id)
-            .field("shop_id", &self.shop_id)
-            .field("key", &"***")
-            .finish()
-    }
+    pub key: Secret,
 }
 
 /// What every service but `auth` carries on its root element.
@@ -69,7 +61,7 @@ pub fn auth_request(credentials: &ShopCredentials) -> String {
         r#"<?xml version="1.0" encoding="utf-8"?><auth xmlns="{NAMESPACE}"><partner_id>{}</partner_id><shop_id>{}</shop_id><key>{}</key></auth>"#,
         escape(&credentials.partner_id),
         escape(&credentials.shop_id),
-        escape(&credentials.key)
+        escape(credentials.key.expose())
     )
 }
 
@@ -286,7 +278,7 @@ mod tests {
         let credentials = ShopCredentials {
             partner_id: "P".into(),
             shop_id: "S".into(),
-            key: "secret-key".into(),
+            key: Secret::new("secret-key"),
         };
         assert!(!format!("{credentials:?}").contains("secret-key"));
     }

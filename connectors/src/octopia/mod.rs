@@ -20,8 +20,8 @@ use self::mapping::map_offers_page;
 use self::payload::{CDISCOUNT_FR, TokenResponse, next_link};
 use crate::connector::{Connector, PollReport, RecordSink, hand_over, load_cursor};
 use crate::machinery::{
-    ApiClient, BreakerState, ConnectorError, Cursor, CursorKey, CursorStore, ErrorKind, Secret,
-    epoch_millis,
+    ApiClient, ApiResponse, BreakerState, ConnectorError, Cursor, CursorKey, CursorStore,
+    ErrorKind, Secret, epoch_millis,
 };
 use crate::wire::rfc3339_from_epoch_millis;
 
@@ -209,10 +209,7 @@ impl OctopiaConnector {
         Ok(url)
     }
 
-    async fn get_offers(
-        &mut self,
-        url: &Url,
-    ) -> Result<crate::machinery::ApiResponse, ConnectorError> {
+    async fn get_offers(&mut self, url: &Url) -> Result<ApiResponse, ConnectorError> {
         let mut renewed = false;
         loop {
             let token = self.access_token().await?;
