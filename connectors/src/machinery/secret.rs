@@ -79,6 +79,17 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// The credential as a request header value, after `prefix` (`""`, `"Bearer "`...),
+    /// marked sensitive so HTTP tooling never prints it.
+    pub fn header_value(
+        &self,
+        prefix: &str,
+    ) -> Result<reqwest::header::HeaderValue, reqwest::header::InvalidHeaderValue> {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("{prefix}{}", self.0))?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
 }
 
 impl fmt::Debug for Secret {
@@ -105,6 +116,11 @@ mod tests {
             "*** *** Some(***)"
         );
         assert_eq!(secret.expose(), "k3y");
+        let header = secret.header_value("Bearer ").unwrap();
+        assert_eq!(header.to_str().unwrap(), "Bearer k3y");
+        assert!(header.is_sensitive());
+        assert!(!format!("{header:?}").contains("k3y"));
+        assert!(Secret::new("line\nbreak").header_value("").is_err());
     }
 
     // Each test uses its own variable names: tests run in parallel in one process.

@@ -9,7 +9,7 @@ pub mod payload;
 
 use async_trait::async_trait;
 use reqwest::Url;
-use reqwest::header::AUTHORIZATION;
+use reqwest::header::{AUTHORIZATION, HeaderValue};
 
 pub use self::config::MiraklConfig;
 use self::mapping::{OurShop, offer_signals, read_competition, read_own_offers};
@@ -28,7 +28,8 @@ pub const P11: &str = "P11";
 
 pub struct MiraklConnector {
     client: ApiClient,
-    api_key: Secret,
+    /// `Authorization: <api key>`, no `Bearer`; marked sensitive.
+    authorization: HeaderValue,
     offers_url: Url,
     products_offers_url: Url,
     shop_id: Option<i64>,
@@ -42,8 +43,16 @@ impl MiraklConnector {
     pub fn from_config(config: &MiraklConfig) -> Result<Self, ConnectorError> {
         config.validate()?;
         let invalid = |detail: String| ConnectorError::config(CONNECTOR, detail);
-        let api_key = Secret::from_env(&config.api_key_env)
-            .map_err(|error| invalid(format!("API key: {error}")))?;
+        let authorization = Secret::from_env(&config.api_key_env)
+            .map_err(|error| invalid(format!("API key: {error}")))?
+            .header_value("")
+            .map_err(|_| {
+                invalid(format!(
+                    "the API key in {} is not a valid header value (a line break or a \
+                     control character)",
+                    config.api_key_env
+                ))
+            })?;
         let base = Url::parse(config.base_url.trim_end_matches('/'))
             .map_err(|error| invalid(format!("base_url {:?}: {error}", config.base_url)))?;
         let endpoint = |path: &str| {
@@ -57,7 +66,7 @@ impl MiraklConnector {
             .build()?;
         Ok(MiraklConnector {
             client,
-            api_key,
+            authorization,
             offers_url: endpoint("/api/offers"),
             products_offers_url: endpoint("/api/products/offers"),
             shop_id: config.shop_id,
@@ -112,7 +121,7 @@ impl Connector for MiraklConnector {
             .client
             .send(OF21, |http| {
                 http.get(self.offers_url.clone())
-                    .header(AUTHORIZATION, self.api_key.expose())
+                    .header(AUTHORIZATION, self.authorization.clone())
                     .query(&query)
             })
             .await?;
@@ -131,7 +140,7 @@ impl Connector for MiraklConnector {
                 .client
                 .send(P11, |http| {
                     http.get(self.products_offers_url.clone())
-                        .header(AUTHORIZATION, self.api_key.expose())
+                        .header(AUTHORIZATION, self.authorization.clone())
                         .query(&[("product_references", &references)])
                 })
                 .await;
