@@ -4,16 +4,16 @@
 //! thin client on the shared machinery. Nothing here knows Kafka: `hub connect` publishes
 //! what a connector yields, gated, with its origin as record headers.
 
-pub mod sourced;
-pub mod supplier_feed;
+pub mod amazon;
 pub mod config;
 pub mod connector;
-pub mod machinery;
-pub mod names;
-pub mod json_decimal;
-pub mod amazon;
-pub mod odoo;
-pub mod mirakl;
-pub mod octopia;
 pub mod fnac_darty;
+pub mod json_decimal;
+pub mod machinery;
+pub mod mirakl;
+pub mod names;
+pub mod octopia;
+pub mod odoo;
+pub mod sourced;
+pub mod supplier_feed;
 pub mod wire;
