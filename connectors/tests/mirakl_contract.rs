@@ -194,8 +194,8 @@ fn p11_gives_the_cheapest_comparable_competitor_the_count_and_the_featured_offer
         }
     );
 
-    // Our offer is inactive (no stock): it keeps its price, but buyers do not see it, so it
-    // is neither counted on the page nor featured.
+    // Our offer is inactive (no stock): it keeps its price and is counted (the contract's
+    // count includes our listing), but buyers do not see it, so it is not featured.
     assert_eq!(
         signals[2].0,
         &OfferSignal {
@@ -206,7 +206,7 @@ fn p11_gives_the_cheapest_comparable_competitor_the_count_and_the_featured_offer
             lowest_listing_price_incl_vat: Some(d("5.95")),
             lowest_shipping_incl_vat: Some(d("5.50")),
             lowest_landed_price_incl_vat: Some(d("11.45")),
-            offer_count: Some(1),
+            offer_count: Some(2),
             ..expected("3017620422003", "EPICERIE")
         }
     );
@@ -273,8 +273,9 @@ fn our_offers_are_recognised_by_shop_name_when_p11_omits_shop_ids() {
         signals_of(&sourced, "4006381333931").lowest_landed_price_incl_vat,
         Some(d("19.99"))
     );
-    // This answer has no product for the other EANs: nobody else sells them.
-    assert_eq!(signals_of(&sourced, "3017620422003").offer_count, Some(0));
+    // This answer has no product for the other EANs: nobody else sells them, and the page
+    // counts our (inactive) listing alone.
+    assert_eq!(signals_of(&sourced, "3017620422003").offer_count, Some(1));
 }
 
 fn signals_of<'a>(sourced: &'a [Sourced], gtin: &str) -> &'a OfferSignal {
@@ -433,16 +434,14 @@ mod no_element_is_dropped {
             let p11_rejected = rejections(&sourced).len() - of21_rejected;
             prop_assert_eq!(p11_rejected, competitor_kinds.iter().filter(|kind| **kind < 3).count());
             // Each readable offer of ours on the contested EAN (every third one) sees the
-            // valid competitors, plus itself when active (three offers in four).
+            // valid competitors, plus itself: our listing counts, active or not.
             let unreadable = competitor_kinds.contains(&2);
             let valid = competitor_kinds.iter().filter(|kind| **kind >= 3).count();
             let mut expected: Vec<Option<i32>> = own_kinds
                 .iter()
                 .enumerate()
                 .filter(|(index, kind)| **kind >= 4 && index.is_multiple_of(3))
-                .map(|(index, _)| {
-                    (!unreadable).then(|| (valid + usize::from(!index.is_multiple_of(4))) as i32)
-                })
+                .map(|_| (!unreadable).then(|| (valid + 1) as i32))
                 .collect();
             let mut counted: Vec<Option<i32>> = signals(&sourced)
                 .into_iter()

@@ -1,7 +1,8 @@
 //! From Mirakl payloads to offer signals, pure. One OF21 page gives our offers; one P11
 //! answer for their EANs gives every shop's offers on those products. Each of our offers
 //! becomes one [`OfferSignal`] for channel `mirakl`: our price and shipping from OF21 (an
-//! inactive offer keeps its price but is not counted on the page nor featured), and
+//! inactive offer keeps its price and is counted, as the contract's count includes our
+//! listing, but is never featured), and
 //! from P11 the cheapest comparable competing offer (same condition and currency as ours;
 //! not ours), the number of offers on the page, and the featured offer: Mirakl front
 //! offices feature the cheapest offer, so the "buy box" is the lowest total price, ours
@@ -399,7 +400,7 @@ fn offer_signal(
 ) -> (OfferSignal, Origin) {
     let offer = &listed.offer;
     // An inactive offer (out of stock, typically) is still our listing at its price, but
-    // buyers do not see it: it is neither on the page nor featured.
+    // buyers do not see it: it is never featured.
     let shown = offer.active != Some(false);
     let ours_total = our_total(offer).filter(|_| shown);
     let origin = competition.map_or(own_origin, |(_, origin)| origin).clone();
@@ -435,7 +436,9 @@ fn offer_signal(
         signal.lowest_listing_price_incl_vat = lowest.map(|offer| offer.price);
         signal.lowest_shipping_incl_vat = lowest.and_then(|offer| offer.shipping);
         signal.lowest_landed_price_incl_vat = lowest.map(|offer| offer.total_price);
-        let count = competitors.len() + usize::from(shown);
+        // The contract's count includes our listing whenever it has a price (the quality
+        // gate refuses a priced page counted empty), shown to buyers or not.
+        let count = competitors.len() + usize::from(offer.price.is_some());
         signal.offer_count = Some(i32::try_from(count).unwrap_or(i32::MAX));
         let (featured, ours_featured) = match (ours_total, lowest) {
             (Some(ours), Some(theirs)) if ours <= theirs.total_price => (Some(ours), true),
