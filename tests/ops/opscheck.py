@@ -371,7 +371,10 @@ def check_compose_hub(problems: Problems) -> str:
                 problems.need((depends.get(dependency) or {}).get("condition") == "service_healthy", f"{where}: must wait for {dependency} to be healthy")
             group_ids[name] = env.get("HUB_KAFKA__GROUP_ID")
             problems.need(bool(service.get("healthcheck")), f"{where}: no healthcheck")
-    problems.need(len(set(group_ids.values())) == len(group_ids) and None not in group_ids.values(), f"process, sink and connect need distinct HUB_KAFKA__GROUP_ID values (got {group_ids})")
+    # Each command appends its role to the group id (`<group_id>-process`, `-sink`), so the
+    # services share one base id; a role already in the id would be doubled.
+    problems.need(len(set(group_ids.values())) == 1 and None not in group_ids.values(), f"process, sink and connect share one base HUB_KAFKA__GROUP_ID, each command adds its role (got {group_ids})")
+    problems.need(not any(str(group).endswith(("-process", "-sink", "-connect")) for group in group_ids.values()), f"HUB_KAFKA__GROUP_ID must not end with a role the command adds itself (got {group_ids})")
     clickhouse_env = env_dict(services["clickhouse"])
     raw = load_yaml(COMPOSE)
     raw_hub_env = env_dict(raw["services"]["process"])
