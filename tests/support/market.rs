@@ -11,13 +11,10 @@ use futures::StreamExt;
 use hub::config::{Config, ScoringConfig};
 use hub::control::ActiveScoring;
 use hub::kafka;
-use hub::market_feed::MarketFeed;
+use hub::market_feed::{MarketFeed, products_topic_key};
 use hub_core::gate::{Candidate, GateConfig};
 use hub_core::state::{InputPosition, ReferenceState};
-use hub_market_sim::{
-    Catalogue, CatalogueParams, CorruptRecord, MarketEvent, MarketSimulation, RecordKind,
-    SimulationParams,
-};
+use hub_market_sim::{Catalogue, CatalogueParams, MarketEvent, MarketSimulation, SimulationParams};
 use hub_schemas::records::ReferenceScore;
 use hub_schemas::{AvroRecord, Decoder, Encoder, Topic, TopicNames};
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
@@ -62,30 +59,9 @@ pub fn simulate(
             let event = simulation.next_event();
             (event, simulation.now())
         })
-        .filter(|(event, _)| product_key(event).is_none_or(|key| product_keys.insert(key)))
+        .filter(|(event, _)| products_topic_key(event).is_none_or(|key| product_keys.insert(key)))
         .collect();
     Ok((events, simulation))
-}
-
-/// The key of an event published on the compacted products topic.
-fn product_key(event: &MarketEvent) -> Option<String> {
-    match event {
-        MarketEvent::Product(product)
-        | MarketEvent::Corrupt {
-            record: CorruptRecord::Product(product),
-            ..
-        } => product.key(),
-        MarketEvent::Corrupt {
-            record:
-                CorruptRecord::Raw {
-                    kind: RecordKind::Product,
-                    key,
-                    ..
-                },
-            ..
-        } => Some(key.clone()),
-        _ => None,
-    }
 }
 
 /// How many records of `events` the gate must quarantine, by reason code.

@@ -52,12 +52,12 @@ fn topics_of(config: &Config, prefix: &str) -> Result<Vec<String>> {
         .collect())
 }
 
-/// The contract topics of a run and the processor's changelog.
+/// The contract topics of a run, the processor's changelog and its scoring control topic.
 fn run_topic_count(params: &BenchParams) -> Result<usize> {
     Ok(hub_schemas::TopicNames::new(&params.topic_prefix)?
         .specs()
         .len()
-        + 1)
+        + 2)
 }
 
 fn check_rate(what: &str, rate: Option<f64>) -> Result<()> {

@@ -43,12 +43,12 @@ struct Source {
 }
 
 const SOURCES: &[Source] = &[
-    // Our offers (OF21) drive it; out of stock, our offer is inactive, so a page needs a
-    // competitor to have a price.
+    // Our offers (OF21) drive it, priced whatever our stock: out of stock, our offer is
+    // inactive but keeps its price.
     Source {
         connector: mirakl,
         channel: Channel::Mirakl,
-        scores_page: |page| page.ours && (page.in_stock || page.competitors > 0),
+        scores_page: |page| page.ours,
     },
     // Our offers drive it, priced whatever our stock.
     Source {
