@@ -20,6 +20,9 @@ use hub_core::profile::{EconomicsConfig, SellerProfile, WeightProfile};
 use hub_core::score::{ScoringError, ScoringInput, score_reference};
 use hub_core::state::ReferenceState;
 use hub_schemas::records::ReferenceScore;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::KafkaResult;
+use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{KafkaConfig, ScoringConfig};
@@ -129,6 +132,21 @@ pub fn read(
             state.apply(key, payload)
         })?;
     Ok((state, next))
+}
+
+/// Follows the control topic from `next` (where [`read`] stopped), outside any consumer
+/// group: every reader needs every control record, whichever input partitions it owns.
+pub fn follower(
+    config: &KafkaConfig,
+    group_id: &str,
+    topic: &str,
+    next: i64,
+) -> KafkaResult<StreamConsumer> {
+    let follower: StreamConsumer = kafka::consumer_config(config, group_id).create()?;
+    let mut assignment = TopicPartitionList::new();
+    assignment.add_partition_offset(topic, CONTROL_PARTITION, Offset::Offset(next))?;
+    follower.assign(&assignment)?;
+    Ok(follower)
 }
 
 /// What scores are computed under: a published revision, or revision 0 from the local

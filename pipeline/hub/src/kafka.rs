@@ -231,6 +231,18 @@ pub enum PartitionReadError<E: std::error::Error + 'static> {
     Record(E),
 }
 
+/// The number of partitions of `topic`, `None` when the broker does not know it.
+pub fn partition_count(config: &KafkaConfig, topic: &str) -> Result<Option<i32>, KafkaError> {
+    let consumer: BaseConsumer = base_client_config(config).create()?;
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .find(|found| found.name() == topic)
+        .map(|found| found.partitions().len() as i32)
+        .filter(|count| *count > 0))
+}
+
 /// Reads `topic`/`partition` from its start to the high watermark seen when called,
 /// handing `visit` every record's offset, key and payload (`None`: a tombstone), and returns
 /// that high watermark: the offset to follow the partition from. For the compacted topics a

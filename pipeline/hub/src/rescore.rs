@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hub_core::profile::bundle::override_files;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use hub_schemas::Topic;
+use rdkafka::Message;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
@@ -13,8 +14,6 @@ use crate::config::Config;
 use crate::control::{self, ActiveScoring, ControlRecordError, RescoreProgress, ScoringRevision};
 use crate::kafka::{self, KafkaAdapterError, PartitionReadError, TopicPolicy};
 use crate::wiring::{self, WiringError};
-
-const POLL: Duration = Duration::from_millis(500);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RescoreError {
@@ -62,7 +61,8 @@ pub async fn publish(
         override_files(std::path::Path::new(&scoring.config_dir))
             .map_err(|error| RescoreError::Invalid(error.to_string()))?
     };
-    let topic = control_topic(config)?;
+    let topics = wiring::topic_names(config).map_err(WiringError::from)?;
+    let topic = control::topic_name(topics.prefix());
     kafka::ensure_topics(
         &config.kafka,
         [TopicPolicy {
@@ -106,23 +106,34 @@ pub async fn publish(
 }
 
 /// Follows the processors' progress on `revision` until every partition of the input
-/// topics reports it re-scored, calling `on_progress` whenever the progress changed.
+/// topics reports it re-scored, calling `on_progress` whenever the progress changed. The
+/// control topic is read once, then followed from where that read stopped.
 pub async fn wait(
     config: &Config,
     revision: u32,
     timeout: Duration,
     mut on_progress: impl FnMut(&BTreeMap<i32, RescoreProgress>),
 ) -> Result<(), RescoreError> {
-    let topic = control_topic(config)?;
-    let partitions = input_partitions(config)?;
-    let started = Instant::now();
+    let topics = wiring::topic_names(config).map_err(WiringError::from)?;
+    let topic = control::topic_name(topics.prefix());
+    // Every input topic shares the product reference topic's partitioning.
+    let partitions =
+        kafka::partition_count(&config.kafka, topics.name(Topic::ReferenceProducts))?.unwrap_or(0);
+    let deadline = Instant::now() + timeout;
+    let (mut control, next) = control::read(&config.kafka, &topic)?;
+    let follower = control::follower(
+        &config.kafka,
+        &format!("{}.rescore", config.kafka.group_id),
+        &topic,
+        next,
+    )?;
     let mut shown = BTreeMap::new();
     loop {
-        let (control, _) = control::read(&config.kafka, &topic)?;
         let progress: BTreeMap<i32, RescoreProgress> = control
             .progress
-            .into_iter()
+            .iter()
             .filter(|(_, progress)| progress.revision >= revision)
+            .map(|(partition, progress)| (*partition, *progress))
             .collect();
         if progress != shown {
             on_progress(&progress);
@@ -134,30 +145,16 @@ pub async fn wait(
         if waiting.is_empty() {
             return Ok(());
         }
-        if started.elapsed() >= timeout {
+        let Ok(message) = tokio::time::timeout_at(deadline.into(), follower.recv()).await else {
             return Err(RescoreError::Timeout {
                 revision,
                 waiting,
                 waited: timeout,
             });
-        }
-        tokio::time::sleep(POLL).await;
+        };
+        let message = message?;
+        control
+            .apply(message.key().unwrap_or_default(), message.payload())
+            .map_err(|error| RescoreError::Control(PartitionReadError::Record(error)))?;
     }
-}
-
-fn control_topic(config: &Config) -> Result<String, RescoreError> {
-    let topics = wiring::topic_names(config).map_err(WiringError::from)?;
-    Ok(control::topic_name(topics.prefix()))
-}
-
-/// The partition count of the product reference topic, which every input topic shares.
-fn input_partitions(config: &Config) -> Result<i32, RescoreError> {
-    let topics = wiring::topic_names(config).map_err(WiringError::from)?;
-    let products = topics.name(hub_schemas::Topic::ReferenceProducts);
-    let consumer: BaseConsumer = kafka::base_client_config(&config.kafka).create()?;
-    let metadata = consumer.fetch_metadata(Some(products), Duration::from_secs(10))?;
-    Ok(metadata
-        .topics()
-        .first()
-        .map_or(0, |topic| topic.partitions().len() as i32))
 }

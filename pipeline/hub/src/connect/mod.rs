@@ -13,17 +13,15 @@ pub mod health;
 pub mod publish;
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::future::Future;
 use std::time::Duration;
 
 use futures::future::join_all;
 use hub_connectors::connector::Connector;
 use hub_connectors::machinery::{BreakerState, ConnectorError, Disposition};
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
 use rdkafka::producer::FutureProducer;
-use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 
 use crate::config::{Config, ConnectConfig, KafkaConfig};
@@ -294,77 +292,29 @@ fn read_compacted_blocking(
     kafka_config: &KafkaConfig,
     topic: &str,
 ) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, ConnectError> {
-    const WAIT: Duration = Duration::from_secs(10);
     let read_error = |detail: String| ConnectError::Read {
         topic: topic.to_owned(),
         detail,
     };
-    let broker_error = |error: KafkaError| {
-        read_error(format!(
-            "{error}; the broker may be unavailable, retry once it answers"
-        ))
-    };
-    let consumer: BaseConsumer = kafka::base_client_config(kafka_config)
-        .set(
-            "group.id",
-            format!("{}-connectors-read", kafka_config.group_id),
-        )
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false")
-        .create()
-        .map_err(broker_error)?;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), WAIT)
-        .map_err(broker_error)?;
-    let partitions = metadata
-        .topics()
-        .iter()
-        .find(|found| found.name() == topic)
-        .map(|found| found.partitions().len() as i32)
-        .filter(|count| *count > 0)
+    let partitions = kafka::partition_count(kafka_config, topic)
+        .map_err(|error| {
+            read_error(format!(
+                "{error}; the broker may be unavailable, retry once it answers"
+            ))
+        })?
         .ok_or_else(|| {
             read_error("the topic does not exist; run `hub topics ensure`".to_owned())
         })?;
-    // Where each partition ends now; records published later are not waited for.
-    let mut remaining: BTreeMap<i32, i64> = BTreeMap::new();
-    let mut assignment = TopicPartitionList::new();
-    for partition in 0..partitions {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, partition, WAIT)
-            .map_err(broker_error)?;
-        if high > low {
-            remaining.insert(partition, high);
-            assignment
-                .add_partition_offset(topic, partition, Offset::Beginning)
-                .map_err(broker_error)?;
-        }
-    }
     let mut latest = BTreeMap::new();
-    if remaining.is_empty() {
-        return Ok(latest);
-    }
-    consumer.assign(&assignment).map_err(broker_error)?;
-    while !remaining.is_empty() {
-        let message = consumer
-            .poll(WAIT)
-            .ok_or_else(|| {
-                read_error(format!(
-                    "no record arrived within {WAIT:?} before the end of partitions {:?}; retry once the broker answers",
-                    remaining.keys().collect::<Vec<_>>()
-                ))
-            })?
-            .map_err(broker_error)?;
-        let key = message.key().unwrap_or_default().to_vec();
-        match message.payload() {
-            Some(value) => latest.insert(key, value.to_vec()),
-            None => latest.remove(&key),
-        };
-        if remaining
-            .get(&message.partition())
-            .is_some_and(|end| message.offset() + 1 >= *end)
-        {
-            remaining.remove(&message.partition());
-        }
+    for partition in 0..partitions {
+        kafka::read_partition_to_end(kafka_config, topic, partition, |_, key, payload| {
+            match payload {
+                Some(value) => latest.insert(key.to_vec(), value.to_vec()),
+                None => latest.remove(key),
+            };
+            Ok::<_, Infallible>(())
+        })
+        .map_err(|error| read_error(error.to_string()))?;
     }
     Ok(latest)
 }

@@ -108,7 +108,13 @@ pub async fn run(
         None => ActiveScoring::local(&config.scoring),
     }
     .map_err(ProcessorError::Scoring)?;
-    let control_follower = control_follower(config, &control_topic, control_next)?;
+    let control_follower = control::follower(
+        &config.kafka,
+        &format!("{}.control", consumer_group(&config.kafka)),
+        &control_topic,
+        control_next,
+    )
+    .map_err(ProcessorError::Consumer)?;
     let (encoder, decoder) = wiring::codec(config).await?;
     let producer: FutureProducer = kafka::producer_config(&config.kafka)
         .create()
@@ -217,33 +223,6 @@ pub async fn run(
 /// The processor's consumer group: `<kafka.group_id>-process`.
 pub fn consumer_group(kafka: &KafkaConfig) -> String {
     format!("{}-process", kafka.group_id)
-}
-
-/// Follows the control topic from `next`, outside the consumer group: every processor
-/// needs every revision, whichever input partitions it owns.
-fn control_follower(
-    config: &Config,
-    control_topic: &str,
-    next: i64,
-) -> Result<StreamConsumer, ProcessorError> {
-    let follower: StreamConsumer = kafka::consumer_config(
-        &config.kafka,
-        &format!("{}.control", consumer_group(&config.kafka)),
-    )
-    .create()
-    .map_err(ProcessorError::Consumer)?;
-    let mut assignment = TopicPartitionList::new();
-    assignment
-        .add_partition_offset(
-            control_topic,
-            control::CONTROL_PARTITION,
-            Offset::Offset(next),
-        )
-        .map_err(ProcessorError::Consumer)?;
-    follower
-        .assign(&assignment)
-        .map_err(ProcessorError::Consumer)?;
-    Ok(follower)
 }
 
 /// What the processor's loop woke up for.
