@@ -35,6 +35,21 @@ pub fn unique_name(base: &str) -> String {
     )
 }
 
+/// A configuration on the local broker whose topics and consumer groups, named after
+/// `base`, no other test shares, with `partitions` per topic and a short processor linger
+/// so that scores follow their inputs quickly.
+pub fn local_broker_config(base: &str, partitions: i32) -> hub::config::Config {
+    let bootstrap = kafka_bootstrap_servers();
+    require_tcp(&bootstrap, "the Kafka broker");
+    let mut config = hub::config::Config::default();
+    config.kafka.bootstrap_servers = bootstrap;
+    config.kafka.topic_prefix = unique_name(base);
+    config.kafka.group_id = unique_name(base);
+    config.kafka.partitions = partitions;
+    config.processor.linger_ms = 10;
+    config
+}
+
 /// Fails the test with the command that brings the engine up, instead of a bare
 /// connection error, when an engine is not reachable.
 pub fn require_tcp(address: &str, engine: &str) {

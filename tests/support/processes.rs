@@ -1,5 +1,6 @@
 //! `hub process` as a child process, configured through the environment exactly as an
-//! operator would, so that tests can kill it (SIGKILL) or stop it (SIGTERM).
+//! operator would, so that tests can kill it (SIGKILL) or stop it (SIGTERM); or as a task of
+//! the test's runtime when the test only needs it running.
 
 use std::fs::File;
 use std::path::Path;
@@ -183,4 +184,30 @@ pub fn restored_partitions(log: &Path) -> Result<Vec<i64>> {
         .iter()
         .filter_map(serde_json::Value::as_i64)
         .collect())
+}
+
+/// The processor (`hub::processor::run`) as a task of the test's runtime.
+pub struct ProcessorTask {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), hub::processor::ProcessorError>>,
+}
+
+impl ProcessorTask {
+    pub fn start(config: &Config) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let config = config.clone();
+        let task = tokio::spawn(async move {
+            hub::processor::run(&config, async {
+                stopped.await.ok();
+            })
+            .await
+        });
+        Self { stop, task }
+    }
+
+    /// Asks the processor to stop and returns how it ended.
+    pub async fn stop(self) -> Result<()> {
+        self.stop.send(()).ok();
+        self.task.await?.context("the processor failed")
+    }
 }

@@ -8,17 +8,11 @@ use std::time::Duration;
 use anyhow::{Result, bail, ensure};
 use hub::bench::{self, BenchError, BenchParams, Cleanup, Measurement, Mode, Percentiles};
 use hub::config::Config;
-use hub_integration_tests::{kafka_bootstrap_servers, require_tcp, unique_name};
+use hub_integration_tests::{local_broker_config, unique_name};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 fn test_config() -> Config {
-    let bootstrap = kafka_bootstrap_servers();
-    require_tcp(&bootstrap, "the Kafka broker");
-    let mut config = Config::default();
-    config.kafka.bootstrap_servers = bootstrap;
-    config.kafka.partitions = 3;
-    config.processor.linger_ms = 10;
-    config
+    local_broker_config("bench", 3)
 }
 
 fn params(mode: Mode) -> BenchParams {

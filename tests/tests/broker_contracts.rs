@@ -18,7 +18,7 @@ use fake_registry::FakeRegistry;
 use futures::StreamExt;
 use hub::config::Config;
 use hub::kafka;
-use hub_integration_tests::{kafka_bootstrap_servers, require_tcp, unique_name};
+use hub_integration_tests::{local_broker_config, unique_name};
 use hub_schemas::{
     AvroRecord, Decoder, Encoder, Framing, RegistryConfig, SchemaRegistry, Topic, TopicNames,
 };
@@ -35,13 +35,7 @@ const RECORDS_PER_CONTRACT: usize = 12;
 const WAIT: Duration = Duration::from_secs(60);
 
 fn test_config() -> Config {
-    let bootstrap = kafka_bootstrap_servers();
-    require_tcp(&bootstrap, "the Kafka broker");
-    let mut config = Config::default();
-    config.kafka.bootstrap_servers = bootstrap;
-    config.kafka.topic_prefix = unique_name("it");
-    config.kafka.partitions = 3;
-    config
+    local_broker_config("it", 3)
 }
 
 /// Deterministic arbitrary records of a contract, from the contract tests' strategies.

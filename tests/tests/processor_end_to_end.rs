@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Result, ensure};
-use hub::config::Config;
+use hub_integration_tests::local_broker_config;
 use hub_integration_tests::market::{
     corrupt_reasons, expected_scores, publish, read_until, simulate, use_catalogue_fx_rates,
     wait_for_scores,
 };
-use hub_integration_tests::{kafka_bootstrap_servers, require_tcp, unique_name};
+use hub_integration_tests::processes::ProcessorTask;
 use hub_schemas::records::QuarantinedRecord;
 use hub_schemas::{Decoder, Framing, Topic, TopicNames};
 
@@ -21,34 +21,15 @@ const EVENTS: usize = 2_500;
 const CORRUPT_RATE: f64 = 0.03;
 const WAIT: Duration = Duration::from_secs(180);
 
-fn test_config() -> Config {
-    let bootstrap = kafka_bootstrap_servers();
-    require_tcp(&bootstrap, "the Kafka broker");
-    let mut config = Config::default();
-    config.kafka.bootstrap_servers = bootstrap;
-    config.kafka.topic_prefix = unique_name("e2e");
-    config.kafka.group_id = unique_name("e2e");
-    config.kafka.partitions = 3;
-    config.processor.linger_ms = 10;
-    config
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn every_offered_reference_is_scored_and_every_corrupt_record_quarantined() -> Result<()> {
-    let mut config = test_config();
+    let mut config = local_broker_config("e2e", 3);
     let (events, simulation) = simulate(REFERENCES, EVENTS, CORRUPT_RATE)?;
     use_catalogue_fx_rates(&mut config, &simulation);
     publish(&config, &events).await?;
     let topics = TopicNames::new(&config.kafka.topic_prefix)?;
 
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let processor_config = config.clone();
-    let processor = tokio::spawn(async move {
-        hub::processor::run(&processor_config, async {
-            stopped.await.ok();
-        })
-        .await
-    });
+    let processor = ProcessorTask::start(&config);
 
     let expected = expected_scores(&events, &config.scoring)?;
     let expected_reasons = corrupt_reasons(&events);
@@ -67,8 +48,7 @@ async fn every_offered_reference_is_scored_and_every_corrupt_record_quarantined(
         |records: &[QuarantinedRecord]| records.len() as u64 >= corrupt_total,
     )
     .await?;
-    stop.send(()).ok();
-    processor.await??;
+    processor.stop().await?;
 
     let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
     for record in &quarantined {

@@ -14,7 +14,7 @@ use hub_integration_tests::market::{
     expected_scores, publish, read_all, simulate, use_catalogue_fx_rates, wait_for_scores,
 };
 use hub_integration_tests::processes::{assigned_partitions, restored_partitions, spawn_processor};
-use hub_integration_tests::{clickhouse_url, kafka_bootstrap_servers, require_tcp, unique_name};
+use hub_integration_tests::{clickhouse_url, local_broker_config, unique_name};
 use hub_schemas::records::ReferenceScore;
 use hub_schemas::{Decoder, Framing, Topic, TopicNames};
 
@@ -23,13 +23,7 @@ const EVENTS: usize = 4_000;
 const WAIT: Duration = Duration::from_secs(240);
 
 fn test_config(name: &str) -> Config {
-    let bootstrap = kafka_bootstrap_servers();
-    require_tcp(&bootstrap, "the Kafka broker");
-    let mut config = Config::default();
-    config.kafka.bootstrap_servers = bootstrap;
-    config.kafka.topic_prefix = unique_name(name);
-    config.kafka.group_id = unique_name(name);
-    config.kafka.partitions = 4;
+    let mut config = local_broker_config(name, 4);
     // Small batches: many commits, so a kill lands between commits as well as inside one.
     config.processor.max_batch_records = 64;
     config.processor.linger_ms = 5;

@@ -8,33 +8,19 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Result, ensure};
-use hub::config::Config;
 use hub::control::ActiveScoring;
 use hub::rescore::{self, RescoreRequest};
 use hub_integration_tests::market::{
     expected_scores, expected_scores_under, publish, simulate, use_catalogue_fx_rates,
     wait_for_scores,
 };
-use hub_integration_tests::{kafka_bootstrap_servers, require_tcp, unique_name};
+use hub_integration_tests::processes::ProcessorTask;
+use hub_integration_tests::{local_broker_config, unique_name};
 use hub_schemas::{Decoder, Framing, TopicNames};
 
 const REFERENCES: usize = 30;
 const EVENTS: usize = 1_500;
 const WAIT: Duration = Duration::from_secs(180);
-
-fn test_config() -> Config {
-    let bootstrap = kafka_bootstrap_servers();
-    require_tcp(&bootstrap, "the Kafka broker");
-    let mut config = Config::default();
-    config.kafka.bootstrap_servers = bootstrap;
-    config.kafka.topic_prefix = unique_name("rescore");
-    config.kafka.group_id = unique_name("rescore");
-    config.kafka.partitions = 3;
-    config.processor.linger_ms = 10;
-    // Small batches, so a re-score reports progress several times per partition.
-    config.processor.max_batch_records = 8;
-    config
-}
 
 /// A weight profile named `name` that puts most weight on margin.
 fn write_weight_profile(dir: &Path, name: &str, version: &str) -> Result<()> {
@@ -74,26 +60,11 @@ fn write_weight_profile(dir: &Path, name: &str, version: &str) -> Result<()> {
     Ok(())
 }
 
-fn spawn_processor(
-    config: &Config,
-) -> (
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<Result<(), hub::processor::ProcessorError>>,
-) {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let config = config.clone();
-    let handle = tokio::spawn(async move {
-        hub::processor::run(&config, async {
-            stopped.await.ok();
-        })
-        .await
-    });
-    (stop, handle)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_published_revision_rescores_every_reference_with_versions_moved_forward() -> Result<()> {
-    let mut config = test_config();
+    let mut config = local_broker_config("rescore", 3);
+    // Small batches, so a re-score reports progress several times per partition.
+    config.processor.max_batch_records = 8;
     let (events, simulation) = simulate(REFERENCES, EVENTS, 0.01)?;
     use_catalogue_fx_rates(&mut config, &simulation);
     publish(&config, &events).await?;
@@ -104,7 +75,7 @@ async fn a_published_revision_rescores_every_reference_with_versions_moved_forwa
     let before = expected_scores(&events, &config.scoring)?;
     ensure!(!before.is_empty(), "the simulation must produce scores");
 
-    let (stop, processor) = spawn_processor(&config);
+    let processor = ProcessorTask::start(&config);
     wait_for_scores(&config, &decoder, &before, WAIT).await?;
 
     let profiles = std::env::temp_dir().join(unique_name("rescore-config"));
@@ -154,8 +125,7 @@ async fn a_published_revision_rescores_every_reference_with_versions_moved_forwa
         );
     }
     wait_for_scores(&config, &decoder, &after, WAIT).await?;
-    stop.send(()).ok();
-    processor.await??;
+    processor.stop().await?;
 
     // Published while no processor runs: the next one re-scores as it restores.
     write_weight_profile(&profiles, "margin_first", "test-2")?;
@@ -173,15 +143,14 @@ async fn a_published_revision_rescores_every_reference_with_versions_moved_forwa
         "revisions count up, got {}",
         second.revision
     );
-    let (stop, processor) = spawn_processor(&config);
+    let processor = ProcessorTask::start(&config);
     rescore::wait(&config, second.revision, WAIT, |_| {}).await?;
     let caught_up = expected_scores_under(
         &events,
         &ActiveScoring::from_revision(&second).map_err(anyhow::Error::msg)?,
     )?;
     wait_for_scores(&config, &decoder, &caught_up, WAIT).await?;
-    stop.send(()).ok();
-    processor.await??;
+    processor.stop().await?;
     std::fs::remove_dir_all(&profiles)?;
     Ok(())
 }

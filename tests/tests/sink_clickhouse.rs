@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clickhouse::Client;
 use hub::config::Config;
-use hub_integration_tests::{clickhouse_url, kafka_bootstrap_servers, require_tcp, unique_name};
+use hub_integration_tests::{clickhouse_url, local_broker_config, unique_name};
 use hub_schemas::records::{
     CostKind, CostSignal, FactorContribution, Levy, LevyKind, OfferSignal, ProductReference,
     QuarantinedRecord, ReferenceScore, StockSignal, StockSource,
@@ -54,13 +54,7 @@ fn recently() -> i64 {
 /// A configuration of its own: topic prefix, group and database; small batches so that a
 /// run makes many of them.
 fn test_config(clickhouse: &str) -> Config {
-    let bootstrap = kafka_bootstrap_servers();
-    require_tcp(&bootstrap, "the Kafka broker");
-    let mut config = Config::default();
-    config.kafka.bootstrap_servers = bootstrap;
-    config.kafka.topic_prefix = unique_name("sink");
-    config.kafka.group_id = unique_name("sink_group");
-    config.kafka.partitions = 3;
+    let mut config = local_broker_config("sink", 3);
     config.clickhouse.url = clickhouse.to_owned();
     config.clickhouse.database = unique_name("hub_sink_run");
     config.sink.batch_max_rows = 7;
