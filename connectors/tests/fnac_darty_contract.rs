@@ -108,7 +108,10 @@ fn requests_have_the_documented_shape() {
 fn offers_pages_give_our_offers_and_reject_what_cannot_be_keyed() {
     let page =
         read_offers_page(OFFERS_PAGE_1, &catalogue(), &origin(OFFERS_SOURCE)).expect("offers page");
-    assert_eq!((page.page, page.total_paging), (1, 2));
+    assert_eq!(
+        (page.page, page.total_paging, page.total_results),
+        (1, 2, Some(6))
+    );
     let skus: Vec<&str> = page.offers.iter().map(|offer| offer.sku.as_str()).collect();
     assert_eq!(skus, ["SKU-SICP", "SKU-SAM-TV-55"]);
     assert_eq!(page.offers[0].gtin, "9780262510875");

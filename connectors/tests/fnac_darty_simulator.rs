@@ -1,7 +1,12 @@
 //! The Fnac Darty connector over real HTTP against the simulator: a full sync pages through
-//! `offers_query` to the end and prices every EAN with `pricing_query`, the token is fetched
-//! once, and an incremental sync after market changes, laid over the first, gives exactly
-//! what a fresh full sync gives.
+//! one `offers_query` window to its end and prices every EAN with `pricing_query`, reading
+//! each offer of ours exactly once on one token; an incremental sync after market changes
+//! reads only the changed offers, and laid over the full sync gives exactly what a fresh
+//! full sync gives; offers that change while a window is paged through are not lost.
+//!
+//! The connectors run on the system clock, which is the simulated back office's: it dates a
+//! change when it first serves it, after the poll that served it opened its window, so a
+//! change made between two syncs is read by the second window after it.
 
 mod in_memory;
 
@@ -76,88 +81,111 @@ fn new_connector(simulator: &RunningSimulator) -> FnacDartyConnector {
             )
         })
         .collect();
-    // The API's clock is the simulated market's, a millisecond past its last change.
-    let market = simulator.simulator.clone();
     FnacDartyConnector::new(
         &config,
         Secret::new(credentials.fnac_key.clone()),
         gtin_by_sku,
     )
     .expect("connector")
-    .with_server_clock(Box::new(move || market.stats().market.simulated_now + 1))
 }
 
-/// Polls until the window is read; returns each offer's view by GTIN (failing on an offer
-/// read twice) and the number of polls.
-async fn sync(
+/// What a signal says of an offer: our price and the best competitor's.
+fn view(record: &Sourced) -> (String, String) {
+    let Sourced::Signal {
+        record: SignalRecord::Offer(offer),
+        ..
+    } = record
+    else {
+        panic!("the simulator serves no malformed element here: {record:?}");
+    };
+    let view = format!(
+        "price {:?} lowest {:?} + {:?} = {:?}",
+        offer.our_price_incl_vat,
+        offer.lowest_listing_price_incl_vat,
+        offer.lowest_shipping_incl_vat,
+        offer.lowest_landed_price_incl_vat
+    );
+    (offer.gtin.clone(), view)
+}
+
+/// Polls through `windows` windows, calling `between_polls` after each poll that leaves a
+/// window open; returns every signal's view in the order read and the number of polls.
+async fn read_windows(
     connector: &mut FnacDartyConnector,
     cursors: &mut MemoryCursorStore,
-) -> (BTreeMap<String, String>, usize) {
+    windows: usize,
+    mut between_polls: impl FnMut(),
+) -> (Vec<(String, String)>, usize) {
     let mut sink = CollectingSink::default();
-    let mut polls = 0;
-    loop {
+    let (mut polls, mut done) = (0, 0);
+    while done < windows {
         polls += 1;
-        assert!(polls < 100, "the sync never caught up");
+        assert!(polls < 200, "the windows never ended");
         if connector
             .poll(cursors, &mut sink)
             .await
             .expect("poll")
             .caught_up
         {
-            break;
+            done += 1;
+        } else {
+            between_polls();
         }
     }
-    let mut views = BTreeMap::new();
-    for record in sink.records() {
-        let Sourced::Signal {
-            record: SignalRecord::Offer(offer),
-            ..
-        } = record
-        else {
-            panic!("the simulator serves no malformed element here: {record:?}");
-        };
-        let view = format!(
-            "price {:?} lowest {:?} + {:?} = {:?}",
-            offer.our_price_incl_vat,
-            offer.lowest_listing_price_incl_vat,
-            offer.lowest_shipping_incl_vat,
-            offer.lowest_landed_price_incl_vat
-        );
+    (sink.records().map(view).collect(), polls)
+}
+
+/// [`read_windows`] on a still market, failing on an offer read twice.
+async fn sync(
+    connector: &mut FnacDartyConnector,
+    cursors: &mut MemoryCursorStore,
+    windows: usize,
+) -> (BTreeMap<String, String>, usize) {
+    let (views, polls) = read_windows(connector, cursors, windows, || {}).await;
+    let mut by_gtin = BTreeMap::new();
+    for (gtin, view) in views {
         assert!(
-            views.insert(offer.gtin.clone(), view).is_none(),
-            "offer {} read twice in one sync",
-            offer.gtin
+            by_gtin.insert(gtin.clone(), view).is_none(),
+            "offer {gtin} read twice"
         );
     }
-    (views, polls)
+    (by_gtin, polls)
+}
+
+fn our_gtins(simulator: &RunningSimulator) -> Vec<String> {
+    let mut ours: Vec<String> = simulator
+        .simulator
+        .pages(Channel::FnacDarty)
+        .into_iter()
+        .filter(|page| page.ours)
+        .map(|page| page.gtin)
+        .collect();
+    ours.sort();
+    ours
 }
 
 #[tokio::test]
-async fn full_then_incremental_sync_matches_a_fresh_full_sync() {
+async fn a_full_sync_reads_every_offer_once_and_an_incremental_one_only_the_changed_ones() {
     let simulator = start_simulator().await;
-    let pages = simulator.simulator.pages(Channel::FnacDarty);
-    let mut ours: Vec<String> = pages
-        .iter()
-        .filter(|page| page.ours)
-        .map(|page| page.gtin.clone())
-        .collect();
-    ours.sort();
+    let ours = our_gtins(&simulator);
     assert!(ours.len() > PAGE_SIZE as usize * 2, "several pages to walk");
 
     let mut connector = new_connector(&simulator);
     let mut cursors = MemoryCursorStore::default();
-    let (mut merged, polls) = sync(&mut connector, &mut cursors).await;
+    let (full, polls) = sync(&mut connector, &mut cursors, 1).await;
     assert_eq!(
-        merged.keys().cloned().collect::<Vec<_>>(),
+        full.keys().cloned().collect::<Vec<_>>(),
         ours,
-        "every offer, once"
+        "every offer, once, in the first window"
     );
     assert_eq!(polls, ours.len().div_ceil(PAGE_SIZE as usize));
-    let with_competitors = pages
+    let with_competitors = simulator
+        .simulator
+        .pages(Channel::FnacDarty)
         .iter()
         .filter(|page| page.ours && page.competitors > 0)
         .count();
-    let priced = merged
+    let priced = full
         .values()
         .filter(|view| !view.contains("lowest None"))
         .count();
@@ -165,24 +193,40 @@ async fn full_then_incremental_sync_matches_a_fresh_full_sync() {
         priced, with_competitors,
         "pricing_query priced every EAN with competitors"
     );
+    let (nothing, _) = sync(&mut connector, &mut cursors, 2).await;
+    assert!(
+        nothing.is_empty(),
+        "a still market has nothing new: {nothing:?}"
+    );
 
     simulator.simulator.advance(400);
-    let (changed, _) = sync(&mut connector, &mut cursors).await;
-    assert!(
-        !changed.is_empty(),
-        "400 market changes touch some Fnac Darty pages"
-    );
-    assert!(
-        changed.len() < ours.len(),
-        "the incremental sync reads only modified offers"
-    );
-    merged.extend(changed);
-
+    let (changed, _) = sync(&mut connector, &mut cursors, 2).await;
     let (fresh, _) = sync(
         &mut new_connector(&simulator),
         &mut MemoryCursorStore::default(),
+        1,
     )
     .await;
+    let moved: Vec<&String> = fresh
+        .iter()
+        .filter(|(gtin, view)| full.get(*gtin) != Some(*view))
+        .map(|(gtin, _)| gtin)
+        .collect();
+    assert!(
+        !moved.is_empty(),
+        "400 market changes move some Fnac Darty prices"
+    );
+    for gtin in &moved {
+        assert!(changed.contains_key(*gtin), "the change of {gtin} was read");
+    }
+    assert!(
+        changed.len() < ours.len() / 2,
+        "the incremental sync reads only modified offers: {} of {}",
+        changed.len(),
+        ours.len()
+    );
+    let mut merged = full;
+    merged.extend(changed);
     assert_eq!(merged, fresh, "incremental syncs miss no change");
 
     let stats = simulator.simulator.stats();
@@ -191,8 +235,50 @@ async fn full_then_incremental_sync_matches_a_fresh_full_sync() {
         2,
         "one token per connector"
     );
-    assert!(stats.operation(FNAC_OFFERS_QUERY).requests > 0);
     assert!(stats.operation(FNAC_PRICING_QUERY).requests > 0);
+}
+
+#[tokio::test]
+async fn offers_changing_while_a_window_is_paged_through_are_not_lost() {
+    let simulator = start_simulator().await;
+    let first_window_pages = our_gtins(&simulator).len().div_ceil(PAGE_SIZE as usize);
+    let mut connector = new_connector(&simulator);
+    let mut cursors = MemoryCursorStore::default();
+    // The market moves between every two pages of the first window: offers modified then
+    // leave it for a later one, and the offers after them move onto pages already read.
+    let market = simulator.simulator.clone();
+    let (moving, _) = read_windows(&mut connector, &mut cursors, 1, || market.advance(60)).await;
+    let pages_read = simulator
+        .simulator
+        .stats()
+        .operation(FNAC_OFFERS_QUERY)
+        .requests;
+    let (settled, _) = read_windows(&mut connector, &mut cursors, 2, || {}).await;
+    let (fresh, _) = sync(
+        &mut new_connector(&simulator),
+        &mut MemoryCursorStore::default(),
+        1,
+    )
+    .await;
+    let mut merged = BTreeMap::new();
+    merged.extend(moving);
+    merged.extend(settled);
+    // Offers delisted meanwhile were read while they were listed; the others, listed now,
+    // must all have been read, last as they are now.
+    merged.retain(|gtin, _| fresh.contains_key(gtin));
+    assert_eq!(
+        merged.keys().collect::<Vec<_>>(),
+        fresh.keys().collect::<Vec<_>>(),
+        "every offer read, those listed meanwhile too"
+    );
+    assert_eq!(
+        merged, fresh,
+        "the last read of every offer is its current one"
+    );
+    assert!(
+        pages_read > first_window_pages as u64,
+        "the shrinking window was read again from its first page ({pages_read} pages)"
+    );
 }
 
 #[tokio::test]

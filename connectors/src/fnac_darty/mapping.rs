@@ -121,6 +121,8 @@ pub struct OwnOffer {
 pub struct OffersPage {
     pub page: u32,
     pub total_paging: u32,
+    /// `nb_total_result`: how many offers the query's window holds, when the API says.
+    pub total_results: Option<u32>,
     pub offers: Vec<OwnOffer>,
     pub rejected: Vec<Sourced>,
 }
@@ -155,6 +157,7 @@ pub fn read_offers_page(
         // A response without paging elements is the whole answer on one page.
         page: header.page.unwrap_or(1),
         total_paging: header.total_paging.unwrap_or(1),
+        total_results: header.nb_total_result,
         offers,
         rejected,
     })

@@ -4,6 +4,14 @@
 //! window of modification dates, prices its EANs (10 per call), hands the page over and
 //! moves to the next page; after the window's last page the next window starts where this
 //! one ended.
+//!
+//! A window `[min, max]` (both bounds inclusive, as the API's `date` filter reads them)
+//! closes at the instant it is opened, so no offer can enter it while it is paged through:
+//! an offer modified meanwhile gets a later date and belongs to the next window. It can
+//! leave it, though, and `paging` counts offsets, so the offers after it move one place up
+//! onto a page already read. A page whose `nb_total_result` is lower than the window's
+//! first page said therefore sends the sync back to the window's first page: an offer read
+//! twice is harmless, a skipped one would be lost until its next change.
 
 pub mod config;
 pub mod mapping;
@@ -42,13 +50,8 @@ pub const PRICING_QUERY: &str = "pricing_query";
 /// A token is renewed this long before its validity ends.
 const TOKEN_RENEWAL_MARGIN: Duration = Duration::from_secs(60);
 
-/// The instant the API's clock shows, in epoch ms: where the current window of
-/// modification dates ends. The system clock in production; a test can follow a simulated
-/// market's clock.
-pub type ServerClock = Box<dyn Fn() -> i64 + Send + Sync>;
-
 /// Where the offers sync stands, persisted as the cursor's JSON value: the window of
-/// modification dates `[modified_min, window_max)` being read, and its next page.
+/// modification dates `[modified_min, window_max]` being read, and its next page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OffersCursor {
     /// Start of the window (epoch ms); none: from the beginning.
@@ -56,6 +59,9 @@ pub struct OffersCursor {
     /// End of the window under way; none: no window open, the next poll opens one.
     pub window_max: Option<i64>,
     pub paging: u32,
+    /// How many offers the window's first page said it holds (`nb_total_result`).
+    #[serde(default)]
+    pub window_total: Option<u32>,
 }
 
 impl Default for OffersCursor {
@@ -64,30 +70,55 @@ impl Default for OffersCursor {
             modified_min: None,
             window_max: None,
             paging: 1,
+            window_total: None,
         }
     }
 }
 
+/// What an `offers_query` page says about its window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowCount {
+    pub total_paging: u32,
+    /// `nb_total_result`, when the API sends it.
+    pub total_results: Option<u32>,
+}
+
 impl OffersCursor {
-    /// The cursor after page `paging` of a window with `total_paging` pages (unknown when
-    /// the page was unreadable): the next page, or the next window.
-    pub fn after_page(&self, window_max: i64, total_paging: Option<u32>) -> (Self, bool) {
-        let window_done = total_paging.is_some_and(|total| self.paging >= total);
-        if window_done {
-            let next = OffersCursor {
-                modified_min: Some(window_max),
-                window_max: None,
-                paging: 1,
-            };
-            (next, true)
-        } else {
-            let next = OffersCursor {
+    /// The cursor after page `paging` of the window ending at `window_max`, given what the
+    /// page said of its window (nothing when the page was unreadable): the next page, the
+    /// window again from its first page when offers left it (see the module documentation),
+    /// or the next window, which starts 1 ms after this one ended. Also says whether the
+    /// window is done.
+    pub fn after_page(&self, window_max: i64, count: Option<WindowCount>) -> (Self, bool) {
+        let shrank = count
+            .and_then(|count| count.total_results)
+            .zip(self.window_total)
+            .is_some_and(|(now, first)| now < first);
+        if shrank {
+            let again = OffersCursor {
                 modified_min: self.modified_min,
                 window_max: Some(window_max),
-                paging: self.paging + 1,
+                paging: 1,
+                window_total: None,
             };
-            (next, false)
+            return (again, false);
         }
+        if count.is_some_and(|count| self.paging >= count.total_paging) {
+            let next = OffersCursor {
+                modified_min: Some(window_max + 1),
+                ..OffersCursor::default()
+            };
+            return (next, true);
+        }
+        let next = OffersCursor {
+            modified_min: self.modified_min,
+            window_max: Some(window_max),
+            paging: self.paging + 1,
+            window_total: self
+                .window_total
+                .or(count.and_then(|count| count.total_results)),
+        };
+        (next, false)
     }
 }
 
@@ -98,7 +129,6 @@ pub struct FnacDartyConnector {
     page_size: u32,
     gtin_by_sku: HashMap<String, String>,
     token: Option<Token>,
-    server_now: ServerClock,
     cursor_key: CursorKey,
 }
 
@@ -124,7 +154,7 @@ impl FnacDartyConnector {
         Self::new(config, key, gtin_by_sku)
     }
 
-    /// The connector with its key and catalogue already read, on the system clock.
+    /// The connector with its key and catalogue already read.
     pub fn new(
         config: &FnacDartyConfig,
         key: Secret,
@@ -155,15 +185,8 @@ impl FnacDartyConnector {
             page_size: config.page_size,
             gtin_by_sku,
             token: None,
-            server_now: Box::new(|| epoch_millis(SystemTime::now())),
             cursor_key: CursorKey::new(CONNECTOR, OFFERS_QUERY),
         })
-    }
-
-    /// Reads "now" from another clock than the system's (see [`ServerClock`]).
-    pub fn with_server_clock(mut self, clock: ServerClock) -> Self {
-        self.server_now = clock;
-        self
     }
 
     fn sync_position(&self, cursor: Option<&Cursor>) -> OffersCursor {
@@ -320,7 +343,9 @@ impl Connector for FnacDartyConnector {
         out: &mut dyn RecordSink,
     ) -> Result<PollReport, ConnectorError> {
         let position = self.sync_position(load_cursor(cursors, &self.cursor_key).await?.as_ref());
-        let window_max = position.window_max.unwrap_or_else(|| (self.server_now)());
+        let window_max = position
+            .window_max
+            .unwrap_or_else(|| epoch_millis(SystemTime::now()));
         let timestamp = |millis: i64| {
             rfc3339_from_epoch_millis(millis)
                 .map_err(|error| ConnectorError::config(CONNECTOR, format!("cursor date: {error}")))
@@ -342,7 +367,7 @@ impl Connector for FnacDartyConnector {
         let (read, answer) = queried?;
 
         let mut records = Vec::new();
-        let total_paging = match read {
+        let count = match read {
             Ok(page) => {
                 records.extend(page.rejected);
                 let eans: Vec<&str> = page
@@ -355,14 +380,17 @@ impl Connector for FnacDartyConnector {
                 let origin = priced.unwrap_or_else(|| answer.origin());
                 records.extend(offer_signals(&page.offers, &best_by_ean, &origin));
                 records.extend(rejected);
-                Some(page.total_paging)
+                Some(WindowCount {
+                    total_paging: page.total_paging,
+                    total_results: page.total_results,
+                })
             }
             Err(error) => {
                 records.push(unreadable(error, &answer));
                 None
             }
         };
-        let (next_position, window_done) = position.after_page(window_max, total_paging);
+        let (next_position, window_done) = position.after_page(window_max, count);
         let next = Cursor {
             value: serde_json::to_string(&next_position).map_err(|error| {
                 answer.error(ErrorKind::Config(format!(
@@ -393,10 +421,17 @@ impl Connector for FnacDartyConnector {
 mod tests {
     use super::*;
 
+    fn count(total_paging: u32, total_results: u32) -> Option<WindowCount> {
+        Some(WindowCount {
+            total_paging,
+            total_results: Some(total_results),
+        })
+    }
+
     #[test]
     fn windows_are_read_page_by_page_then_follow_each_other() {
         let first = OffersCursor::default();
-        let (second, done) = first.after_page(1_000, Some(2));
+        let (second, done) = first.after_page(1_000, count(2, 150));
         assert!(!done);
         assert_eq!(
             second,
@@ -404,21 +439,62 @@ mod tests {
                 modified_min: None,
                 window_max: Some(1_000),
                 paging: 2,
+                window_total: Some(150),
             }
         );
-        let (next_window, done) = second.after_page(1_000, Some(2));
+        let (next_window, done) = second.after_page(1_000, count(2, 150));
         assert!(done);
         assert_eq!(
             next_window,
             OffersCursor {
-                modified_min: Some(1_000),
+                modified_min: Some(1_001),
                 window_max: None,
                 paging: 1,
+                window_total: None,
             }
         );
         // An unreadable page does not end the window: the next page is asked for.
         let (after_unreadable, done) = first.after_page(1_000, None);
         assert!(!done);
         assert_eq!(after_unreadable.paging, 2);
+    }
+
+    #[test]
+    fn a_window_that_lost_offers_is_read_again_from_its_first_page() {
+        let (second, _) = OffersCursor::default().after_page(1_000, count(3, 250));
+        let (again, done) = second.after_page(1_000, count(3, 248));
+        assert!(
+            !done,
+            "the window is not done: offers moved onto pages already read"
+        );
+        assert_eq!(
+            again,
+            OffersCursor {
+                modified_min: None,
+                window_max: Some(1_000),
+                paging: 1,
+                window_total: None,
+            }
+        );
+        // Read again, the window counts what it holds now.
+        let (second, _) = again.after_page(1_000, count(3, 248));
+        assert_eq!(second.window_total, Some(248));
+        // A page without nb_total_result cannot tell: paging goes on.
+        let (third, _) = second.after_page(
+            1_000,
+            Some(WindowCount {
+                total_paging: 3,
+                total_results: None,
+            }),
+        );
+        assert_eq!((third.paging, third.window_total), (3, Some(248)));
+    }
+
+    #[test]
+    fn cursors_saved_before_the_window_count_are_still_read() {
+        let saved: OffersCursor =
+            serde_json::from_str(r#"{"modified_min":5,"window_max":9,"paging":2}"#)
+                .expect("an older cursor");
+        assert_eq!(saved.window_total, None);
     }
 }

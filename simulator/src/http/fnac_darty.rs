@@ -3,10 +3,18 @@
 //! `POST /api.php/<service>` of a `text/xml` document answered in the API's XML shapes
 //! (`connectors/src/fnac_darty/payload.rs` lists the sources).
 //!
-//! Dates in `offers_query` filters are read in the simulated market's time: an offer was
-//! modified when its product page last changed. A refused call answers HTTP 200 with
-//! `status="ERROR"` and an `error` element, as the API does.
+//! An offer's modification date, which `offers_query` filters on (`<date type="Modified">`,
+//! `min` and `max` both inclusive), is on the back office's own clock, the wall clock, as a
+//! real API's: a date never runs ahead of the time the API serves it, so a client that ends
+//! its window at "now" misses nothing. The market moves in simulated time, often far ahead
+//! of the wall clock (a burst of changes spans simulated minutes in a millisecond), so the
+//! back office dates an offer when it first serves the offer's current version (its product
+//! page's last change and our quantity): the offers of the market it opened on at its
+//! opening, a later change at the first `offers_query` after it. A refused call answers
+//! HTTP 200 with `status="ERROR"` and an `error` element, as the API does.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
@@ -23,7 +31,7 @@ use serde_json::{Value, json};
 use super::state::MarketState;
 use super::timestamps::{page_updated_at, rfc3339};
 use super::{OperationContext, Simulator, operation};
-use crate::market::{ChannelMarket, Offer};
+use crate::market::Offer;
 
 pub const FNAC_AUTH: &str = "fnac_darty.auth";
 pub const FNAC_OFFERS_QUERY: &str = "fnac_darty.offers_query";
@@ -48,6 +56,10 @@ const OFFER_ELEMENTS: [&str; 8] = [
 ];
 
 pub(super) fn routes(simulator: &Simulator) -> Router<Simulator> {
+    // The back office opened with the simulator, before anything could query it (the
+    // router is built later, when the server starts).
+    let opened_at = epoch_millis(SystemTime::now()) - simulator.stats().uptime_ms as EpochMillis;
+    let back_office = BackOffice::open(&simulator.market(), opened_at);
     Router::new()
         .route("/api.php/auth", operation(simulator, FNAC_AUTH, post(auth)))
         .route(
@@ -58,6 +70,83 @@ pub(super) fn routes(simulator: &Simulator) -> Router<Simulator> {
             "/api.php/pricing_query",
             operation(simulator, FNAC_PRICING_QUERY, post(pricing_query)),
         )
+        .layer(Extension(back_office))
+}
+
+/// What the back office shows of one of our offers: a change to either is a modification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct OfferVersion {
+    page_updated_at: EpochMillis,
+    quantity: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Dated {
+    version: OfferVersion,
+    modified_at: EpochMillis,
+}
+
+/// The modification date of each of our offers (by catalogue index), on the wall clock.
+#[derive(Clone)]
+struct BackOffice {
+    dates: Arc<Mutex<HashMap<usize, Dated>>>,
+}
+
+impl BackOffice {
+    /// Dates every offer of `market` at `opened_at`.
+    fn open(market: &MarketState, opened_at: EpochMillis) -> BackOffice {
+        let dates = own_offers(market)
+            .map(|(index, version)| {
+                (
+                    index,
+                    Dated {
+                        version,
+                        modified_at: opened_at,
+                    },
+                )
+            })
+            .collect();
+        BackOffice {
+            dates: Arc::new(Mutex::new(dates)),
+        }
+    }
+
+    /// Every offer of ours with its modification date, dating now those that changed (or
+    /// appeared) since they were last served.
+    fn modification_dates(&self, market: &MarketState) -> Vec<(EpochMillis, usize)> {
+        let now = epoch_millis(SystemTime::now());
+        let mut dates = self.dates.lock().expect("back office lock poisoned");
+        own_offers(market)
+            .map(|(index, version)| {
+                let dated = dates.entry(index).or_insert(Dated {
+                    version,
+                    modified_at: now,
+                });
+                if dated.version != version {
+                    *dated = Dated {
+                        version,
+                        modified_at: now,
+                    };
+                }
+                (dated.modified_at, index)
+            })
+            .collect()
+    }
+}
+
+/// Our offers on Fnac Darty (catalogue index) and what they show.
+fn own_offers(market: &MarketState) -> impl Iterator<Item = (usize, OfferVersion)> + '_ {
+    (0..market.catalogue().references.len()).filter_map(|index| {
+        let page = market.page(index, Channel::FnacDarty)?;
+        page.ours?;
+        Some((
+            index,
+            OfferVersion {
+                page_updated_at: page_updated_at(market, page),
+                quantity: market.state(index).erp.quantity,
+            },
+        ))
+    })
 }
 
 fn xml(body: String) -> Response {
@@ -159,7 +248,7 @@ struct DateFilter {
     max: Option<String>,
 }
 
-/// Modified in `[min, max)`, simulated time.
+/// Modified in `[min, max]`, on the back office's clock.
 struct Window {
     min: Option<EpochMillis>,
     max: Option<EpochMillis>,
@@ -198,6 +287,7 @@ fn window(filter: Option<&DateFilter>) -> Result<Window, String> {
 async fn offers_query(
     State(simulator): State<Simulator>,
     Extension(context): Extension<OperationContext>,
+    Extension(back_office): Extension<BackOffice>,
     body: String,
 ) -> Response {
     const SERVICE: &str = "offers_query";
@@ -234,23 +324,23 @@ async fn offers_query(
     };
     let (total, mut offers) = {
         let market = simulator.market();
-        let mut own: Vec<(EpochMillis, usize, &ChannelMarket, Offer)> =
-            (0..market.catalogue().references.len())
-                .filter_map(|index| {
-                    let page = market.page(index, Channel::FnacDarty)?;
-                    let ours = page.ours?;
-                    let modified = page_updated_at(&market, page);
-                    let inside = window.min.is_none_or(|min| modified >= min)
-                        && window.max.is_none_or(|max| modified < max);
-                    inside.then_some((modified, index, page, ours))
-                })
-                .collect();
-        own.sort_by_key(|(modified, index, _, _)| (*modified, *index));
+        let mut own: Vec<(EpochMillis, usize)> = back_office
+            .modification_dates(&market)
+            .into_iter()
+            .filter(|(modified, _)| {
+                window.min.is_none_or(|min| *modified >= min)
+                    && window.max.is_none_or(|max| *modified <= max)
+            })
+            .collect();
+        own.sort_unstable();
         let offers: Vec<Value> = own
             .iter()
             .skip((paging - 1) * results)
             .take(results)
-            .map(|(_, index, _, ours)| own_offer(&market, *index, *ours))
+            .filter_map(|(_, index)| {
+                let ours = market.page(*index, Channel::FnacDarty)?.ours?;
+                Some(own_offer(&market, *index, ours))
+            })
             .collect();
         (own.len(), offers)
     };
