@@ -1,17 +1,21 @@
 //! Odoo's `search_read` answers in the external API's shapes (JSON-RPC envelope and JSON-2
-//! body: `false` for empty fields, many2one as `[id, "name"]`, floats as numbers) mapped to
-//! stock and cost signals, with every row that cannot become a signal rejected with its reason.
+//! body: `false` for empty fields, many2one as `[id, "name"]`, many2many as ids, floats as
+//! numbers) mapped to product references, stock and cost signals, with every row that cannot
+//! become a record rejected with its reason.
 
 use std::collections::BTreeMap;
 
 use hub_connectors::odoo::{
-    OdooMappingSettings, OdooResponseError, VariantBarcodes, VariantRow, WriteDateCursor,
-    authenticated_uid, json2_error, jsonrpc_result, map_product, map_supplierinfo, raw_rows,
-    referenced_products, search_read_rows,
+    OdooMappingSettings, OdooResponseError, SaleTaxes, TaxRow, VariantBarcodes, VariantRow,
+    WriteDateCursor, authenticated_uid, default_category_keys, default_levy_tax_groups,
+    json2_error, jsonrpc_result, map_product, map_supplierinfo, raw_rows, referenced_products,
+    referenced_taxes, search_read_rows,
 };
 use hub_connectors::sourced::{Origin, SignalRecord, Sourced};
 use hub_core::reason::ReasonCode;
-use hub_schemas::records::{CostKind, CostSignal, EpochMillis, StockSignal, StockSource};
+use hub_schemas::records::{
+    CostKind, CostSignal, EpochMillis, Levy, LevyKind, ProductReference, StockSignal, StockSource,
+};
 use rust_decimal_macros::dec;
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -20,6 +24,7 @@ const PRODUCTS_JSONRPC: &[u8] = include_bytes!("fixtures/odoo/jsonrpc_product_se
 const PRODUCTS_JSON2: &[u8] = include_bytes!("fixtures/odoo/json2_product_search_read.json");
 const SUPPLIERINFO: &[u8] = include_bytes!("fixtures/odoo/jsonrpc_supplierinfo_search_read.json");
 const VARIANTS: &[u8] = include_bytes!("fixtures/odoo/jsonrpc_variant_search_read.json");
+const TAXES: &[u8] = include_bytes!("fixtures/odoo/jsonrpc_tax_search_read.json");
 
 /// 2025-03-10T06:00:07Z, when the page was received.
 const RECEIVED_AT: EpochMillis = 1_741_586_407_000;
@@ -32,7 +37,16 @@ fn settings() -> OdooMappingSettings {
         stock_location: "WH/Stock".to_owned(),
         company_currency: "EUR".to_owned(),
         partner_supplier_ids: BTreeMap::from([(57, "grossiste_ouest".to_owned())]),
+        category_keys: default_category_keys(),
+        levy_tax_groups: default_levy_tax_groups(),
+        product_brand: true,
+        product_dimension: true,
     }
+}
+
+fn sale_taxes() -> SaleTaxes {
+    let rows: Vec<TaxRow> = serde_json::from_str(jsonrpc_result(TAXES).unwrap().get()).unwrap();
+    SaleTaxes::from_rows(rows)
 }
 
 fn origin(source: &str) -> Origin {
@@ -55,8 +69,15 @@ fn json2_rows(body: &[u8]) -> Vec<Box<RawValue>> {
 fn products(rows: &[Box<RawValue>]) -> Vec<Sourced> {
     let origin = origin("odoo.product.product");
     rows.iter()
-        .flat_map(|raw| map_product(raw, &origin, &settings()))
+        .flat_map(|raw| map_product(raw, &origin, &sale_taxes(), &settings()))
         .collect()
+}
+
+fn product(reference: ProductReference) -> Sourced {
+    Sourced::Signal {
+        record: SignalRecord::Product(reference),
+        origin: origin("odoo.product.product"),
+    }
 }
 
 fn stock(gtin: &str, quantity: i64, incoming: i64) -> Sourced {
@@ -111,14 +132,40 @@ fn rejection(sourced: &Sourced) -> (ReasonCode, &str, &str) {
 }
 
 #[test]
-fn products_become_erp_stock_and_standard_cost_and_bad_rows_are_rejected_with_their_reason() {
-    let mapped = products(&jsonrpc_rows(PRODUCTS_JSONRPC));
-    assert_eq!(mapped.len(), 8, "{mapped:#?}");
+fn products_become_references_erp_stock_and_standard_cost_and_bad_rows_are_rejected_with_their_reason()
+ {
+    let rows = jsonrpc_rows(PRODUCTS_JSONRPC);
+    assert_eq!(referenced_taxes(&rows), vec![1, 2, 101]);
+    let mapped = products(&rows);
+    assert_eq!(mapped.len(), 14, "{mapped:#?}");
 
-    assert_eq!(mapped[0], stock("3760123456784", 14, 30));
-    assert_eq!(mapped[1], standard_cost("3760123456784", dec!(812.4000)));
+    // Dimensions in centimetres, weight in kilograms, the DEEE eco-participation a fixed
+    // tax of 0.70 that the 20% VAT applies to.
+    assert_eq!(
+        mapped[0],
+        product(ProductReference {
+            gtin: "3760123456784".to_owned(),
+            sku: "GO-48213".to_owned(),
+            title: "Aspirateur balai 25,2 V".to_owned(),
+            brand: Some("Rowenta".to_owned()),
+            category: "small_appliances".to_owned(),
+            vat_rate: dec!(0.2),
+            weight_g: Some(2_850),
+            length_mm: Some(1_150),
+            width_mm: Some(255),
+            height_mm: Some(220),
+            levies: vec![Levy {
+                kind: LevyKind::DeeeEcoParticipation,
+                amount_incl_vat: dec!(0.84),
+            }],
+            source: "odoo.product.product".to_owned(),
+            updated_at: 1_741_586_400_000,
+        })
+    );
+    assert_eq!(mapped[1], stock("3760123456784", 14, 30));
+    assert_eq!(mapped[2], standard_cost("3760123456784", dec!(812.4000)));
 
-    let (reason, detail, raw) = rejection(&mapped[2]);
+    let (reason, detail, raw) = rejection(&mapped[3]);
     assert_eq!(reason, ReasonCode::MissingField);
     assert!(detail.contains("product.product id 42") && detail.contains("SRV-INSTALL"));
     assert!(
@@ -126,19 +173,124 @@ fn products_become_erp_stock_and_standard_cost_and_bad_rows_are_rejected_with_th
         "raw row as Odoo sent it: {raw}"
     );
 
-    assert_eq!(mapped[3], stock("4006381333931", 96, 0));
-    assert_eq!(mapped[4], standard_cost("4006381333931", dec!(3.1375)));
+    // A category the configuration does not map keeps the reference out, not its stock
+    // and cost.
+    let (reason, detail, _) = rejection(&mapped[4]);
+    assert_eq!(reason, ReasonCode::MappingFailed);
+    assert!(
+        detail.contains("\"All / Saleable / Office Supplies\"") && detail.contains("category_keys"),
+        "{detail}"
+    );
+    assert_eq!(mapped[5], stock("4006381333931", 96, 0));
+    assert_eq!(mapped[6], standard_cost("4006381333931", dec!(3.1375)));
 
-    // 12.5 units cannot be a stock count; its cost still goes, in the company currency
-    // because `cost_currency_id` is false.
-    let (reason, detail, _) = rejection(&mapped[5]);
+    // No sales tax: no VAT rate. 12.5 units cannot be a stock count; its cost still goes,
+    // in the company currency because `cost_currency_id` is false.
+    let (reason, detail, _) = rejection(&mapped[7]);
+    assert_eq!(reason, ReasonCode::MissingField);
+    assert!(detail.contains("no percentage sales tax"), "{detail}");
+    let (reason, detail, _) = rejection(&mapped[8]);
     assert_eq!(reason, ReasonCode::OutOfRange);
     assert!(detail.contains("free_qty 12.5"), "{detail}");
-    assert_eq!(mapped[6], standard_cost("5901234123457", dec!(0.8500)));
+    assert_eq!(mapped[9], standard_cost("5901234123457", dec!(0.8500)));
 
-    let (reason, detail, _) = rejection(&mapped[7]);
+    let (reason, detail, _) = rejection(&mapped[10]);
     assert_eq!(reason, ReasonCode::InvalidGtin);
     assert!(detail.contains("1234567890123"), "{detail}");
+
+    // A book: reduced VAT, no levy, no dimensions set (Odoo's 0).
+    assert_eq!(
+        mapped[11],
+        product(ProductReference {
+            gtin: "9782070612758".to_owned(),
+            sku: "LIV-PETIT-PRINCE".to_owned(),
+            title: "Le Petit Prince".to_owned(),
+            brand: Some("Folio Junior".to_owned()),
+            category: "books".to_owned(),
+            vat_rate: dec!(0.055),
+            weight_g: Some(120),
+            length_mm: None,
+            width_mm: None,
+            height_mm: None,
+            levies: Vec::new(),
+            source: "odoo.product.product".to_owned(),
+            updated_at: 1_741_586_405_000,
+        })
+    );
+    assert_eq!(mapped[12], stock("9782070612758", 8, 12));
+    assert_eq!(mapped[13], standard_cost("9782070612758", dec!(5.2000)));
+}
+
+#[test]
+fn taxes_the_hub_cannot_read_as_vat_and_levies_keep_the_reference_out() {
+    let row = |taxes_id: serde_json::Value| {
+        RawValue::from_string(
+            json!({
+                "id": 1, "barcode": "3760123456784", "default_code": "TV-55",
+                "qty_available": 1.0, "free_qty": 1.0, "incoming_qty": 0.0,
+                "name": "Téléviseur 55\"", "categ_id": [11, "All / Saleable / TV"],
+                "weight": 14.2, "taxes_id": taxes_id,
+                "standard_price": 380.0, "cost_currency_id": [1, "EUR"],
+                "write_date": "2025-03-10 06:00:00",
+                "product_brand_id": false, "product_length": 1.23, "product_width": 0.71,
+                "product_height": 0.08, "dimensional_uom_id": [5, "m"]
+            })
+            .to_string(),
+        )
+        .unwrap()
+    };
+    let taxes = SaleTaxes::from_rows(
+        serde_json::from_value(json!([
+            {"id": 1, "name": "20%", "amount_type": "percent", "amount": 20.0,
+             "include_base_amount": false, "tax_group_id": [1, "TVA 20%"]},
+            {"id": 3, "name": "10%", "amount_type": "percent", "amount": 10.0,
+             "include_base_amount": false, "tax_group_id": [3, "TVA 10%"]},
+            {"id": 120, "name": "Taxe spéciale", "amount_type": "fixed", "amount": 1.0,
+             "include_base_amount": false, "tax_group_id": [9, "Taxes diverses"]},
+            {"id": 121, "name": "Copie privée 8 €", "amount_type": "fixed", "amount": 8.0,
+             "include_base_amount": false, "tax_group_id": [10, "Copie privée"]},
+            {"id": 130, "name": "TVA 20% TTC", "amount_type": "division", "amount": 20.0,
+             "include_base_amount": false, "tax_group_id": [1, "TVA 20%"]}
+        ]))
+        .unwrap(),
+    );
+    let origin = origin("odoo.product.product");
+    let reference = |taxes_id| map_product(&row(taxes_id), &origin, &taxes, &settings()).remove(0);
+
+    // Metres to millimetres; a levy the VAT does not apply to is its amount.
+    let Sourced::Signal {
+        record: SignalRecord::Product(tv),
+        ..
+    } = reference(json!([1, 121]))
+    else {
+        panic!("a TV with 20% VAT and the private copy levy is a reference");
+    };
+    assert_eq!(
+        (tv.length_mm, tv.width_mm, tv.height_mm, tv.weight_g),
+        (Some(1_230), Some(710), Some(80), Some(14_200))
+    );
+    assert_eq!(
+        tv.levies,
+        vec![Levy {
+            kind: LevyKind::PrivateCopy,
+            amount_incl_vat: dec!(8.00),
+        }]
+    );
+
+    for (taxes_id, expected) in [
+        (json!([1, 3]), "two percentage sales taxes"),
+        (
+            json!([1, 120]),
+            "tax group \"Taxes diverses\", which is no levy",
+        ),
+        (json!([130]), "computes as Division"),
+        (json!([1, 999]), "account.tax id 999 could not be read"),
+    ] {
+        let mapped = reference(taxes_id.clone());
+        let (reason, detail, _) = rejection(&mapped);
+        assert_eq!(reason, ReasonCode::MappingFailed, "{taxes_id}: {detail}");
+        assert!(detail.contains(expected), "{taxes_id}: {detail}");
+    }
 }
 
 /// The mapped elements with each rejected row's bytes read as JSON, so rows that differ only
@@ -169,7 +321,7 @@ fn with_raw_as_json(sourced: Vec<Sourced>) -> Vec<(Sourced, Option<serde_json::V
 #[test]
 fn json2_and_jsonrpc_answers_map_to_the_same_signals() {
     let json2 = with_raw_as_json(products(&json2_rows(PRODUCTS_JSON2)));
-    assert_eq!(json2.len(), 8);
+    assert_eq!(json2.len(), 14);
     assert_eq!(
         json2,
         with_raw_as_json(products(&jsonrpc_rows(PRODUCTS_JSONRPC)))
@@ -181,6 +333,8 @@ fn amounts_keep_odoos_digits_without_a_float() {
     let row = RawValue::from_string(
         json!({
             "id": 1, "barcode": "3760123456784", "default_code": false,
+            "name": "Câble", "categ_id": [15, "All / Saleable / Accessories"],
+            "weight": 0.1, "taxes_id": [1],
             "standard_price": 0.1, "cost_currency_id": [1, "EUR"],
             "qty_available": 1.0, "free_qty": 1.0, "incoming_qty": 0.0,
             "write_date": "2025-03-10 06:00:00"
@@ -188,8 +342,17 @@ fn amounts_keep_odoos_digits_without_a_float() {
         .to_string(),
     )
     .unwrap();
-    let mapped = map_product(&row, &origin("odoo.product.product"), &settings());
-    assert_eq!(mapped[1], standard_cost("3760123456784", dec!(0.1000)));
+    let mapped = map_product(
+        &row,
+        &origin("odoo.product.product"),
+        &sale_taxes(),
+        &settings(),
+    );
+    // Without default_code there is no SKU; stock and cost still go.
+    let (reason, detail, _) = rejection(&mapped[0]);
+    assert_eq!(reason, ReasonCode::MissingField);
+    assert!(detail.contains("default_code"), "{detail}");
+    assert_eq!(mapped[2], standard_cost("3760123456784", dec!(0.1000)));
 }
 
 #[test]

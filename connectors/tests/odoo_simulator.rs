@@ -1,4 +1,5 @@
-//! The Odoo connector over real HTTP against the simulator's Odoo: a full read pages through
+//! The Odoo connector over real HTTP against the simulator's Odoo: every catalogue reference
+//! comes out as its product reference, field by field; a full read pages through
 //! both models to the end and survives a restart from the persisted cursors with no row
 //! missing or read twice (many rows share a `write_date` second); JSON-RPC and JSON-2 read
 //! the same; after market changes an incremental read, laid over the first, gives what a
@@ -11,14 +12,16 @@ use std::net::SocketAddr;
 
 use hub_connectors::connector::Connector;
 use hub_connectors::machinery::{HttpSettings, RateLimit, Secret};
-use hub_connectors::odoo::{OdooConfig, OdooConnector, OdooProtocol};
+use hub_connectors::odoo::{
+    OdooConfig, OdooConnector, OdooProtocol, default_category_keys, default_levy_tax_groups,
+};
 use hub_connectors::sourced::{SignalRecord, Sourced};
 use hub_market_sim::CatalogueParams;
 use hub_market_sim::http::{
     MarketClock, ODOO_JSON2, ODOO_JSONRPC, RunningSimulator, SimServerConfig, Simulator,
     odoo_partner_id,
 };
-use hub_schemas::records::CostKind;
+use hub_schemas::records::{CostKind, ProductReference};
 use in_memory::{CollectingSink, MemoryCursorStore};
 
 const PAGE_SIZE: u32 = 40;
@@ -61,6 +64,10 @@ fn new_connector(simulator: &RunningSimulator, protocol: OdooProtocol) -> OdooCo
         stock_location: "WH/Stock".to_owned(),
         company_currency: "EUR".to_owned(),
         partner_supplier_ids,
+        category_keys: default_category_keys(),
+        levy_tax_groups: default_levy_tax_groups(),
+        product_brand: true,
+        product_dimension: true,
         rate: RateLimit {
             per_second: 500.0,
             burst: 50,
@@ -73,11 +80,24 @@ fn new_connector(simulator: &RunningSimulator, protocol: OdooProtocol) -> OdooCo
 /// What a read says about each row: `(kind, gtin, supplier)` -> the cost as text.
 type Costs = BTreeMap<(&'static str, String, Option<String>), String>;
 
-/// Polls until caught up (or `max_polls`), failing on a cost read twice.
+/// The product references read, by GTIN.
+type Products = BTreeMap<String, ProductReference>;
+
+/// Polls until caught up (or `max_polls`), failing on a cost or product read twice.
 async fn read(
     connector: &mut OdooConnector,
     cursors: &mut MemoryCursorStore,
     costs: &mut Costs,
+    max_polls: usize,
+) -> bool {
+    read_with_products(connector, cursors, costs, &mut Products::new(), max_polls).await
+}
+
+async fn read_with_products(
+    connector: &mut OdooConnector,
+    cursors: &mut MemoryCursorStore,
+    costs: &mut Costs,
+    products: &mut Products,
     max_polls: usize,
 ) -> bool {
     let mut sink = CollectingSink::default();
@@ -122,10 +142,63 @@ async fn read(
                 record: SignalRecord::Stock(_),
                 ..
             } => {}
+            Sourced::Signal {
+                record: SignalRecord::Product(product),
+                ..
+            } => {
+                let gtin = product.gtin.clone();
+                assert!(
+                    products.insert(gtin.clone(), product.clone()).is_none(),
+                    "product {gtin} read twice in one read"
+                );
+            }
             other => panic!("the simulated Odoo serves only mappable rows: {other:?}"),
         }
     }
     caught_up
+}
+
+#[tokio::test]
+async fn every_catalogue_reference_comes_out_as_its_product_reference() {
+    let simulator = start_simulator().await;
+    let catalogue = simulator.simulator.catalogue();
+    let mut products = Products::new();
+    assert!(
+        read_with_products(
+            &mut new_connector(&simulator, OdooProtocol::Json2),
+            &mut MemoryCursorStore::default(),
+            &mut Costs::new(),
+            &mut products,
+            100,
+        )
+        .await
+    );
+    assert_eq!(products.len(), catalogue.references.len());
+    let mut levies = 0;
+    for reference in &catalogue.references {
+        let expected = &reference.product;
+        let read = &products[&expected.gtin];
+        let what = &expected.gtin;
+        assert_eq!(read.sku, expected.sku, "{what} sku");
+        assert_eq!(read.title, expected.title, "{what} title");
+        assert_eq!(read.brand, expected.brand, "{what} brand");
+        assert_eq!(read.category, expected.category, "{what} category");
+        assert_eq!(read.vat_rate, expected.vat_rate, "{what} vat_rate");
+        assert_eq!(read.weight_g, expected.weight_g, "{what} weight_g");
+        assert_eq!(read.length_mm, expected.length_mm, "{what} length_mm");
+        assert_eq!(read.width_mm, expected.width_mm, "{what} width_mm");
+        assert_eq!(read.height_mm, expected.height_mm, "{what} height_mm");
+        assert_eq!(read.levies, expected.levies, "{what} levies");
+        assert_eq!(read.source, expected.source, "{what} source");
+        // Odoo's write_date is to the second.
+        assert_eq!(
+            read.updated_at,
+            expected.updated_at / 1_000 * 1_000,
+            "{what} updated_at"
+        );
+        levies += expected.levies.len();
+    }
+    assert!(levies > 0, "the catalogue has DEEE and private copy levies");
 }
 
 #[tokio::test]

@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use hub_core::category::Category;
+use hub_schemas::records::LevyKind;
+
 use super::mapping::OdooMappingSettings;
 use crate::machinery::{ConnectorError, HttpSettings, RateLimit};
 
@@ -45,6 +48,28 @@ pub struct OdooConfig {
     /// Hub supplier ids of Odoo partners, by partner id (`"57" = "grossiste_ouest"`).
     #[serde(default)]
     pub partner_supplier_ids: BTreeMap<String, String>,
+    /// Hub category of each Odoo product category, by the category's full name as Odoo
+    /// displays it (`"All / Saleable / TV" = "tv"`). A product in a category not listed is
+    /// quarantined (MAPPING_FAILED). The default covers a tree with one category per hub
+    /// category under Odoo's `All / Saleable` (see [`default_category_keys`]).
+    #[serde(default = "default_category_keys")]
+    pub category_keys: BTreeMap<String, Category>,
+    /// The levy each fixed-amount sales tax stands for, by the name of the tax's group
+    /// (`account.tax.group`): the eco-participation and the private copy levy are fixed
+    /// taxes that affect the base of the VAT. The default follows the OCA ecotax modules'
+    /// `Ecotaxes` group and a `Copie privée` group.
+    #[serde(default = "default_levy_tax_groups")]
+    pub levy_tax_groups: BTreeMap<String, LevyKind>,
+    /// Whether the OCA module `product_brand` is installed: the brand is read from
+    /// `product_brand_id`. Odoo refuses to read a field that does not exist, so set it to
+    /// false on a server without the module (products then have no brand).
+    #[serde(default = "enabled")]
+    pub product_brand: bool,
+    /// Whether the OCA module `product_dimension` is installed: dimensions are read from
+    /// `product_length`, `product_width`, `product_height` in `dimensional_uom_id`. False on
+    /// a server without the module (products then have no dimensions).
+    #[serde(default = "enabled")]
+    pub product_dimension: bool,
     /// The pace of calls to the server. Odoo publishes no limit; a self-hosted server's
     /// workers are shared with its users, so the default is modest.
     #[serde(default = "default_rate")]
@@ -67,6 +92,39 @@ fn default_stock_location() -> String {
 
 fn default_company_currency() -> String {
     "EUR".to_owned()
+}
+
+fn enabled() -> bool {
+    true
+}
+
+/// Odoo's default `All / Saleable` category and one child per hub category.
+pub fn default_category_keys() -> BTreeMap<String, Category> {
+    let child = |name: &str, category| (format!("All / Saleable / {name}"), category);
+    BTreeMap::from([
+        ("All / Saleable".to_owned(), Category::Other),
+        child("Computers", Category::Computers),
+        child("TV", Category::Tv),
+        child("Phones", Category::Phones),
+        child("Consumer Electronics", Category::ConsumerElectronics),
+        child("Large Appliances", Category::LargeAppliances),
+        child("Small Appliances", Category::SmallAppliances),
+        child("Video Game Consoles", Category::VideoGameConsoles),
+        child("Video Games", Category::VideoGames),
+        child("Books", Category::Books),
+        child("Accessories", Category::Accessories),
+        child("DIY", Category::Diy),
+        child("Furniture", Category::Furniture),
+        child("Other", Category::Other),
+    ])
+}
+
+/// The OCA ecotax modules' tax group, and the private copy levy's.
+pub fn default_levy_tax_groups() -> BTreeMap<String, LevyKind> {
+    BTreeMap::from([
+        ("Ecotaxes".to_owned(), LevyKind::DeeeEcoParticipation),
+        ("Copie privée".to_owned(), LevyKind::PrivateCopy),
+    ])
 }
 
 fn default_rate() -> RateLimit {
@@ -121,6 +179,10 @@ impl OdooConfig {
             stock_location: self.stock_location.clone(),
             company_currency: self.company_currency.clone(),
             partner_supplier_ids,
+            category_keys: self.category_keys.clone(),
+            levy_tax_groups: self.levy_tax_groups.clone(),
+            product_brand: self.product_brand,
+            product_dimension: self.product_dimension,
         })
     }
 }

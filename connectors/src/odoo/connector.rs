@@ -1,7 +1,8 @@
 //! The Odoo connector's fetch loop on the shared machinery. Each poll reads one
 //! `search_read` page of one model after its `write_date` cursor: `product.product` until it
-//! is caught up, then `product.supplierinfo` (with one look-up of the barcodes its page
-//! refers to), then the products again. The page is handed over before its cursor moves.
+//! is caught up (with one look-up of the sales taxes its page refers to), then
+//! `product.supplierinfo` (with one look-up of the barcodes its page refers to), then the
+//! products again. The page is handed over before its cursor moves.
 
 use async_trait::async_trait;
 use reqwest::Url;
@@ -12,10 +13,10 @@ use serde_json::value::RawValue;
 use super::config::{OdooConfig, OdooProtocol};
 use super::cursor::{INCREMENTAL_ORDER, WriteDateCursor};
 use super::mapping::{
-    OdooMappingSettings, VariantBarcodes, map_product, map_supplierinfo, raw_rows,
-    referenced_products,
+    OdooMappingSettings, SaleTaxes, VariantBarcodes, map_product, map_supplierinfo, raw_rows,
+    referenced_products, referenced_taxes,
 };
-use super::payload::{PRODUCT_FIELDS, SUPPLIERINFO_FIELDS, VARIANT_FIELDS, VariantRow};
+use super::payload::{SUPPLIERINFO_FIELDS, TAX_FIELDS, TaxRow, VARIANT_FIELDS, VariantRow};
 use super::protocol::{
     OdooResponseError, SearchRead, authenticate_body, authenticated_uid, jsonrpc_result,
     search_read_rows,
@@ -32,6 +33,8 @@ pub const CONNECTOR: &str = "odoo";
 /// Operations, named after the models they read (sources `odoo.product.product`...).
 pub const PRODUCTS: &str = "product.product";
 pub const SUPPLIERINFO: &str = "product.supplierinfo";
+/// The sales taxes of a page of products.
+pub const TAXES: &str = "account.tax";
 /// JSON-RPC's `common.authenticate`, once per connector run.
 pub const AUTHENTICATE: &str = "common.authenticate";
 
@@ -49,13 +52,6 @@ impl Model {
             Model::Supplierinfo => SUPPLIERINFO,
         }
     }
-
-    fn fields(self) -> &'static [&'static str] {
-        match self {
-            Model::Products => PRODUCT_FIELDS,
-            Model::Supplierinfo => SUPPLIERINFO_FIELDS,
-        }
-    }
 }
 
 pub struct OdooConnector {
@@ -67,6 +63,8 @@ pub struct OdooConnector {
     api_key: Secret,
     page_size: u32,
     settings: OdooMappingSettings,
+    /// The `product.product` fields read, which depend on the OCA modules installed.
+    product_fields: Vec<&'static str>,
     /// JSON-RPC's user id, from `authenticate`.
     uid: Option<i64>,
     next_request_id: u64,
@@ -94,6 +92,7 @@ impl OdooConnector {
             .operation(AUTHENTICATE, config.rate)
             .operation(PRODUCTS, config.rate)
             .operation(SUPPLIERINFO, config.rate)
+            .operation(TAXES, config.rate)
             .build()?;
         Ok(OdooConnector {
             client,
@@ -103,6 +102,7 @@ impl OdooConnector {
             login: config.login.clone().unwrap_or_default(),
             api_key,
             page_size: config.page_size,
+            product_fields: settings.product_fields(),
             settings,
             uid: None,
             next_request_id: 1,
@@ -246,6 +246,40 @@ impl OdooConnector {
         Ok(VariantBarcodes::from_rows(&variant_rows))
     }
 
+    /// The sales taxes a page of products refers to.
+    async fn sale_taxes(&mut self, rows: &[Box<RawValue>]) -> Result<SaleTaxes, ConnectorError> {
+        let ids = referenced_taxes(rows);
+        if ids.is_empty() {
+            return Ok(SaleTaxes::default());
+        }
+        let call = SearchRead {
+            model: TAXES,
+            domain: json!([["id", "in", ids]]),
+            fields: TAX_FIELDS,
+            limit: None,
+            order: None,
+        };
+        let (tax_rows, origin) = self.search_read(TAXES, &call).await?;
+        // A tax in another shape leaves its products without it: they are rejected as such,
+        // with their bytes; the tax itself is logged.
+        let tax_rows = tax_rows
+            .iter()
+            .filter_map(|raw| {
+                serde_json::from_str::<TaxRow>(raw.get())
+                    .inspect_err(|error| {
+                        tracing::warn!(
+                            request_id = origin.request_id.as_deref().unwrap_or_default(),
+                            row = raw.get(),
+                            %error,
+                            "an account.tax row does not have Odoo's shape"
+                        );
+                    })
+                    .ok()
+            })
+            .collect();
+        Ok(SaleTaxes::from_rows(tax_rows))
+    }
+
     /// The cursor of `key`. One we cannot read restarts the model from the beginning:
     /// reading rows again is harmless, skipping them is not.
     fn write_date_cursor(key: &CursorKey, cursor: Option<&Cursor>) -> WriteDateCursor {
@@ -282,10 +316,14 @@ impl Connector for OdooConnector {
         let model = self.model;
         let key = CursorKey::new(CONNECTOR, model.name());
         let cursor = Self::write_date_cursor(&key, load_cursor(cursors, &key).await?.as_ref());
+        let fields = match model {
+            Model::Products => self.product_fields.clone(),
+            Model::Supplierinfo => SUPPLIERINFO_FIELDS.to_vec(),
+        };
         let call = SearchRead {
             model: model.name(),
             domain: cursor.domain(),
-            fields: model.fields(),
+            fields: &fields,
             limit: Some(self.page_size),
             order: Some(INCREMENTAL_ORDER),
         };
@@ -317,10 +355,12 @@ impl Connector for OdooConnector {
             .map_err(|error| malformed(error.to_string()))?;
 
         let records: Vec<Sourced> = match model {
-            Model::Products => rows
-                .iter()
-                .flat_map(|raw| map_product(raw, &origin, &self.settings))
-                .collect(),
+            Model::Products => {
+                let taxes = self.sale_taxes(&rows).await?;
+                rows.iter()
+                    .flat_map(|raw| map_product(raw, &origin, &taxes, &self.settings))
+                    .collect()
+            }
             Model::Supplierinfo => {
                 let barcodes = self.variant_barcodes(&rows).await?;
                 rows.iter()

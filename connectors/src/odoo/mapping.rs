@@ -1,21 +1,30 @@
-//! Odoo rows to signals. `product.product` gives the ERP's stock of a reference (what can
-//! still be sold and what is incoming) and its standard cost; `product.supplierinfo` gives a
-//! supplier's price, minimum quantity, lead time and validity, for one variant or for every
-//! variant of a template. The mapping converts; the quality gate judges (a zero cost, an
-//! unknown currency or an expired price list are refused there, with their reason).
+//! Odoo rows to records. `product.product` gives a reference's master data (the ERP holds
+//! it: title, brand, category, VAT and levies from its sales taxes, weight, dimensions), the
+//! ERP's stock of it (what can still be sold and what is incoming) and its standard cost;
+//! `product.supplierinfo` gives a supplier's price, minimum quantity, lead time and
+//! validity, for one variant or for every variant of a template. The mapping converts; the
+//! quality gate judges (a zero cost, an unknown currency, an illegal VAT rate or an expired
+//! price list are refused there, with their reason).
 
 use std::collections::BTreeMap;
 
+use hub_core::category::Category;
 use hub_core::gtin::normalise_gtin;
 use hub_core::mapping::DayBound;
-use hub_core::money::{MONEY_SCALE, fixed};
+use hub_core::money::{MONEY_SCALE, charged, fixed, rate};
 use hub_core::reason::ReasonCode;
-use hub_schemas::records::{CostKind, CostSignal, StockSignal, StockSource};
-use rust_decimal::Decimal;
+use hub_schemas::records::{
+    CostKind, CostSignal, Levy, LevyKind, ProductReference, StockSignal, StockSource,
+};
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-use super::payload::{ProductRow, RecordKey, SupplierinfoRow, VariantRow};
+use super::payload::{
+    BRAND_FIELDS, DIMENSION_FIELDS, Many2One, PRODUCT_FIELDS, ProductRow, RecordKey, STOCK_FIELDS,
+    StockRow, SupplierinfoRow, TaxAmountType, TaxRow, VariantRow,
+};
 use crate::sourced::{Origin, SignalRecord, Sourced};
 
 /// What the mapping needs besides the rows.
@@ -28,9 +37,30 @@ pub struct OdooMappingSettings {
     /// Hub supplier ids of Odoo partners (`res.partner` id -> id), so a supplier that also
     /// sends files has one id; other partners are `odoo_partner_<id>`.
     pub partner_supplier_ids: BTreeMap<i64, String>,
+    /// Hub category of each Odoo product category, by its full name.
+    pub category_keys: BTreeMap<String, Category>,
+    /// The levy of each fixed-amount tax, by the name of its tax group.
+    pub levy_tax_groups: BTreeMap<String, LevyKind>,
+    /// Whether `product_brand_id` (OCA `product_brand`) is read.
+    pub product_brand: bool,
+    /// Whether the OCA `product_dimension` fields are read.
+    pub product_dimension: bool,
 }
 
 impl OdooMappingSettings {
+    /// The `product.product` fields of a product read: stock, master data, standard cost,
+    /// and the OCA modules' fields when they are installed.
+    pub fn product_fields(&self) -> Vec<&'static str> {
+        let mut fields = [STOCK_FIELDS, PRODUCT_FIELDS].concat();
+        if self.product_brand {
+            fields.extend_from_slice(BRAND_FIELDS);
+        }
+        if self.product_dimension {
+            fields.extend_from_slice(DIMENSION_FIELDS);
+        }
+        fields
+    }
+
     fn supplier_id(&self, partner_id: i64) -> String {
         self.partner_supplier_ids
             .get(&partner_id)
@@ -120,52 +150,32 @@ fn gtin_of(
     })
 }
 
-/// One `product.product` row: a stock signal and an ERP standard cost, or their rejections.
+/// One `product.product` row read with [`OdooMappingSettings::product_fields`]: its product
+/// reference, its stock and its ERP standard cost, or their rejections.
 pub fn map_product(
     raw: &RawValue,
     origin: &Origin,
+    taxes: &SaleTaxes,
     settings: &OdooMappingSettings,
 ) -> Vec<Sourced> {
     let row: ProductRow = match parse_row("product.product", raw, origin) {
         Ok(row) => row,
         Err(rejection) => return vec![*rejection],
     };
-    let what = || {
-        format!(
-            "product.product id {} (internal reference {})",
-            row.id,
-            row.default_code.as_deref().unwrap_or("none")
-        )
-    };
+    let what = || product_name(row.id, row.default_code.as_deref());
     let gtin = match gtin_of(row.barcode.as_deref(), what, raw, origin) {
         Ok(gtin) => gtin,
         Err(rejection) => return vec![*rejection],
     };
-    let mut sourced = Vec::with_capacity(2);
-    let quantities = whole_units("free_qty", row.free_qty)
-        .and_then(|free| Ok((free, whole_units("incoming_qty", row.incoming_qty)?)));
-    match quantities {
-        Ok((quantity, incoming)) => sourced.push(Sourced::Signal {
-            record: SignalRecord::Stock(StockSignal {
-                gtin: gtin.clone(),
-                stock_source: StockSource::Erp,
-                location: Some(settings.stock_location.clone()),
-                quantity,
-                incoming_quantity: Some(incoming),
-                lead_time_days: None,
-                source: origin.source.clone(),
-                request_id: origin.request_id.clone(),
-                observed_at: origin.observed_at,
-            }),
+    let reference = match product_reference(&row, &gtin, taxes, settings, origin) {
+        Ok(reference) => Sourced::Signal {
+            record: SignalRecord::Product(reference),
             origin: origin.clone(),
-        }),
-        Err(problem) => sourced.push(rejected(
-            ReasonCode::OutOfRange,
-            format!("{}: {problem}", what()),
-            raw,
-            origin,
-        )),
-    }
+        },
+        Err((reason, problem)) => rejected(reason, format!("{}: {problem}", what()), raw, origin),
+    };
+    let mut sourced = vec![reference];
+    sourced.extend(map_stock(raw, origin, settings));
     let currency = row.cost_currency_id.as_ref().map_or_else(
         || settings.company_currency.clone(),
         |currency| currency.name().to_owned(),
@@ -188,6 +198,272 @@ pub fn map_product(
         origin: origin.clone(),
     });
     sourced
+}
+
+fn product_name(id: i64, default_code: Option<&str>) -> String {
+    format!(
+        "product.product id {id} (internal reference {})",
+        default_code.unwrap_or("none")
+    )
+}
+
+/// One `product.product` row read with [`STOCK_FIELDS`] (or more): the ERP stock signal, or
+/// its rejection.
+pub fn map_stock(raw: &RawValue, origin: &Origin, settings: &OdooMappingSettings) -> Vec<Sourced> {
+    let row: StockRow = match parse_row("product.product", raw, origin) {
+        Ok(row) => row,
+        Err(rejection) => return vec![*rejection],
+    };
+    let what = || product_name(row.id, row.default_code.as_deref());
+    let gtin = match gtin_of(row.barcode.as_deref(), what, raw, origin) {
+        Ok(gtin) => gtin,
+        Err(rejection) => return vec![*rejection],
+    };
+    let quantities = whole_units("free_qty", row.free_qty)
+        .and_then(|free| Ok((free, whole_units("incoming_qty", row.incoming_qty)?)));
+    vec![match quantities {
+        Ok((quantity, incoming)) => Sourced::Signal {
+            record: SignalRecord::Stock(StockSignal {
+                gtin,
+                stock_source: StockSource::Erp,
+                location: Some(settings.stock_location.clone()),
+                quantity,
+                incoming_quantity: Some(incoming),
+                lead_time_days: None,
+                source: origin.source.clone(),
+                request_id: origin.request_id.clone(),
+                observed_at: origin.observed_at,
+            }),
+            origin: origin.clone(),
+        },
+        Err(problem) => rejected(
+            ReasonCode::OutOfRange,
+            format!("{}: {problem}", what()),
+            raw,
+            origin,
+        ),
+    }]
+}
+
+/// The sales taxes a page of products refers to, as read from `account.tax`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SaleTaxes {
+    by_id: BTreeMap<i64, TaxRow>,
+}
+
+impl SaleTaxes {
+    pub fn from_rows(rows: Vec<TaxRow>) -> Self {
+        SaleTaxes {
+            by_id: rows.into_iter().map(|row| (row.id, row)).collect(),
+        }
+    }
+}
+
+/// The `account.tax` ids a page of products refers to, for the tax look-up.
+pub fn referenced_taxes(rows: &[Box<RawValue>]) -> Vec<i64> {
+    #[derive(serde::Deserialize)]
+    struct Taxes {
+        taxes_id: Vec<i64>,
+    }
+    let mut ids: Vec<i64> = rows
+        .iter()
+        .filter_map(|raw| serde_json::from_str::<Taxes>(raw.get()).ok())
+        .flat_map(|row| row.taxes_id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// The product reference of a row, or the reason and problem that keep it out.
+fn product_reference(
+    row: &ProductRow,
+    gtin: &str,
+    taxes: &SaleTaxes,
+    settings: &OdooMappingSettings,
+    origin: &Origin,
+) -> Result<ProductReference, (ReasonCode, String)> {
+    let Some(sku) = row
+        .default_code
+        .clone()
+        .filter(|code| !code.trim().is_empty())
+    else {
+        return Err((
+            ReasonCode::MissingField,
+            "no internal reference (default_code): set it in Odoo to have the product \
+             referenced"
+                .to_owned(),
+        ));
+    };
+    let category = settings
+        .category_keys
+        .get(row.categ_id.name())
+        .ok_or_else(|| {
+            (
+                ReasonCode::MappingFailed,
+                format!(
+                    "product category {:?} has no hub category: add it to category_keys in \
+                     [connectors.odoo]",
+                    row.categ_id.name()
+                ),
+            )
+        })?;
+    let (vat_rate, levies) = vat_and_levies(&row.taxes_id, taxes, settings)?;
+    let weight_g = to_whole("weight", row.weight, Decimal::ONE_THOUSAND)
+        .map_err(|problem| (ReasonCode::OutOfRange, problem))?;
+    let (length_mm, width_mm, height_mm) = dimensions_mm(row)?;
+    Ok(ProductReference {
+        gtin: gtin.to_owned(),
+        sku,
+        title: row.name.clone(),
+        brand: row
+            .product_brand_id
+            .as_ref()
+            .map(|brand| brand.name().to_owned()),
+        category: category.key().to_owned(),
+        vat_rate,
+        weight_g,
+        length_mm,
+        width_mm,
+        height_mm,
+        levies,
+        source: origin.source.clone(),
+        updated_at: row.write_date.epoch_millis(),
+    })
+}
+
+/// The VAT rate (the one percentage tax, as a fraction) and the levies (the fixed taxes,
+/// VAT included when the VAT is computed on them) of a product's sales taxes.
+fn vat_and_levies(
+    tax_ids: &[i64],
+    taxes: &SaleTaxes,
+    settings: &OdooMappingSettings,
+) -> Result<(Decimal, Vec<Levy>), (ReasonCode, String)> {
+    let mapping_failed = |problem: String| (ReasonCode::MappingFailed, problem);
+    let mut vat: Option<&TaxRow> = None;
+    let mut fixed_taxes = Vec::new();
+    for id in tax_ids {
+        let tax = taxes.by_id.get(id).ok_or_else(|| {
+            mapping_failed(format!(
+                "sales tax account.tax id {id} could not be read (archived, or not readable by \
+                 the API user)"
+            ))
+        })?;
+        match tax.amount_type {
+            TaxAmountType::Percent => {
+                if let Some(first) = vat.replace(tax) {
+                    return Err(mapping_failed(format!(
+                        "two percentage sales taxes, {:?} and {:?}: the hub expects one VAT \
+                         rate per product",
+                        first.name, tax.name
+                    )));
+                }
+            }
+            TaxAmountType::Fixed => fixed_taxes.push(tax),
+            other => {
+                return Err(mapping_failed(format!(
+                    "sales tax {:?} computes as {other:?}: the hub reads a percentage VAT and \
+                     fixed-amount levies",
+                    tax.name
+                )));
+            }
+        }
+    }
+    let vat = vat.ok_or_else(|| {
+        (
+            ReasonCode::MissingField,
+            "no percentage sales tax: set the product's VAT in its customer taxes".to_owned(),
+        )
+    })?;
+    let vat_rate = rate(vat.amount / Decimal::ONE_HUNDRED);
+    let levies = fixed_taxes
+        .into_iter()
+        .map(|tax| {
+            let kind = settings
+                .levy_tax_groups
+                .get(tax.tax_group_id.name())
+                .ok_or_else(|| {
+                    mapping_failed(format!(
+                        "fixed-amount sales tax {:?} is in tax group {:?}, which is no levy: add \
+                         the group to levy_tax_groups in [connectors.odoo]",
+                        tax.name,
+                        tax.tax_group_id.name()
+                    ))
+                })?;
+            let vat_factor = if tax.include_base_amount {
+                Decimal::ONE + vat_rate
+            } else {
+                Decimal::ONE
+            };
+            Ok(Levy {
+                kind: *kind,
+                amount_incl_vat: charged(tax.amount * vat_factor),
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((vat_rate, levies))
+}
+
+/// `value * factor` to the nearest whole unit, or `None` for Odoo's 0 (not set).
+fn to_whole(field: &str, value: Decimal, factor: Decimal) -> Result<Option<i32>, String> {
+    if value.is_zero() {
+        return Ok(None);
+    }
+    (value * factor)
+        .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
+        .to_i32()
+        .map(Some)
+        .ok_or_else(|| format!("{field} {value} is out of range"))
+}
+
+/// Millimetres in one unit of Odoo's length units (the names of its `uom.uom` data).
+fn millimetres_per(uom: &Many2One) -> Option<Decimal> {
+    Some(match uom.name() {
+        "mm" => Decimal::ONE,
+        "cm" => Decimal::TEN,
+        "dm" => Decimal::ONE_HUNDRED,
+        "m" => Decimal::ONE_THOUSAND,
+        "in" => Decimal::new(254, 1),
+        "ft" => Decimal::new(3048, 1),
+        _ => return None,
+    })
+}
+
+type Dimensions = (Option<i32>, Option<i32>, Option<i32>);
+
+fn dimensions_mm(row: &ProductRow) -> Result<Dimensions, (ReasonCode, String)> {
+    let sides = [
+        ("product_length", row.product_length),
+        ("product_width", row.product_width),
+        ("product_height", row.product_height),
+    ];
+    if sides
+        .iter()
+        .all(|(_, side)| side.is_none_or(|side| side.is_zero()))
+    {
+        return Ok((None, None, None));
+    }
+    let uom = row.dimensional_uom_id.as_ref().ok_or_else(|| {
+        (
+            ReasonCode::MissingField,
+            "dimensions without a dimensional_uom_id".to_owned(),
+        )
+    })?;
+    let factor = millimetres_per(uom).ok_or_else(|| {
+        (
+            ReasonCode::MappingFailed,
+            format!(
+                "dimensional_uom_id {:?} is not a length unit the hub knows (mm, cm, dm, m, in, \
+                 ft)",
+                uom.name()
+            ),
+        )
+    })?;
+    let [length, width, height] = sides.map(|(field, side)| {
+        to_whole(field, side.unwrap_or_default(), factor)
+            .map_err(|problem| (ReasonCode::OutOfRange, problem))
+    });
+    Ok((length?, width?, height?))
 }
 
 /// The barcodes of the variants a page of supplier prices applies to.

@@ -13,17 +13,48 @@ use serde_json::value::RawValue;
 
 use crate::json_decimal;
 
-/// The `product.product` fields the connector reads.
-pub const PRODUCT_FIELDS: &[&str] = &[
+/// The `product.product` fields of its stock (computed over the company's internal
+/// locations: on hand, on hand not reserved, expected from confirmed incoming moves).
+pub const STOCK_FIELDS: &[&str] = &[
     "id",
     "barcode",
     "default_code",
-    "standard_price",
-    "cost_currency_id",
     "qty_available",
     "free_qty",
     "incoming_qty",
+];
+
+/// The `product.product` fields of its master data and standard cost, besides its stock
+/// (`name`, `categ_id`, `weight` and `taxes_id` come from its template).
+pub const PRODUCT_FIELDS: &[&str] = &[
+    "name",
+    "categ_id",
+    "weight",
+    "taxes_id",
+    "standard_price",
+    "cost_currency_id",
     "write_date",
+];
+
+/// The OCA `product_brand` field (on the template, read through the variant).
+pub const BRAND_FIELDS: &[&str] = &["product_brand_id"];
+
+/// The OCA `product_dimension` fields (on the variant).
+pub const DIMENSION_FIELDS: &[&str] = &[
+    "product_length",
+    "product_width",
+    "product_height",
+    "dimensional_uom_id",
+];
+
+/// The `account.tax` fields that tell a VAT rate from a fixed levy.
+pub const TAX_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "amount_type",
+    "amount",
+    "include_base_amount",
+    "tax_group_id",
 ];
 
 /// The `product.supplierinfo` fields the connector reads (`discount` exists from Odoo 17).
@@ -68,19 +99,14 @@ pub struct RecordKey {
     pub write_date: OdooDateTime,
 }
 
-/// A `product.product` row.
+/// A `product.product` row read for its stock ([`STOCK_FIELDS`]).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct ProductRow {
+pub struct StockRow {
     pub id: i64,
     #[serde(deserialize_with = "false_as_none")]
     pub barcode: Option<String>,
     #[serde(deserialize_with = "false_as_none")]
     pub default_code: Option<String>,
-    /// The ERP's cost of one unit in the company currency, excluding VAT.
-    #[serde(deserialize_with = "json_decimal::exact")]
-    pub standard_price: Decimal,
-    #[serde(deserialize_with = "false_as_none")]
-    pub cost_currency_id: Option<Many2One>,
     /// On hand, in the product's unit of measure.
     #[serde(deserialize_with = "json_decimal::exact")]
     pub qty_available: Decimal,
@@ -90,7 +116,74 @@ pub struct ProductRow {
     /// Expected from confirmed incoming moves (purchase receipts).
     #[serde(deserialize_with = "json_decimal::exact")]
     pub incoming_qty: Decimal,
+}
+
+/// A `product.product` row read for its master data and standard cost ([`STOCK_FIELDS`],
+/// [`PRODUCT_FIELDS`] and, when their modules are installed, [`BRAND_FIELDS`] and
+/// [`DIMENSION_FIELDS`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ProductRow {
+    pub id: i64,
+    #[serde(deserialize_with = "false_as_none")]
+    pub barcode: Option<String>,
+    #[serde(deserialize_with = "false_as_none")]
+    pub default_code: Option<String>,
+    pub name: String,
+    /// `[id, "All / Saleable / TV"]`: the display name is the category's full path.
+    pub categ_id: Many2One,
+    /// Kilograms (the company's weight unit; Odoo's default), 0 when not set.
+    #[serde(deserialize_with = "json_decimal::exact")]
+    pub weight: Decimal,
+    /// The customer taxes' `account.tax` ids.
+    pub taxes_id: Vec<i64>,
+    /// The ERP's cost of one unit in the company currency, excluding VAT.
+    #[serde(deserialize_with = "json_decimal::exact")]
+    pub standard_price: Decimal,
+    #[serde(deserialize_with = "false_as_none")]
+    pub cost_currency_id: Option<Many2One>,
+    #[serde(default, deserialize_with = "false_as_none")]
+    pub product_brand_id: Option<Many2One>,
+    /// In `dimensional_uom_id`, 0 when not set.
+    #[serde(default, deserialize_with = "json_decimal::option")]
+    pub product_length: Option<Decimal>,
+    #[serde(default, deserialize_with = "json_decimal::option")]
+    pub product_width: Option<Decimal>,
+    #[serde(default, deserialize_with = "json_decimal::option")]
+    pub product_height: Option<Decimal>,
+    /// `[id, "mm"]`: a `uom.uom` of the length category, named as Odoo's data names it.
+    #[serde(default, deserialize_with = "false_as_none")]
+    pub dimensional_uom_id: Option<Many2One>,
     pub write_date: OdooDateTime,
+}
+
+/// How an `account.tax` computes its amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaxAmountType {
+    /// A percentage of the price excluding taxes: VAT.
+    Percent,
+    /// A fixed amount per unit: levies such as the eco-participation.
+    Fixed,
+    /// A percentage of the price including the tax.
+    Division,
+    /// A group of other taxes.
+    Group,
+    /// A Python formula (`account_tax_python`).
+    Code,
+}
+
+/// An `account.tax` row ([`TAX_FIELDS`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TaxRow {
+    pub id: i64,
+    pub name: String,
+    pub amount_type: TaxAmountType,
+    /// Percent for percentage taxes, the amount in the company currency for fixed ones.
+    #[serde(deserialize_with = "json_decimal::exact")]
+    pub amount: Decimal,
+    /// "Affects base of subsequent taxes": the VAT is computed on this tax too.
+    pub include_base_amount: bool,
+    pub tax_group_id: Many2One,
 }
 
 /// A `product.supplierinfo` row: one supplier's price for a variant (`product_id`) or for

@@ -1,27 +1,33 @@
 //! The distributor's Odoo, over its external API: JSON-RPC (`POST /jsonrpc`, services
 //! `common.authenticate` and `object.execute_kw`) and JSON-2 (`POST /json/2/<model>/<method>`
 //! with `Authorization: bearer <key>` and `X-Odoo-Database`), serving `search_read` on
-//! `product.product` (the ERP stock and standard cost of every reference) and
-//! `product.supplierinfo` (the prices of the suppliers whose price lists the buyers keep in
-//! Odoo). Rows are in Odoo's shape: `false` for empty fields, many2one as `[id, "name"]`,
-//! floats as JSON numbers, datetimes as `"YYYY-MM-DD HH:MM:SS"` UTC. A row's `write_date` is
-//! when its cost last changed (stock moves do not touch a product's `write_date` in Odoo
-//! either).
+//! `product.product` (the master data, ERP stock and standard cost of every reference, with
+//! the OCA `product_brand` and `product_dimension` fields), `account.tax` (the sales taxes
+//! those products carry: VAT as percentage taxes, the eco-participation and the private copy
+//! levy as fixed-amount taxes that affect the VAT's base) and `product.supplierinfo` (the
+//! prices of the suppliers whose price lists the buyers keep in Odoo). Rows are in Odoo's
+//! shape: `false` for empty fields, many2one as `[id, "name"]`, many2many as a list of ids,
+//! floats as JSON numbers, datetimes as `"YYYY-MM-DD HH:MM:SS"` UTC. A product's
+//! `write_date` is when its master data or its cost last changed (stock moves do not touch a
+//! product's `write_date` in Odoo either).
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Json, Router};
-use hub_schemas::records::EpochMillis;
+use hub_core::category::Category;
+use hub_schemas::records::{CostKind, EpochMillis, LevyKind, ProductReference};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
 use super::state::MarketState;
 use super::{OperationContext, Simulator, operation};
 use crate::catalogue::PriceFeed;
+use crate::simulation::MarketEvent;
 
 /// `POST /jsonrpc`.
 pub const ODOO_JSONRPC: &str = "odoo.jsonrpc";
@@ -34,6 +40,10 @@ const API_USER_ID: i64 = 2;
 const PARTNER_IDS: i64 = 1_000;
 /// Supplier prices are numbered `reference * SUPPLIERINFO_IDS + line + 1`.
 const SUPPLIERINFO_IDS: i64 = 100;
+/// Fixed-amount taxes are numbered from here, VAT taxes from 1.
+const LEVY_TAX_IDS: i64 = 100;
+/// Odoo's `uom.product_uom_millimeter`: dimensions are kept in millimetres.
+const MILLIMETRE: (i64, &str) = (19, "mm");
 
 pub(super) fn routes(simulator: &Simulator) -> Router<Simulator> {
     Router::new()
@@ -50,6 +60,25 @@ pub(super) fn routes(simulator: &Simulator) -> Router<Simulator> {
 /// The `res.partner` id of catalogue supplier `index`.
 pub fn odoo_partner_id(supplier_index: usize) -> i64 {
     PARTNER_IDS + supplier_index as i64
+}
+
+/// What the simulated Odoo's tables record of the market's changes beyond the market's own
+/// state: when each product row was last written.
+#[derive(Debug, Default)]
+pub(crate) struct OdooJournal {
+    /// By catalogue index: when a standard cost update last wrote the product.
+    product_written_at: BTreeMap<usize, EpochMillis>,
+}
+
+impl OdooJournal {
+    /// Records a market change of catalogue entry `reference`.
+    pub(crate) fn record(&mut self, reference: usize, event: &MarketEvent) {
+        if let MarketEvent::Cost(cost) = event
+            && cost.cost_kind == CostKind::ErpStandardCost
+        {
+            self.product_written_at.insert(reference, cost.observed_at);
+        }
+    }
 }
 
 /// An Odoo exception, as both protocols describe it.
@@ -210,6 +239,7 @@ fn search_read(
                 product_rows(&market),
                 &["barcode", "standard_price", "free_qty"],
             ),
+            "account.tax" => (SaleTaxes::of(market.catalogue()).rows(), &[]),
             "product.supplierinfo" => (
                 supplierinfo_rows(&market),
                 &["price", "min_qty", "currency_id"],
@@ -299,29 +329,175 @@ fn currency(code: &str) -> Value {
     json!([id, code])
 }
 
+/// The product category of each hub category in the simulated Odoo's tree: one child of
+/// Odoo's default `All / Saleable` per category, the default itself for uncategorised
+/// products.
+fn product_category(category: Category) -> (i64, &'static str) {
+    let name = match category {
+        Category::Computers => "All / Saleable / Computers",
+        Category::Tv => "All / Saleable / TV",
+        Category::Phones => "All / Saleable / Phones",
+        Category::ConsumerElectronics => "All / Saleable / Consumer Electronics",
+        Category::LargeAppliances => "All / Saleable / Large Appliances",
+        Category::SmallAppliances => "All / Saleable / Small Appliances",
+        Category::VideoGameConsoles => "All / Saleable / Video Game Consoles",
+        Category::VideoGames => "All / Saleable / Video Games",
+        Category::Books => "All / Saleable / Books",
+        Category::Accessories => "All / Saleable / Accessories",
+        Category::Diy => "All / Saleable / DIY",
+        Category::Furniture => "All / Saleable / Furniture",
+        Category::Other => "All / Saleable",
+    };
+    // Odoo's own `All / Saleable` is id 1; the children follow in the hub's order.
+    let id = match category {
+        Category::Other => 1,
+        other => 10 + Category::ALL.iter().position(|c| *c == other).unwrap_or(0) as i64,
+    };
+    (id, name)
+}
+
+/// The sales taxes of the catalogue's products, as the distributor set them up in Odoo: one
+/// percentage tax per VAT rate, and one fixed-amount tax per levy and amount (Odoo taxes
+/// have one amount each: the eco-participation's bands are one tax per band). A fixed tax
+/// affects the VAT's base, so its amount excludes VAT, to Odoo's 4 decimals.
+struct SaleTaxes {
+    vat: BTreeMap<Decimal, i64>,
+    /// By levy name and amount excluding VAT: the tax's id and its `account.tax.group`.
+    levies: BTreeMap<(&'static str, Decimal), (i64, TaxGroup)>,
+}
+
+/// An `account.tax.group` many2one.
+type TaxGroup = (i64, &'static str);
+
+/// A levy's tax name and tax group (the groups the connector's default configuration maps).
+fn levy_label(kind: LevyKind) -> (&'static str, TaxGroup) {
+    match kind {
+        LevyKind::DeeeEcoParticipation => ("Eco-participation DEEE", (LEVY_TAX_IDS, "Ecotaxes")),
+        LevyKind::PrivateCopy => ("Copie privée", (LEVY_TAX_IDS + 1, "Copie privée")),
+    }
+}
+
+fn levy_amount_excl_vat(amount_incl_vat: Decimal, vat_rate: Decimal) -> Decimal {
+    (amount_incl_vat / (Decimal::ONE + vat_rate)).round_dp(4)
+}
+
+impl SaleTaxes {
+    fn of(catalogue: &crate::catalogue::Catalogue) -> Self {
+        let mut vat = BTreeMap::new();
+        let mut levies = BTreeMap::new();
+        for reference in &catalogue.references {
+            let product = &reference.product;
+            vat.insert(product.vat_rate.normalize(), 0);
+            for levy in &product.levies {
+                let amount = levy_amount_excl_vat(levy.amount_incl_vat, product.vat_rate);
+                let (name, group) = levy_label(levy.kind);
+                levies.insert((name, amount), (0, group));
+            }
+        }
+        for (id, value) in vat.values_mut().enumerate() {
+            *value = id as i64 + 1;
+        }
+        for (id, (value, _)) in levies.values_mut().enumerate() {
+            *value = LEVY_TAX_IDS + id as i64;
+        }
+        SaleTaxes { vat, levies }
+    }
+
+    /// The `taxes_id` of a product.
+    fn of_product(&self, product: &ProductReference) -> Vec<i64> {
+        let mut ids = vec![self.vat[&product.vat_rate.normalize()]];
+        ids.extend(product.levies.iter().map(|levy| {
+            let amount = levy_amount_excl_vat(levy.amount_incl_vat, product.vat_rate);
+            self.levies[&(levy_label(levy.kind).0, amount)].0
+        }));
+        ids
+    }
+
+    fn rows(&self) -> Vec<Map<String, Value>> {
+        let vat = self.vat.iter().map(|(rate, id)| {
+            let percent = (rate * Decimal::ONE_HUNDRED).normalize();
+            let name = format!("{percent}%").replace('.', ",");
+            json!({
+                "id": id,
+                "name": name,
+                "amount_type": "percent",
+                "amount": float(percent),
+                "include_base_amount": false,
+                "tax_group_id": [id, format!("TVA {name}")],
+            })
+        });
+        let levies = self.levies.iter().map(|((name, amount), (id, group))| {
+            json!({
+                "id": id,
+                "name": format!("{name} {} €", amount.normalize()),
+                "amount_type": "fixed",
+                "amount": float(*amount),
+                "include_base_amount": true,
+                "tax_group_id": [group.0, group.1],
+            })
+        });
+        vat.chain(levies).map(into_map).collect()
+    }
+}
+
+/// A many2one to one of `names`, numbered by their sorted order.
+fn numbered<'a>(names: impl Iterator<Item = &'a str>) -> BTreeMap<&'a str, i64> {
+    let mut numbered: BTreeMap<&str, i64> = names.map(|name| (name, 0)).collect();
+    for (id, value) in numbered.values_mut().enumerate() {
+        *value = id as i64 + 1;
+    }
+    numbered
+}
+
+fn millimetres(value: Option<i32>) -> Value {
+    json!(f64::from(value.unwrap_or(0)))
+}
+
 fn product_rows(market: &MarketState) -> Vec<Map<String, Value>> {
     let catalogue = market.catalogue();
+    let taxes = SaleTaxes::of(catalogue);
+    let brands = numbered(
+        catalogue
+            .references
+            .iter()
+            .filter_map(|reference| reference.product.brand.as_deref()),
+    );
     catalogue
         .references
         .iter()
         .enumerate()
         .map(|(index, reference)| {
+            let product = &reference.product;
             let erp = &market.state(index).erp;
-            let written_at = erp
-                .last_cost
-                .as_ref()
-                .map_or(catalogue.as_of, |cost| cost.observed_at);
+            let written_at = market
+                .odoo()
+                .product_written_at
+                .get(&index)
+                .map_or(product.updated_at, |at| (*at).max(product.updated_at));
             let id = index as i64 + 1;
+            let (categ_id, category) = product_category(reference.category);
             let row = json!({
                 "id": id,
-                "barcode": reference.product.gtin,
-                "default_code": format!("REF-{id:06}"),
+                "barcode": product.gtin,
+                "default_code": product.sku,
+                "name": product.title,
+                "categ_id": [categ_id, category],
+                // Kilograms; the database keeps weights to the gram ("Stock Weight" digits 3).
+                "weight": float(Decimal::new(i64::from(product.weight_g.unwrap_or(0)), 3)),
+                "taxes_id": taxes.of_product(product),
+                "product_brand_id": product.brand.as_deref().map_or(json!(false), |brand| {
+                    json!([brands[brand], brand])
+                }),
+                "product_length": millimetres(product.length_mm),
+                "product_width": millimetres(product.width_mm),
+                "product_height": millimetres(product.height_mm),
+                "dimensional_uom_id": [MILLIMETRE.0, MILLIMETRE.1],
                 "standard_price": float(erp.standard_cost),
                 "cost_currency_id": currency("EUR"),
                 "qty_available": quantity(erp.quantity),
                 "free_qty": quantity(erp.quantity),
                 "incoming_qty": quantity(erp.incoming),
-                "product_tmpl_id": [id, reference.product.title],
+                "product_tmpl_id": [id, product.title],
                 "write_date": odoo_datetime(written_at),
             });
             into_map(row)

@@ -12,11 +12,12 @@ use rand_chacha::ChaCha8Rng;
 use super::faults::{
     Bucket, Decision, FaultConfig, FaultConfigError, Malformer, ThrottleCause, draw,
 };
+use super::odoo::OdooJournal;
 use super::stats::{MarketStats, OperationStats, SimStats};
 use super::{Credentials, SimServerConfig, SimServerError};
 use crate::catalogue::{Catalogue, CatalogueReference};
 use crate::market::ChannelMarket;
-use crate::simulation::{MarketSimulation, Phase, ReferenceState, SimulationParams};
+use crate::simulation::{MarketEvent, MarketSimulation, Phase, ReferenceState, SimulationParams};
 
 /// A handle on the running simulator, cheap to clone: every route and the market clock
 /// share one.
@@ -40,6 +41,8 @@ pub(crate) struct MarketState {
     simulation: MarketSimulation,
     changes: u64,
     by_gtin: HashMap<String, usize>,
+    /// What the simulated Odoo records of the market's changes.
+    odoo: OdooJournal,
 }
 
 impl MarketState {
@@ -71,6 +74,23 @@ impl MarketState {
 
     pub(crate) fn simulated_now(&self) -> i64 {
         self.simulation.now()
+    }
+
+    pub(crate) fn odoo(&self) -> &OdooJournal {
+        &self.odoo
+    }
+
+    /// Applies one market change, recording it in the simulated Odoo.
+    fn next_change(&mut self) {
+        let event = self.simulation.next_event();
+        let gtin = match &event {
+            MarketEvent::Stock(stock) => &stock.gtin,
+            MarketEvent::Cost(cost) => &cost.gtin,
+            _ => return,
+        };
+        if let Some(&index) = self.by_gtin.get(gtin) {
+            self.odoo.record(index, &event);
+        }
     }
 }
 
@@ -152,6 +172,7 @@ impl Simulator {
                     simulation,
                     changes: 0,
                     by_gtin,
+                    odoo: OdooJournal::default(),
                 }),
                 faults: Mutex::new(FaultState {
                     rng: ChaCha8Rng::seed_from_u64(config.faults.seed),
@@ -199,7 +220,7 @@ impl Simulator {
     pub fn advance(&self, changes: u64) {
         let mut market = self.market();
         for _ in 0..changes {
-            market.simulation.next_event();
+            market.next_change();
         }
         market.changes += changes;
     }
