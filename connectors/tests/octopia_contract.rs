@@ -108,7 +108,7 @@ fn unmappable_items_are_rejected_with_their_reason_and_bytes() {
 
     let (reason, detail, _) = rejection(&page.sourced[3]);
     assert_eq!(reason, ReasonCode::MissingField);
-    assert!(detail.contains("no gtin"), "{detail}");
+    assert!(detail.contains("no product.gtin"), "{detail}");
 
     let (reason, detail, _) = rejection(&page.sourced[4]);
     assert_eq!(reason, ReasonCode::Undecodable);

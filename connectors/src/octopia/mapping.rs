@@ -121,21 +121,25 @@ fn offer_signal(offer: &Offer, origin: &Origin) -> Result<OfferSignal, (ReasonCo
         ));
     }
     let gtin = offer
-        .gtin
-        .as_deref()
+        .product
+        .as_ref()
+        .and_then(|product| product.gtin.as_deref())
         .map(str::trim)
         .filter(|gtin| !gtin.is_empty())
-        .ok_or_else(|| (ReasonCode::MissingField, named("no gtin")))?;
+        .ok_or_else(|| (ReasonCode::MissingField, named("no product.gtin")))?;
     // The price the buyer sees; the integration price only when the channel reports none.
     let our_price = offer
         .facial_price
         .as_ref()
         .map(|facial| facial.price)
-        .or(offer.integration_price)
+        .or(offer
+            .integration_price
+            .as_ref()
+            .map(|integrated| integrated.price))
         .ok_or_else(|| {
             (
                 ReasonCode::MissingField,
-                named("neither facialPrice.price nor integrationPrice"),
+                named("neither facialPrice.price nor integrationPrice.price"),
             )
         })?;
     // The buyer compares landed prices with the cheapest delivery mode.

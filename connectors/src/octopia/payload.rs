@@ -6,15 +6,23 @@
 //!   OpenID Connect token JSON (`access_token`, `expires_in` seconds, 7200 in practice);
 //!   calls carry `Authorization: Bearer <token>` and the `SellerId` header.
 //! - `GET /seller/v2/offers?salesChannelId=CDISFR&limit=..&updatedAtMin=..&expand=salesChannelFeedback`
-//!   ("Retrieve Offers" reference page and its June 2025 release note): limit up to 1,000;
-//!   every item always carries `offerId` (`sellerId_product_condition_channel`),
+//!   ("Retrieve Offers" reference page and the June 2025 release note "GET /offers — fields
+//!   for lightweight responses + Cdiscount salesChannelFeedback"): limit up to 1,000; every
+//!   item always carries `offerId` (`sellerId_product_condition_channel`),
 //!   `sellerExternalReference`, `offerState` (`Active`/`Inactive`), `createdAt`, `updatedAt`;
-//!   documented attributes also include `gtin`, `productReference`, `condition`, the price
-//!   integrated by the seller incl. taxes (`integrationPrice`) and the price displayed on the
-//!   channel (`facialPrice.price`), `deliveryOffers`; `salesChannelFeedback` (Cdiscount only)
-//!   holds `bestOfferDetails`, `offerQuality`, `competingOffers` and `productInformation`.
+//!   the release note's example item writes the product as `"product": {"gtin": ..}` and the
+//!   price integrated by the seller incl. taxes as `"integrationPrice": {"price": ..}` (the
+//!   same `price`/`originPrice` pair as the offer requests and as `facialPrice`, the price
+//!   displayed on the channel); `deliveryOffers`; `salesChannelFeedback` (Cdiscount only)
+//!   holds `isOnline`, `bestOfferDetails`, `offerQuality`, `competingOffers` and
+//!   `productInformation`.
 //! - pages: `{"itemsPerPage": n, "items": [...]}`, the next page linked by the `Link`
 //!   header (`<url>; rel="next"`), as the public PHP and Odoo clients read it.
+//! - competition: Octopia's release note makes `expand=salesChannelFeedback` the way to read
+//!   the competing offers of our offers; the older `GET /competing-offers?products=..` and
+//!   `GET /competing-offer-changes` are marked deprecated by the public PHP client, and no
+//!   public source shows their answers, so the connector reads competition from the feedback
+//!   only (incrementally: an offer's `updatedAt` moves when its feedback does).
 //!
 //! Not found in any public source, so chosen as the most plausible shape and isolated here:
 //! the members inside `deliveryOffers`, `bestOfferDetails` and `competingOffers` (named after
@@ -76,15 +84,13 @@ pub struct Offer {
     #[serde(default)]
     pub created_at: Option<String>,
     #[serde(default)]
-    pub gtin: Option<String>,
-    #[serde(default)]
-    pub product_reference: Option<String>,
+    pub product: Option<OfferProduct>,
     #[serde(default)]
     pub condition: Option<String>,
-    #[serde(default, deserialize_with = "json_decimal::option")]
-    pub integration_price: Option<Decimal>,
     #[serde(default)]
-    pub facial_price: Option<FacialPrice>,
+    pub integration_price: Option<Price>,
+    #[serde(default)]
+    pub facial_price: Option<Price>,
     #[serde(default)]
     pub delivery_offers: Vec<DeliveryOffer>,
     #[serde(default)]
@@ -103,11 +109,22 @@ pub enum OfferState {
     Inactive,
 }
 
-/// The price the buyer sees on the channel (it may differ from the integration price when
-/// the channel rounds or converts it).
+/// The product an offer is on.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct OfferProduct {
+    #[serde(default)]
+    pub gtin: Option<String>,
+    /// Octopia's product id (`AUC<gtin>` for most).
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// A price incl. taxes and the reference price it is struck through from: the integration
+/// price as the seller sent it, or the facial price the buyer sees on the channel (it may
+/// differ when the channel rounds or converts it).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FacialPrice {
+pub struct Price {
     #[serde(deserialize_with = "json_decimal::exact")]
     pub price: Decimal,
     #[serde(default, deserialize_with = "json_decimal::option")]

@@ -4,7 +4,9 @@
 //!
 //! Shapes follow the connector's recorded fixtures (`connectors/src/octopia/payload.rs`
 //! lists the sources and the members that had to be assumed): `{"itemsPerPage", "items"}`,
-//! the next page in the `Link` header. Items are our offers ordered by `updatedAt`, then by
+//! the next page in the `Link` header. Competition is served where Octopia serves it for
+//! Cdiscount, in each offer's `salesChannelFeedback` (the deprecated `/competing-offers`
+//! endpoints are not served). Items are our offers ordered by `updatedAt`, then by
 //! offer id, so `updatedAtMin` plus the page token walks the catalogue without gaps while
 //! the market moves; an offer's `updatedAt` is when its product page last changed.
 
@@ -287,7 +289,7 @@ async fn offers(
     for item in &mut items {
         // Fields whose damage leaves no usable offer (a damaged price would fall back on
         // the facial price): each malformed item must end in quarantine.
-        malformer.malform(item, &["gtin", "updatedAt", "offerState"]);
+        malformer.malform(item, &["product", "updatedAt", "offerState"]);
     }
     simulator.record_malformed(&context, &malformer);
     let mut response = Json(json!({"itemsPerPage": items.len(), "items": items})).into_response();
@@ -349,13 +351,12 @@ fn own_offer(
         "sellerId": seller_id,
         "salesChannelId": SALES_CHANNEL,
         "sellerExternalReference": reference.product.sku,
-        "gtin": gtin,
-        "productReference": format!("AUC{gtin}"),
+        "product": {"gtin": gtin, "reference": format!("AUC{gtin}")},
         "condition": "New",
         // The simulated shop keeps its offers active: a stock-out shows in `quantity`,
         // and a state that moved without `updatedAt` would escape incremental syncs.
         "offerState": "Active",
-        "integrationPrice": amount(ours.listing),
+        "integrationPrice": {"price": amount(ours.listing)},
         "facialPrice": {"price": amount(ours.listing), "originPrice": amount(ours.listing)},
         "quantity": quantity,
         "deliveryOffers": [{"deliveryModeCode": "TRK", "shippingPrice": amount(ours.shipping)}],
