@@ -3,6 +3,7 @@
 //! `fnapy` client recorded them from the API, the rest hand-written in the same shape).
 
 use std::collections::HashMap;
+use std::time::{Duration, UNIX_EPOCH};
 
 use hub_connectors::fnac_darty::mapping::{
     BestCompetitor, OFFERS_SOURCE, PRICING_SOURCE, ResponseError, offer_signals, read_auth,
@@ -60,8 +61,11 @@ fn rejection(sourced: &Sourced) -> (ReasonCode, &str, &[u8]) {
 #[test]
 fn auth_reads_the_token_and_its_validity() {
     let token = read_auth(AUTH).expect("auth response");
-    assert_eq!(token.token, "61DF8A84-4465-7D36-20A4-00F941207026");
-    assert_eq!(token.valid_until, 1_473_372_000_000);
+    assert_eq!(token.token.expose(), "61DF8A84-4465-7D36-20A4-00F941207026");
+    assert_eq!(
+        token.expires_at,
+        UNIX_EPOCH + Duration::from_millis(1_473_372_000_000)
+    );
     assert!(!format!("{token:?}").contains("61DF8A84"), "never logged");
 }
 

@@ -34,7 +34,7 @@ use super::{CONNECTOR, Marketplace, NEW_CONDITION, rejected};
 use crate::connector::{Connector, PollReport, RecordSink, hand_over, load_cursor};
 use crate::machinery::{
     ApiClient, ApiResponse, BreakerState, ConnectorError, Cursor, CursorKey, CursorStore,
-    ErrorKind, Secret, epoch_millis,
+    ErrorKind, IssuedToken, Secret, TokenCache, epoch_millis,
 };
 use crate::sourced::Sourced;
 
@@ -63,12 +63,6 @@ pub struct LwaCredentials {
     pub refresh_token: Secret,
 }
 
-/// An access token and when to stop using it.
-struct CachedToken {
-    token: Secret,
-    renew_at: SystemTime,
-}
-
 /// Where the current round stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Step {
@@ -87,8 +81,7 @@ pub struct AmazonConnector {
     endpoint: Url,
     token_url: Url,
     marketplace: Marketplace,
-    token_renewal_margin: Duration,
-    token: Option<CachedToken>,
+    token: TokenCache,
     notifications_dir: Option<PathBuf>,
     catalog: AsinCatalog,
     /// Watched GTINs whose ASIN is not looked up yet.
@@ -144,8 +137,7 @@ impl AmazonConnector {
                 id: config.marketplace_id.clone(),
                 currency: config.currency.clone(),
             },
-            token_renewal_margin: Duration::from_millis(config.token_renewal_margin_ms),
-            token: None,
+            token: TokenCache::new(Duration::from_millis(config.token_renewal_margin_ms)),
             notifications_dir: config.notifications_dir.clone(),
             catalog: AsinCatalog::new(),
             unresolved: read_references(&config.references_file)?,
@@ -170,32 +162,26 @@ impl AmazonConnector {
 
     /// The cached access token, or a new one from LWA (`grant_type=refresh_token`).
     async fn access_token(&mut self) -> Result<Secret, ConnectorError> {
-        if let Some(cached) = &self.token
-            && SystemTime::now() < cached.renew_at
-        {
-            return Ok(cached.token.clone());
-        }
+        let (client, token_url) = (&self.client, &self.token_url);
         let form = [
             ("grant_type", "refresh_token"),
             ("refresh_token", self.credentials.refresh_token.expose()),
             ("client_id", self.credentials.client_id.expose()),
             ("client_secret", self.credentials.client_secret.expose()),
         ];
-        let answer = self
-            .client
-            .send(LWA_TOKEN, |http| {
-                http.post(self.token_url.clone()).form(&form)
+        self.token
+            .get_or_renew(|| async {
+                let answer = client
+                    .send(LWA_TOKEN, |http| http.post(token_url.clone()).form(&form))
+                    .await?;
+                let token: LwaTokenResponse = answer.json()?;
+                Ok(IssuedToken::lasting(
+                    Secret::new(token.access_token),
+                    answer.received_at,
+                    Duration::from_secs(token.expires_in),
+                ))
             })
-            .await?;
-        let token: LwaTokenResponse = answer.json()?;
-        let lifetime =
-            Duration::from_secs(token.expires_in).saturating_sub(self.token_renewal_margin);
-        let secret = Secret::new(token.access_token);
-        self.token = Some(CachedToken {
-            token: secret.clone(),
-            renew_at: answer.received_at + lifetime,
-        });
-        Ok(secret)
+            .await
     }
 
     /// Sends an SP-API call with the access token; a token refused before its announced
@@ -217,7 +203,7 @@ impl AmazonConnector {
                 Err(error)
                     if !renewed && matches!(error.kind(), ErrorKind::Unauthorized { .. }) =>
                 {
-                    self.token = None;
+                    self.token.forget();
                     renewed = true;
                 }
                 answer => return answer,

@@ -4,16 +4,18 @@
 //! (the SKU -> GTIN index of the hub's product references). Pure: text in, [`Sourced`] out.
 
 use std::collections::HashMap;
+use std::time::{Duration, UNIX_EPOCH};
 
 use hub_core::channel::Channel;
 use hub_core::reason::ReasonCode;
-use hub_schemas::records::{EpochMillis, OfferSignal};
+use hub_schemas::records::OfferSignal;
 use rust_decimal::Decimal;
 
 use super::payload::{
     ApiError, AuthResponse, CURRENCY, Offer, OffersQueryResponse, Pricing, PricingProduct,
     PricingQueryResponse, STATE_NEW, top_level_elements,
 };
+use crate::machinery::{IssuedToken, Secret};
 use crate::sourced::{Origin, SignalRecord, Sourced};
 use crate::wire::{decimal_from_text, epoch_millis_from_rfc3339};
 
@@ -69,23 +71,8 @@ fn refused_unless_ok(
     })
 }
 
-/// A session token and the instant it stops being accepted.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Token {
-    pub token: String,
-    pub valid_until: EpochMillis,
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Token")
-            .field("token", &"***")
-            .field("valid_until", &self.valid_until)
-            .finish()
-    }
-}
-
-pub fn read_auth(xml: &str) -> Result<Token, ResponseError> {
+/// The session token of an `auth_response` and when it stops being accepted (`validity`).
+pub fn read_auth(xml: &str) -> Result<IssuedToken, ResponseError> {
     const SERVICE: &str = "auth";
     let response: AuthResponse =
         quick_xml::de::from_str(xml).map_err(|error| not_the_response(SERVICE, xml, error))?;
@@ -102,9 +89,11 @@ pub fn read_auth(xml: &str) -> Result<Token, ResponseError> {
             epoch_millis_from_rfc3339(validity)
                 .map_err(|error| not_the_response(SERVICE, xml, error))
         })?;
-    Ok(Token {
-        token: token.trim().to_owned(),
-        valid_until,
+    let valid_until = u64::try_from(valid_until)
+        .map_err(|_| not_the_response(SERVICE, xml, "a validity before 1970"))?;
+    Ok(IssuedToken {
+        token: Secret::new(token.trim()),
+        expires_at: UNIX_EPOCH + Duration::from_millis(valid_until),
     })
 }
 

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 pub use self::config::FnacDartyConfig;
 use self::config::read_catalogue;
 use self::mapping::{
-    BestCompetitor, ResponseError, Token, offer_signals, read_auth, read_offers_page, read_pricing,
+    BestCompetitor, ResponseError, offer_signals, read_auth, read_offers_page, read_pricing,
 };
 use self::payload::{
     MAX_PRICING_REFERENCES, ModifiedBetween, Session, ShopCredentials, auth_request,
@@ -37,7 +37,7 @@ use self::payload::{
 use crate::connector::{Connector, PollReport, RecordSink, hand_over, load_cursor};
 use crate::machinery::{
     ApiClient, ApiResponse, BreakerState, ConnectorError, Cursor, CursorKey, CursorStore,
-    ErrorKind, Secret, epoch_millis,
+    ErrorKind, Secret, TokenCache, epoch_millis,
 };
 use crate::sourced::{Origin, Sourced};
 use crate::wire::rfc3339_from_epoch_millis;
@@ -128,7 +128,7 @@ pub struct FnacDartyConnector {
     base: Url,
     page_size: u32,
     gtin_by_sku: HashMap<String, String>,
-    token: Option<Token>,
+    token: TokenCache,
     cursor_key: CursorKey,
 }
 
@@ -184,7 +184,7 @@ impl FnacDartyConnector {
             base,
             page_size: config.page_size,
             gtin_by_sku,
-            token: None,
+            token: TokenCache::new(TOKEN_RENEWAL_MARGIN),
             cursor_key: CursorKey::new(CONNECTOR, OFFERS_QUERY),
         })
     }
@@ -204,52 +204,26 @@ impl FnacDartyConnector {
         })
     }
 
-    fn url(&self, service: &str) -> Url {
-        self.base
-            .join(service)
-            .expect("a service name is a valid relative URL")
-    }
-
-    async fn post(
-        &self,
-        service: &'static str,
-        body: String,
-    ) -> Result<ApiResponse, ConnectorError> {
-        let url = self.url(service);
-        self.client
-            .send(service, |http| {
-                http.post(url.clone())
-                    .header(CONTENT_TYPE, "text/xml; charset=utf-8")
-                    .body(body.clone())
+    /// The cached token, or a new one from `auth`.
+    async fn token(&mut self) -> Result<Secret, ConnectorError> {
+        let (client, base) = (&self.client, &self.base);
+        let body = auth_request(&self.credentials);
+        self.token
+            .get_or_renew(|| async move {
+                let answer = post(client, base, AUTH, body).await?;
+                read_auth(&String::from_utf8_lossy(&answer.body)).map_err(|error| match error {
+                    ResponseError::Refused { .. } => answer.error(ErrorKind::Unauthorized {
+                        status: answer.status.as_u16(),
+                        body: error.to_string(),
+                    }),
+                    ResponseError::NotTheResponse { .. } => answer.error(ErrorKind::Unavailable {
+                        status: answer.status.as_u16(),
+                        body: error.to_string(),
+                        retry_after: None,
+                    }),
+                })
             })
             .await
-    }
-
-    /// The cached token, or a new one from `auth`.
-    async fn token(&mut self) -> Result<String, ConnectorError> {
-        let now = epoch_millis(SystemTime::now());
-        let margin = TOKEN_RENEWAL_MARGIN.as_millis() as i64;
-        if let Some(token) = &self.token
-            && now + margin < token.valid_until
-        {
-            return Ok(token.token.clone());
-        }
-        let answer = self.post(AUTH, auth_request(&self.credentials)).await?;
-        let token =
-            read_auth(&String::from_utf8_lossy(&answer.body)).map_err(|error| match error {
-                ResponseError::Refused { .. } => answer.error(ErrorKind::Unauthorized {
-                    status: answer.status.as_u16(),
-                    body: error.to_string(),
-                }),
-                ResponseError::NotTheResponse { .. } => answer.error(ErrorKind::Unavailable {
-                    status: answer.status.as_u16(),
-                    body: error.to_string(),
-                    retry_after: None,
-                }),
-            })?;
-        let value = token.token.clone();
-        self.token = Some(token);
-        Ok(value)
     }
 
     /// Sends a query built for a token; a refusal (an expired or revoked token) is retried
@@ -266,13 +240,13 @@ impl FnacDartyConnector {
             let session = Session {
                 partner_id: &self.credentials.partner_id,
                 shop_id: &self.credentials.shop_id,
-                token: &token,
+                token: token.expose(),
             };
-            let answer = self.post(service, build(&session)).await?;
+            let answer = post(&self.client, &self.base, service, build(&session)).await?;
             let xml = String::from_utf8_lossy(&answer.body).into_owned();
             match read(&xml, &answer.origin()) {
                 Err(ResponseError::Refused { .. }) if !renewed => {
-                    self.token = None;
+                    self.token.forget();
                     renewed = true;
                 }
                 Err(refused @ ResponseError::Refused { .. }) => {
@@ -315,6 +289,25 @@ impl FnacDartyConnector {
         }
         Ok((best_by_ean, observed))
     }
+}
+
+/// POSTs an XML document to `<base>/<service>`.
+async fn post(
+    client: &ApiClient,
+    base: &Url,
+    service: &'static str,
+    body: String,
+) -> Result<ApiResponse, ConnectorError> {
+    let url = base
+        .join(service)
+        .expect("a service name is a valid relative URL");
+    client
+        .send(service, |http| {
+            http.post(url.clone())
+                .header(CONTENT_TYPE, "text/xml; charset=utf-8")
+                .body(body.clone())
+        })
+        .await
 }
 
 /// A whole response that could not be read, bound for quarantine with its bytes.

@@ -1,5 +1,6 @@
 //! The machinery every connector shares: rate budgets, retries, circuit breaker, the HTTP
-//! client that combines them, errors with their disposition, metrics, secrets and cursors.
+//! client that combines them, errors with their disposition, metrics, secrets, access tokens
+//! and cursors.
 
 pub mod backoff;
 pub mod breaker;
@@ -10,6 +11,7 @@ pub mod error;
 pub mod metrics;
 pub mod retry_after;
 pub mod secret;
+pub mod token;
 
 pub use backoff::{HttpSettings, RetryPolicy};
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
@@ -19,3 +21,4 @@ pub use cursor::{Cursor, CursorAction, CursorKey, CursorStore, CursorStoreError}
 pub use error::{ConnectorError, ConnectorFailure, Disposition, ErrorKind};
 pub use metrics::{ConnectorMetrics, record_cursor_lag};
 pub use secret::{Secret, SecretError};
+pub use token::{IssuedToken, TokenCache};

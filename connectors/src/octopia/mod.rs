@@ -21,7 +21,7 @@ use self::payload::{CDISCOUNT_FR, TokenResponse, next_link};
 use crate::connector::{Connector, PollReport, RecordSink, hand_over, load_cursor};
 use crate::machinery::{
     ApiClient, ApiResponse, BreakerState, ConnectorError, Cursor, CursorKey, CursorStore,
-    ErrorKind, Secret, epoch_millis,
+    ErrorKind, IssuedToken, Secret, TokenCache, epoch_millis,
 };
 use crate::wire::rfc3339_from_epoch_millis;
 
@@ -75,12 +75,6 @@ pub struct ClientCredentials {
     pub client_secret: Secret,
 }
 
-/// An access token and when to stop using it.
-struct CachedToken {
-    token: Secret,
-    renew_at: SystemTime,
-}
-
 pub struct OctopiaConnector {
     client: ApiClient,
     client_id: Secret,
@@ -89,7 +83,7 @@ pub struct OctopiaConnector {
     token_url: Url,
     offers_url: Url,
     page_size: u32,
-    token: Option<CachedToken>,
+    token: TokenCache,
     cursor_key: CursorKey,
 }
 
@@ -133,7 +127,7 @@ impl OctopiaConnector {
             token_url: url("token_url", &config.token_url)?,
             offers_url,
             page_size: config.page_size,
-            token: None,
+            token: TokenCache::new(TOKEN_RENEWAL_MARGIN),
             cursor_key: CursorKey::new(CONNECTOR, OFFERS),
         })
     }
@@ -157,28 +151,25 @@ impl OctopiaConnector {
 
     /// The cached token, or a new one from the token endpoint.
     async fn access_token(&mut self) -> Result<Secret, ConnectorError> {
-        if let Some(cached) = &self.token
-            && SystemTime::now() < cached.renew_at
-        {
-            return Ok(cached.token.clone());
-        }
+        let (client, token_url) = (&self.client, &self.token_url);
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", self.client_id.expose()),
             ("client_secret", self.client_secret.expose()),
         ];
-        let answer = self
-            .client
-            .send(TOKEN, |http| http.post(self.token_url.clone()).form(&form))
-            .await?;
-        let token: TokenResponse = answer.json()?;
-        let lifetime = Duration::from_secs(token.expires_in).saturating_sub(TOKEN_RENEWAL_MARGIN);
-        let secret = Secret::new(token.access_token);
-        self.token = Some(CachedToken {
-            token: secret.clone(),
-            renew_at: answer.received_at + lifetime,
-        });
-        Ok(secret)
+        self.token
+            .get_or_renew(|| async {
+                let answer = client
+                    .send(TOKEN, |http| http.post(token_url.clone()).form(&form))
+                    .await?;
+                let token: TokenResponse = answer.json()?;
+                Ok(IssuedToken::lasting(
+                    Secret::new(token.access_token),
+                    answer.received_at,
+                    Duration::from_secs(token.expires_in),
+                ))
+            })
+            .await
     }
 
     /// The URL of the page the cursor points at.
@@ -227,7 +218,7 @@ impl OctopiaConnector {
                     if !renewed
                         && matches!(error.kind(), ErrorKind::Unauthorized { status: 401, .. }) =>
                 {
-                    self.token = None;
+                    self.token.forget();
                     renewed = true;
                 }
                 answer => return answer,
