@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use hub_connectors::odoo::{
     OdooMappingSettings, OdooResponseError, SaleTaxes, TaxRow, VariantBarcodes, VariantRow,
-    WriteDateCursor, authenticated_uid, default_category_keys, default_levy_tax_groups,
-    json2_error, jsonrpc_result, map_product, map_supplierinfo, raw_rows, referenced_products,
-    referenced_taxes, search_read_rows,
+    WriteDateCursor, authenticated_uid, changed_products, default_category_keys,
+    default_levy_tax_groups, json2_error, jsonrpc_result, map_product, map_supplierinfo, raw_rows,
+    referenced_products, referenced_taxes, search_read_rows,
 };
 use hub_connectors::sourced::{Origin, SignalRecord, Sourced};
 use hub_core::reason::ReasonCode;
@@ -25,6 +25,8 @@ const PRODUCTS_JSON2: &[u8] = include_bytes!("fixtures/odoo/json2_product_search
 const SUPPLIERINFO: &[u8] = include_bytes!("fixtures/odoo/jsonrpc_supplierinfo_search_read.json");
 const VARIANTS: &[u8] = include_bytes!("fixtures/odoo/jsonrpc_variant_search_read.json");
 const TAXES: &[u8] = include_bytes!("fixtures/odoo/jsonrpc_tax_search_read.json");
+const QUANTS: &[u8] = include_bytes!("fixtures/odoo/jsonrpc_quant_search_read.json");
+const MOVES_JSON2: &[u8] = include_bytes!("fixtures/odoo/json2_move_search_read.json");
 
 /// 2025-03-10T06:00:07Z, when the page was received.
 const RECEIVED_AT: EpochMillis = 1_741_586_407_000;
@@ -425,6 +427,32 @@ fn supplier_prices_apply_to_their_variant_or_every_variant_of_their_template() {
     let (reason, detail, _) = rejection(&mapped[4]);
     assert_eq!(reason, ReasonCode::OutOfRange);
     assert!(detail.contains("min_qty 2.5"), "{detail}");
+}
+
+#[test]
+fn quants_and_moves_name_the_products_whose_stock_changed() {
+    let origin = origin("odoo.stock.quant");
+    let quants = jsonrpc_rows(QUANTS);
+    let (products, rejections) = changed_products("stock.quant", &quants, &origin);
+    // Two quants of one product (two locations or lots) name it once.
+    assert_eq!(products, vec![41, 43]);
+    assert_eq!(rejections.len(), 1);
+    let (reason, detail, raw) = rejection(&rejections[0]);
+    assert_eq!(reason, ReasonCode::MappingFailed);
+    assert!(detail.contains("stock.quant row"), "{detail}");
+    assert!(raw.contains("\"id\": 911"), "{raw}");
+    // The quant without a product still moves the cursor: it has an id and a write_date.
+    assert_eq!(
+        raw_rows(&quants)
+            .iter()
+            .filter(|row| row.key.is_some())
+            .count(),
+        4
+    );
+
+    let moves = json2_rows(MOVES_JSON2);
+    let (products, rejections) = changed_products("stock.move", &moves, &origin);
+    assert_eq!((products, rejections.len()), (vec![43, 47], 0));
 }
 
 #[test]

@@ -3,11 +3,12 @@
 //! both models to the end and survives a restart from the persisted cursors with no row
 //! missing or read twice (many rows share a `write_date` second); JSON-RPC and JSON-2 read
 //! the same; after market changes an incremental read, laid over the first, gives what a
-//! fresh full read gives.
+//! fresh full read gives; a stock change, which writes a quant and a move but not the
+//! product, is read on the next poll cycle, and only the products that changed are read.
 
 mod in_memory;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
 use hub_connectors::connector::Connector;
@@ -247,9 +248,9 @@ async fn a_full_read_survives_a_restart_and_an_incremental_read_misses_no_change
         "every supplier price kept in Odoo, once, under the hub's supplier id"
     );
 
-    // Nothing changed: one empty page per model.
+    // Nothing changed: one empty page per model (products, supplier prices, quants, moves).
     let mut unchanged = Costs::new();
-    assert!(read(&mut connector, &mut cursors, &mut unchanged, 2).await);
+    assert!(read(&mut connector, &mut cursors, &mut unchanged, 4).await);
     assert!(unchanged.is_empty(), "{unchanged:?}");
 
     simulator.simulator.advance(3_000);
@@ -290,4 +291,117 @@ async fn a_full_read_survives_a_restart_and_an_incremental_read_misses_no_change
     let stats = simulator.simulator.stats();
     assert!(stats.operation(ODOO_JSONRPC).requests > 0);
     assert!(stats.operation(ODOO_JSON2).requests > 0);
+}
+
+/// Polls until caught up (at most `max_polls`): how many polls it took and what they handed
+/// over.
+async fn poll_until_caught_up(
+    connector: &mut OdooConnector,
+    cursors: &mut MemoryCursorStore,
+    max_polls: usize,
+) -> (usize, Vec<Sourced>) {
+    let mut sink = CollectingSink::default();
+    for poll in 1..=max_polls {
+        if connector
+            .poll(cursors, &mut sink)
+            .await
+            .expect("poll")
+            .caught_up
+        {
+            return (poll, sink.records().cloned().collect());
+        }
+    }
+    panic!("not caught up after {max_polls} polls");
+}
+
+/// The ERP stock read, `gtin -> (free, incoming)`, the last read of a GTIN winning.
+fn erp_stock(records: &[Sourced]) -> BTreeMap<String, (i64, i64)> {
+    records
+        .iter()
+        .filter_map(|record| match record {
+            Sourced::Signal {
+                record: SignalRecord::Stock(stock),
+                ..
+            } => Some((
+                stock.gtin.clone(),
+                (
+                    stock.quantity,
+                    stock.incoming_quantity.expect("Odoo's incoming_qty"),
+                ),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn odoo_stock(simulator: &RunningSimulator) -> BTreeMap<String, (i64, i64)> {
+    simulator
+        .simulator
+        .odoo_stock()
+        .into_iter()
+        .map(|(gtin, on_hand, incoming)| (gtin, (on_hand, incoming)))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_stock_change_is_read_on_the_next_poll_cycle_without_reading_everything_again() {
+    let simulator = start_simulator().await;
+    let references = simulator.simulator.catalogue().references.len();
+    let mut cursors = MemoryCursorStore::default();
+    let mut connector = new_connector(&simulator, OdooProtocol::JsonRpc);
+    let (_, full) = poll_until_caught_up(&mut connector, &mut cursors, 100).await;
+    let mut stock = erp_stock(&full);
+    assert_eq!(
+        stock,
+        odoo_stock(&simulator),
+        "the full read has every stock"
+    );
+
+    let before = odoo_stock(&simulator);
+    simulator.simulator.advance(200);
+    let after = odoo_stock(&simulator);
+    let stock_changed: BTreeSet<&String> = after
+        .iter()
+        .filter(|(gtin, quantities)| before[*gtin] != **quantities)
+        .map(|(gtin, _)| gtin)
+        .collect();
+    assert!(
+        !stock_changed.is_empty(),
+        "200 market changes move some ERP stock"
+    );
+
+    let (polls, next) = poll_until_caught_up(&mut connector, &mut cursors, 100).await;
+    let read = erp_stock(&next);
+    // Stock is read for the products whose stock moved, and for those whose product row
+    // was written (a standard cost change), which come with their reference: no full read.
+    let products_written: BTreeSet<&String> = next
+        .iter()
+        .filter_map(|record| match record {
+            Sourced::Signal {
+                record: SignalRecord::Product(product),
+                ..
+            } => Some(&product.gtin),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        read.len() < references / 2,
+        "{} of {references} read",
+        read.len()
+    );
+    for gtin in read.keys() {
+        assert!(
+            stock_changed.contains(gtin) || products_written.contains(gtin),
+            "{gtin} read though neither its stock nor its product changed"
+        );
+    }
+    for gtin in &stock_changed {
+        assert_eq!(read.get(*gtin), Some(&after[*gtin]), "{gtin} changed");
+    }
+    stock.extend(read);
+    assert_eq!(stock, after, "the incremental read misses no stock change");
+    assert!(
+        polls <= 8,
+        "read on the next cycle (one page per model, a second when the moves fill one): {polls}"
+    );
 }

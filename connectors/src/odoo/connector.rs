@@ -1,8 +1,24 @@
 //! The Odoo connector's fetch loop on the shared machinery. Each poll reads one
 //! `search_read` page of one model after its `write_date` cursor: `product.product` until it
 //! is caught up (with one look-up of the sales taxes its page refers to), then
-//! `product.supplierinfo` (with one look-up of the barcodes its page refers to), then the
-//! products again. The page is handed over before its cursor moves.
+//! `product.supplierinfo` (with one look-up of the barcodes its page refers to), then
+//! `stock.quant` and `stock.move` (with one read of the stock of the products their page
+//! names), then the products again. The page is handed over before its cursor moves.
+//!
+//! # Why stock is read through quants and moves
+//!
+//! A product's quantities (`qty_available`, `free_qty`, `incoming_qty`) are computed from its
+//! quants and moves; a stock move writes those, never the product, so `product.product`'s
+//! `write_date` does not move with its stock. The stock changes are found where they are
+//! written: `stock.quant` (on hand and reserved, per location; written by every done move
+//! line, reservation and inventory adjustment) and `stock.move` (a purchase confirmed,
+//! changed or cancelled moves `incoming_qty` without touching a quant). The quantities are
+//! then read from `product.product`, computed by Odoo over the company's internal locations,
+//! for just the products named. No periodic full re-read is needed: Odoo deletes empty
+//! quants (`_unlink_zero_quants`), but only after the move that emptied them was written
+//! `done`, and done moves are never deleted, so the move's `write_date` still names the
+//! product; a counted move (waiting, confirmed, assigned) cannot be deleted before being
+//! cancelled, which writes it.
 
 use async_trait::async_trait;
 use reqwest::Url;
@@ -13,10 +29,13 @@ use serde_json::value::RawValue;
 use super::config::{OdooConfig, OdooProtocol};
 use super::cursor::{INCREMENTAL_ORDER, WriteDateCursor};
 use super::mapping::{
-    OdooMappingSettings, SaleTaxes, VariantBarcodes, map_product, map_supplierinfo, raw_rows,
-    referenced_products, referenced_taxes,
+    OdooMappingSettings, SaleTaxes, VariantBarcodes, changed_products, map_product, map_stock,
+    map_supplierinfo, raw_rows, referenced_products, referenced_taxes,
 };
-use super::payload::{SUPPLIERINFO_FIELDS, TAX_FIELDS, TaxRow, VARIANT_FIELDS, VariantRow};
+use super::payload::{
+    STOCK_CHANGE_FIELDS, STOCK_FIELDS, SUPPLIERINFO_FIELDS, TAX_FIELDS, TaxRow, VARIANT_FIELDS,
+    VariantRow,
+};
 use super::protocol::{
     OdooResponseError, SearchRead, authenticate_body, authenticated_uid, jsonrpc_result,
     search_read_rows,
@@ -35,6 +54,10 @@ pub const PRODUCTS: &str = "product.product";
 pub const SUPPLIERINFO: &str = "product.supplierinfo";
 /// The sales taxes of a page of products.
 pub const TAXES: &str = "account.tax";
+/// Stock per product and location: on hand and reserved quantities.
+pub const QUANTS: &str = "stock.quant";
+/// Stock moves: receipts, deliveries, adjustments, and the purchases still expected.
+pub const MOVES: &str = "stock.move";
 /// JSON-RPC's `common.authenticate`, once per connector run.
 pub const AUTHENTICATE: &str = "common.authenticate";
 
@@ -43,6 +66,8 @@ pub const AUTHENTICATE: &str = "common.authenticate";
 enum Model {
     Products,
     Supplierinfo,
+    Quants,
+    Moves,
 }
 
 impl Model {
@@ -50,6 +75,18 @@ impl Model {
         match self {
             Model::Products => PRODUCTS,
             Model::Supplierinfo => SUPPLIERINFO,
+            Model::Quants => QUANTS,
+            Model::Moves => MOVES,
+        }
+    }
+
+    /// The model read once this one is caught up; the cycle ends with `Moves`.
+    fn next(self) -> Model {
+        match self {
+            Model::Products => Model::Supplierinfo,
+            Model::Supplierinfo => Model::Quants,
+            Model::Quants => Model::Moves,
+            Model::Moves => Model::Products,
         }
     }
 }
@@ -93,6 +130,8 @@ impl OdooConnector {
             .operation(PRODUCTS, config.rate)
             .operation(SUPPLIERINFO, config.rate)
             .operation(TAXES, config.rate)
+            .operation(QUANTS, config.rate)
+            .operation(MOVES, config.rate)
             .build()?;
         Ok(OdooConnector {
             client,
@@ -280,6 +319,34 @@ impl OdooConnector {
         Ok(SaleTaxes::from_rows(tax_rows))
     }
 
+    /// The stock of the products a page of quants or moves names, read from
+    /// `product.product` (counted under its operation, the records' source).
+    async fn stock_of_changed(
+        &mut self,
+        model: Model,
+        rows: &[Box<RawValue>],
+        origin: &Origin,
+    ) -> Result<Vec<Sourced>, ConnectorError> {
+        let (products, mut records) = changed_products(model.name(), rows, origin);
+        if products.is_empty() {
+            return Ok(records);
+        }
+        let call = SearchRead {
+            model: PRODUCTS,
+            domain: json!([["id", "in", products]]),
+            fields: STOCK_FIELDS,
+            limit: None,
+            order: None,
+        };
+        let (product_rows, product_origin) = self.search_read(PRODUCTS, &call).await?;
+        records.extend(
+            product_rows
+                .iter()
+                .flat_map(|raw| map_stock(raw, &product_origin, &self.settings)),
+        );
+        Ok(records)
+    }
+
     /// The cursor of `key`. One we cannot read restarts the model from the beginning:
     /// reading rows again is harmless, skipping them is not.
     fn write_date_cursor(key: &CursorKey, cursor: Option<&Cursor>) -> WriteDateCursor {
@@ -319,6 +386,7 @@ impl Connector for OdooConnector {
         let fields = match model {
             Model::Products => self.product_fields.clone(),
             Model::Supplierinfo => SUPPLIERINFO_FIELDS.to_vec(),
+            Model::Quants | Model::Moves => STOCK_CHANGE_FIELDS.to_vec(),
         };
         let call = SearchRead {
             model: model.name(),
@@ -367,6 +435,7 @@ impl Connector for OdooConnector {
                     .flat_map(|raw| map_supplierinfo(raw, &origin, &barcodes, &self.settings))
                     .collect()
             }
+            Model::Quants | Model::Moves => self.stock_of_changed(model, &rows, &origin).await?,
         };
         let next = Cursor {
             value: serde_json::to_string(&next).map_err(|error| {
@@ -379,13 +448,10 @@ impl Connector for OdooConnector {
 
         let model_caught_up = rows.len() < self.page_size as usize;
         if model_caught_up {
-            self.model = match model {
-                Model::Products => Model::Supplierinfo,
-                Model::Supplierinfo => Model::Products,
-            };
+            self.model = model.next();
         }
         let mut report = PollReport {
-            caught_up: model_caught_up && model == Model::Supplierinfo,
+            caught_up: model_caught_up && model == Model::Moves,
             ..PollReport::default()
         };
         report.add(handed_over);

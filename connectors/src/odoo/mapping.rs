@@ -23,7 +23,7 @@ use serde_json::value::RawValue;
 
 use super::payload::{
     BRAND_FIELDS, DIMENSION_FIELDS, Many2One, PRODUCT_FIELDS, ProductRow, RecordKey, STOCK_FIELDS,
-    StockRow, SupplierinfoRow, TaxAmountType, TaxRow, VariantRow,
+    StockChangeRow, StockRow, SupplierinfoRow, TaxAmountType, TaxRow, VariantRow,
 };
 use crate::sourced::{Origin, SignalRecord, Sourced};
 
@@ -243,6 +243,26 @@ pub fn map_stock(raw: &RawValue, origin: &Origin, settings: &OdooMappingSettings
             origin,
         ),
     }]
+}
+
+/// The products whose stock a page of `stock.quant` or `stock.move` rows changed, and the
+/// rejections of the rows that name no product.
+pub fn changed_products(
+    model: &str,
+    rows: &[Box<RawValue>],
+    origin: &Origin,
+) -> (Vec<i64>, Vec<Sourced>) {
+    let mut products = Vec::new();
+    let mut rejections = Vec::new();
+    for raw in rows {
+        match parse_row::<StockChangeRow>(model, raw, origin) {
+            Ok(row) => products.push(row.product_id.id()),
+            Err(rejection) => rejections.push(*rejection),
+        }
+    }
+    products.sort_unstable();
+    products.dedup();
+    (products, rejections)
 }
 
 /// The sales taxes a page of products refers to, as read from `account.tax`.

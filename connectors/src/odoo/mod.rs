@@ -1,8 +1,8 @@
 //! Odoo, the distributor's ERP: its product references (master data), stock and standard
-//! cost per product (`product.product`, with the `account.tax` of its sales taxes) and its
-//! buyers' supplier prices (`product.supplierinfo`), read incrementally on
-//! `write_date` over JSON-RPC or, from Odoo 19, JSON-2 (one protocol chosen by configuration,
-//! the same mapping).
+//! cost per product (`product.product`, with the `account.tax` of its sales taxes; stock
+//! changes found through `stock.quant` and `stock.move`) and its buyers' supplier prices
+//! (`product.supplierinfo`), read incrementally on `write_date` over JSON-RPC or, from
+//! Odoo 19, JSON-2 (one protocol chosen by configuration, the same mapping).
 
 mod config;
 mod connector;
@@ -12,16 +12,18 @@ mod payload;
 mod protocol;
 
 pub use config::{OdooConfig, OdooProtocol, default_category_keys, default_levy_tax_groups};
-pub use connector::{AUTHENTICATE, CONNECTOR, OdooConnector, PRODUCTS, SUPPLIERINFO, TAXES};
+pub use connector::{
+    AUTHENTICATE, CONNECTOR, MOVES, OdooConnector, PRODUCTS, QUANTS, SUPPLIERINFO, TAXES,
+};
 pub use cursor::{CursorOrderError, INCREMENTAL_ORDER, WriteDateCursor};
 pub use mapping::{
-    OdooMappingSettings, RawRow, SaleTaxes, VariantBarcodes, map_product, map_stock,
-    map_supplierinfo, raw_rows, referenced_products, referenced_taxes,
+    OdooMappingSettings, RawRow, SaleTaxes, VariantBarcodes, changed_products, map_product,
+    map_stock, map_supplierinfo, raw_rows, referenced_products, referenced_taxes,
 };
 pub use payload::{
     BRAND_FIELDS, DIMENSION_FIELDS, Many2One, OdooDate, OdooDateTime, PRODUCT_FIELDS, ProductRow,
-    RecordKey, STOCK_FIELDS, SUPPLIERINFO_FIELDS, StockRow, SupplierinfoRow, TAX_FIELDS,
-    TaxAmountType, TaxRow, VARIANT_FIELDS, VariantRow, false_as_none,
+    RecordKey, STOCK_CHANGE_FIELDS, STOCK_FIELDS, SUPPLIERINFO_FIELDS, StockChangeRow, StockRow,
+    SupplierinfoRow, TAX_FIELDS, TaxAmountType, TaxRow, VARIANT_FIELDS, VariantRow, false_as_none,
 };
 pub use protocol::{
     JsonRpcError, JsonRpcResponse, OdooErrorData, OdooResponseError, SearchRead, authenticate_body,

@@ -74,6 +74,10 @@ pub const SUPPLIERINFO_FIELDS: &[&str] = &[
     "write_date",
 ];
 
+/// The fields of a `stock.quant` or `stock.move` row read to find the products whose stock
+/// changed.
+pub const STOCK_CHANGE_FIELDS: &[&str] = &["id", "product_id", "write_date"];
+
 /// The `product.product` fields read to find the barcodes a supplier price applies to.
 pub const VARIANT_FIELDS: &[&str] = &["id", "barcode", "product_tmpl_id"];
 
@@ -212,6 +216,14 @@ pub struct SupplierinfoRow {
     #[serde(deserialize_with = "false_as_none")]
     pub date_end: Option<OdooDate>,
     pub currency_id: Many2One,
+    pub write_date: OdooDateTime,
+}
+
+/// A `stock.quant` or `stock.move` row: a change of the stock of `product_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StockChangeRow {
+    pub id: i64,
+    pub product_id: Many2One,
     pub write_date: OdooDateTime,
 }
 

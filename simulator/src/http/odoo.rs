@@ -20,13 +20,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Json, Router};
 use hub_core::category::Category;
-use hub_schemas::records::{CostKind, EpochMillis, LevyKind, ProductReference};
+use hub_schemas::records::{CostKind, EpochMillis, LevyKind, ProductReference, StockSource};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
 use super::state::MarketState;
 use super::{OperationContext, Simulator, operation};
-use crate::catalogue::PriceFeed;
+use crate::catalogue::{Catalogue, PriceFeed};
 use crate::simulation::MarketEvent;
 
 /// `POST /jsonrpc`.
@@ -63,21 +63,160 @@ pub fn odoo_partner_id(supplier_index: usize) -> i64 {
 }
 
 /// What the simulated Odoo's tables record of the market's changes beyond the market's own
-/// state: when each product row was last written.
-#[derive(Debug, Default)]
+/// state: when each product row was last written, when each product's quant was, and the
+/// stock moves. As in Odoo, a stock change writes the quant and a move, never the product.
+#[derive(Debug)]
 pub(crate) struct OdooJournal {
     /// By catalogue index: when a standard cost update last wrote the product.
     product_written_at: BTreeMap<usize, EpochMillis>,
+    /// By catalogue index: when a change of its on-hand quantity last wrote its quant.
+    quant_written_at: BTreeMap<usize, EpochMillis>,
+    /// By catalogue index: its ERP quantity on hand and incoming, as Odoo last recorded them.
+    erp_stock: Vec<(i64, i64)>,
+    /// Every stock move, in creation order (the id is the position plus one).
+    moves: Vec<StockMove>,
+    /// By catalogue index: its purchase receipt waiting for the goods, into `moves`.
+    pending_receipts: BTreeMap<usize, usize>,
 }
 
+/// A `stock.move` of the warehouse's stock location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StockMove {
+    reference: usize,
+    quantity: i64,
+    state: &'static str,
+    from: Location,
+    to: Location,
+    written_at: EpochMillis,
+}
+
+/// A `stock.location` many2one, ids of a fresh Odoo database.
+type Location = (i64, &'static str);
+const VENDORS: Location = (4, "Partners/Vendors");
+const CUSTOMERS: Location = (5, "Partners/Customers");
+const WAREHOUSE_STOCK: Location = (8, "WH/Stock");
+
 impl OdooJournal {
+    /// The journal of a market whose ERP stock is `erp_stock` (quantity on hand, incoming)
+    /// by catalogue index: the incoming quantities are purchase receipts already waiting,
+    /// written when their product was last updated.
+    pub(crate) fn new(catalogue: &Catalogue, erp_stock: Vec<(i64, i64)>) -> Self {
+        let waiting: Vec<(usize, i64)> = erp_stock
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, incoming))| *incoming > 0)
+            .map(|(reference, &(_, incoming))| (reference, incoming))
+            .collect();
+        let mut journal = OdooJournal {
+            product_written_at: BTreeMap::new(),
+            quant_written_at: BTreeMap::new(),
+            erp_stock,
+            moves: Vec::new(),
+            pending_receipts: BTreeMap::new(),
+        };
+        for (reference, incoming) in waiting {
+            let written_at = catalogue.references[reference].product.updated_at;
+            journal.wait_for_receipt(reference, incoming, written_at);
+        }
+        journal
+    }
+
+    fn wait_for_receipt(&mut self, reference: usize, quantity: i64, at: EpochMillis) {
+        self.pending_receipts.insert(reference, self.moves.len());
+        self.moves.push(StockMove {
+            reference,
+            quantity,
+            state: "assigned",
+            from: VENDORS,
+            to: WAREHOUSE_STOCK,
+            written_at: at,
+        });
+    }
+
     /// Records a market change of catalogue entry `reference`.
     pub(crate) fn record(&mut self, reference: usize, event: &MarketEvent) {
-        if let MarketEvent::Cost(cost) = event
-            && cost.cost_kind == CostKind::ErpStandardCost
-        {
-            self.product_written_at.insert(reference, cost.observed_at);
+        match event {
+            MarketEvent::Cost(cost) if cost.cost_kind == CostKind::ErpStandardCost => {
+                self.product_written_at.insert(reference, cost.observed_at);
+            }
+            MarketEvent::Stock(stock) if stock.stock_source == StockSource::Erp => {
+                let incoming = stock.incoming_quantity.unwrap_or(0);
+                self.record_stock(reference, stock.quantity, incoming, stock.observed_at);
+            }
+            _ => {}
         }
+    }
+
+    fn record_stock(&mut self, reference: usize, on_hand: i64, incoming: i64, at: EpochMillis) {
+        let (was_on_hand, was_incoming) = self.erp_stock[reference];
+        self.erp_stock[reference] = (on_hand, incoming);
+        if on_hand != was_on_hand {
+            self.quant_written_at.insert(reference, at);
+        }
+        let mut pending = self.pending_receipts.remove(&reference);
+        if on_hand > was_on_hand {
+            // Goods in: the waiting receipt is validated, or goods came without one.
+            match pending.take() {
+                Some(index) => {
+                    let receipt = &mut self.moves[index];
+                    receipt.quantity = on_hand - was_on_hand;
+                    receipt.state = "done";
+                    receipt.written_at = at;
+                }
+                None => self.moves.push(StockMove {
+                    reference,
+                    quantity: on_hand - was_on_hand,
+                    state: "done",
+                    from: VENDORS,
+                    to: WAREHOUSE_STOCK,
+                    written_at: at,
+                }),
+            }
+        } else if on_hand < was_on_hand {
+            self.moves.push(StockMove {
+                reference,
+                quantity: was_on_hand - on_hand,
+                state: "done",
+                from: WAREHOUSE_STOCK,
+                to: CUSTOMERS,
+                written_at: at,
+            });
+        }
+        match pending {
+            // The purchase changed its quantity, or was cancelled.
+            Some(index) if incoming != was_incoming => {
+                let receipt = &mut self.moves[index];
+                receipt.written_at = at;
+                if incoming > 0 {
+                    receipt.quantity = incoming;
+                    self.pending_receipts.insert(reference, index);
+                } else {
+                    receipt.state = "cancel";
+                }
+            }
+            Some(index) => {
+                self.pending_receipts.insert(reference, index);
+            }
+            None if incoming > 0 => self.wait_for_receipt(reference, incoming, at),
+            None => {}
+        }
+    }
+}
+
+/// The ERP stock of each catalogue reference as the simulated Odoo holds it now:
+/// `(gtin, on hand, incoming)` in catalogue order.
+impl Simulator {
+    pub fn odoo_stock(&self) -> Vec<(String, i64, i64)> {
+        let market = self.market();
+        market
+            .catalogue()
+            .references
+            .iter()
+            .zip(&market.odoo().erp_stock)
+            .map(|(reference, &(on_hand, incoming))| {
+                (reference.product.gtin.clone(), on_hand, incoming)
+            })
+            .collect()
     }
 }
 
@@ -240,6 +379,8 @@ fn search_read(
                 &["barcode", "standard_price", "free_qty"],
             ),
             "account.tax" => (SaleTaxes::of(market.catalogue()).rows(), &[]),
+            "stock.quant" => (quant_rows(&market), &["quantity", "product_id"]),
+            "stock.move" => (move_rows(&market), &["product_uom_qty", "product_id"]),
             "product.supplierinfo" => (
                 supplierinfo_rows(&market),
                 &["price", "min_qty", "currency_id"],
@@ -501,6 +642,66 @@ fn product_rows(market: &MarketState) -> Vec<Map<String, Value>> {
                 "write_date": odoo_datetime(written_at),
             });
             into_map(row)
+        })
+        .collect()
+}
+
+/// How Odoo names a product in a many2one: `[internal reference] name`.
+fn product_display_name(product: &ProductReference) -> String {
+    format!("[{}] {}", product.sku, product.title)
+}
+
+/// One quant per product in the warehouse's stock location, none reserved (the market
+/// sells straight from what is free).
+fn quant_rows(market: &MarketState) -> Vec<Map<String, Value>> {
+    let catalogue = market.catalogue();
+    let journal = market.odoo();
+    catalogue
+        .references
+        .iter()
+        .enumerate()
+        .map(|(index, reference)| {
+            let id = index as i64 + 1;
+            let (on_hand, _) = journal.erp_stock[index];
+            // Stock received before the market opened was last moved with the product's
+            // last update.
+            let written_at = journal
+                .quant_written_at
+                .get(&index)
+                .copied()
+                .unwrap_or(reference.product.updated_at);
+            into_map(json!({
+                "id": id,
+                "product_id": [id, product_display_name(&reference.product)],
+                "location_id": [WAREHOUSE_STOCK.0, WAREHOUSE_STOCK.1],
+                "quantity": quantity(on_hand),
+                "reserved_quantity": 0.0,
+                "write_date": odoo_datetime(written_at),
+            }))
+        })
+        .collect()
+}
+
+fn move_rows(market: &MarketState) -> Vec<Map<String, Value>> {
+    let catalogue = market.catalogue();
+    market
+        .odoo()
+        .moves
+        .iter()
+        .enumerate()
+        .map(|(index, stock_move)| {
+            let product_id = stock_move.reference as i64 + 1;
+            let product = &catalogue.references[stock_move.reference].product;
+            into_map(json!({
+                "id": index as i64 + 1,
+                "product_id": [product_id, product_display_name(product)],
+                "product_uom_qty": quantity(stock_move.quantity),
+                "state": stock_move.state,
+                "location_id": [stock_move.from.0, stock_move.from.1],
+                "location_dest_id": [stock_move.to.0, stock_move.to.1],
+                "date": odoo_datetime(stock_move.written_at),
+                "write_date": odoo_datetime(stock_move.written_at),
+            }))
         })
         .collect()
 }

@@ -159,6 +159,14 @@ impl Simulator {
         while simulation.phase() != Phase::Changes {
             simulation.next_event();
         }
+        let odoo = OdooJournal::new(
+            simulation.catalogue(),
+            simulation
+                .states
+                .iter()
+                .map(|state| (state.erp.quantity, state.erp.incoming))
+                .collect(),
+        );
         let by_gtin = simulation
             .catalogue()
             .references
@@ -172,7 +180,7 @@ impl Simulator {
                     simulation,
                     changes: 0,
                     by_gtin,
-                    odoo: OdooJournal::default(),
+                    odoo,
                 }),
                 faults: Mutex::new(FaultState {
                     rng: ChaCha8Rng::seed_from_u64(config.faults.seed),
