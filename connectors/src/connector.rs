@@ -22,10 +22,13 @@
 //!   `Stop` (stop this connector and report). Elements that cannot be mapped never
 //!   surface as errors: they are `Sourced::Rejected` in the page, bound for quarantine.
 
+use std::time::SystemTime;
+
 use async_trait::async_trait;
 
 use crate::machinery::{
     BreakerState, ConnectorError, ConnectorMetrics, Cursor, CursorKey, CursorStore, ErrorKind,
+    epoch_millis, record_cursor_lag,
 };
 use crate::sourced::Sourced;
 
@@ -87,20 +90,25 @@ pub struct HandedOver {
     pub rejected: usize,
 }
 
-/// Loads the cursor of `key`, as a poll starts.
+/// Loads the cursor of `key`, as a poll starts, and records how long ago it last advanced:
+/// every poll does, failing ones too, so the cursor lag grows while a connector is stuck.
 pub async fn load_cursor(
     cursors: &mut dyn CursorStore,
     key: &CursorKey,
 ) -> Result<Option<Cursor>, ConnectorError> {
-    cursors.load(key).await.map_err(|error| {
+    let cursor = cursors.load(key).await.map_err(|error| {
         ConnectorError::new(&key.connector, &key.operation, ErrorKind::Cursor(error))
-    })
+    })?;
+    if let Some(cursor) = &cursor {
+        record_cursor_lag(key, cursor, epoch_millis(SystemTime::now()));
+    }
+    Ok(cursor)
 }
 
 /// Hands a page over, then advances the cursor of `key` to `next`: the one path from a
 /// fetched page to the sink, so no connector can advance a cursor before its page is
 /// accepted. Counts records out and rejected (by reason) in the metrics of `key`'s
-/// operation.
+/// operation, and records its cursor lag as of the advance.
 pub async fn hand_over(
     metrics: &ConnectorMetrics,
     key: &CursorKey,
@@ -130,6 +138,7 @@ pub async fn hand_over(
         .save(key, next)
         .await
         .map_err(|failure| error(ErrorKind::Cursor(failure)))?;
+    record_cursor_lag(key, next, epoch_millis(SystemTime::now()));
     metrics.records_out(&key.operation, handed_over.signals);
     for (reason, count) in rejected_by_reason {
         metrics.records_quarantined(&key.operation, reason, count);

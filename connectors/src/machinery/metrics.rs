@@ -82,8 +82,9 @@ impl ConnectorMetrics {
 }
 
 /// Sets the cursor lag gauge of `key`: seconds from when its cursor last advanced to
-/// `now_ms` (epoch milliseconds). The runner calls it between polls so the gauge grows while
-/// a connector is stuck.
+/// `now_ms` (epoch milliseconds). [`crate::connector::load_cursor`] calls it as every poll
+/// starts, so the gauge grows while a connector is stuck, and
+/// [`crate::connector::hand_over`] as the cursor advances.
 pub fn record_cursor_lag(key: &CursorKey, cursor: &Cursor, now_ms: i64) {
     let lag_seconds = (now_ms - cursor.advanced_at).max(0) as f64 / 1_000.0;
     metrics::gauge!(
