@@ -8,7 +8,6 @@ pub mod amazon;
 pub mod config;
 pub mod connector;
 pub mod fnac_darty;
-pub mod json_decimal;
 pub mod machinery;
 pub mod mirakl;
 pub mod names;

@@ -2,7 +2,7 @@
 //! `amzn/selling-partner-api-models`: productPricingV0, catalogItems_2022-04-01,
 //! productFeesV0, fbaInventory, and the ANY_OFFER_CHANGED notification schema). Only the
 //! fields the hub reads are declared; serde ignores the others, so an API that adds fields
-//! keeps decoding. Amounts are read exactly ([`crate::json_decimal`]).
+//! keeps decoding. Amounts are read exactly ([`crate::wire::json_decimal`]).
 //!
 //! Lists whose elements are mapped one by one are kept as [`RawValue`]s, so one malformed
 //! element is quarantined with its own bytes while its neighbours still decode.
@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::json_decimal;
+use crate::wire::json_decimal;
 
 /// `MoneyType`: an amount in a currency, VAT included on amazon.fr.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::json_decimal;
+use crate::wire::json_decimal;
 
 /// OF21 answer: one page of the shop's offers and the count of all of them.
 #[derive(Debug, Deserialize)]

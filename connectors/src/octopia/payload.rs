@@ -34,8 +34,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::json_decimal;
-use crate::wire::epoch_millis_from_rfc3339;
+use crate::wire::{epoch_millis_from_rfc3339, json_decimal};
 
 /// Octopia's sales channel id for Cdiscount.fr; its prices are in euros, VAT included.
 pub const CDISCOUNT_FR: &str = "CDISFR";

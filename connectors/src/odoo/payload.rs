@@ -11,7 +11,7 @@ use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
-use crate::json_decimal;
+use crate::wire::json_decimal;
 
 /// The `product.product` fields of its stock (computed over the company's internal
 /// locations: on hand, on hand not reserved, expected from confirmed incoming moves).
