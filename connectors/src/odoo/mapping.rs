@@ -14,7 +14,7 @@ use hub_core::mapping::DayBound;
 use hub_core::money::{MONEY_SCALE, charged, fixed, rate};
 use hub_core::reason::ReasonCode;
 use hub_schemas::records::{
-    CostKind, CostSignal, Levy, LevyKind, ProductReference, StockSignal, StockSource,
+    CostKind, CostSignal, EpochMillis, Levy, LevyKind, ProductReference, StockSignal, StockSource,
 };
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -22,8 +22,8 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use super::payload::{
-    BRAND_FIELDS, DIMENSION_FIELDS, Many2One, PRODUCT_FIELDS, ProductRow, RecordKey, STOCK_FIELDS,
-    StockChangeRow, StockRow, SupplierinfoRow, TaxAmountType, TaxRow, VariantRow,
+    BRAND_FIELDS, DIMENSION_FIELDS, Many2One, OdooDateTime, PRODUCT_FIELDS, ProductRow, RecordKey,
+    STOCK_FIELDS, StockChangeRow, StockRow, SupplierinfoRow, TaxAmountType, TaxRow, VariantRow,
 };
 use crate::sourced::{Origin, SignalRecord, Sourced};
 
@@ -151,11 +151,13 @@ fn gtin_of(
 }
 
 /// One `product.product` row read with [`OdooMappingSettings::product_fields`]: its product
-/// reference, its stock and its ERP standard cost, or their rejections.
+/// reference, its stock and its ERP standard cost, or their rejections. The reference was
+/// updated when the variant or, if later, its template (`template_written_at`) was written.
 pub fn map_product(
     raw: &RawValue,
     origin: &Origin,
     taxes: &SaleTaxes,
+    template_written_at: Option<&OdooDateTime>,
     settings: &OdooMappingSettings,
 ) -> Vec<Sourced> {
     let row: ProductRow = match parse_row("product.product", raw, origin) {
@@ -167,7 +169,10 @@ pub fn map_product(
         Ok(gtin) => gtin,
         Err(rejection) => return vec![*rejection],
     };
-    let reference = match product_reference(&row, &gtin, taxes, settings, origin) {
+    let updated_at = template_written_at
+        .map_or(&row.write_date, |template| template.max(&row.write_date))
+        .epoch_millis();
+    let reference = match product_reference(&row, &gtin, taxes, updated_at, settings, origin) {
         Ok(reference) => Sourced::Signal {
             record: SignalRecord::Product(reference),
             origin: origin.clone(),
@@ -245,6 +250,32 @@ pub fn map_stock(raw: &RawValue, origin: &Origin, settings: &OdooMappingSettings
     }]
 }
 
+/// The variants of a page of written templates that were last written before their
+/// template, each with its template's `write_date`: the others were written with or after
+/// their template, so the `product.product` read of their own `write_date` already has the
+/// template's change. A row without a readable template or `write_date` is kept, for
+/// [`map_product`] to reject with its bytes.
+pub fn variants_behind_their_template<'a>(
+    variants: &'a [Box<RawValue>],
+    templates_written_at: &'a BTreeMap<i64, OdooDateTime>,
+) -> Vec<(&'a RawValue, Option<&'a OdooDateTime>)> {
+    #[derive(serde::Deserialize)]
+    struct Written {
+        product_tmpl_id: Many2One,
+        write_date: OdooDateTime,
+    }
+    variants
+        .iter()
+        .filter_map(|raw| match serde_json::from_str::<Written>(raw.get()) {
+            Ok(variant) => templates_written_at
+                .get(&variant.product_tmpl_id.id())
+                .filter(|template| variant.write_date < **template)
+                .map(|template| (&**raw, Some(template))),
+            Err(_) => Some((&**raw, None)),
+        })
+        .collect()
+}
+
 /// The products whose stock a page of `stock.quant` or `stock.move` rows changed, and the
 /// rejections of the rows that name no product.
 pub fn changed_products(
@@ -280,13 +311,13 @@ impl SaleTaxes {
 }
 
 /// The `account.tax` ids a page of products refers to, for the tax look-up.
-pub fn referenced_taxes(rows: &[Box<RawValue>]) -> Vec<i64> {
+pub fn referenced_taxes<'a>(rows: impl IntoIterator<Item = &'a RawValue>) -> Vec<i64> {
     #[derive(serde::Deserialize)]
     struct Taxes {
         taxes_id: Vec<i64>,
     }
     let mut ids: Vec<i64> = rows
-        .iter()
+        .into_iter()
         .filter_map(|raw| serde_json::from_str::<Taxes>(raw.get()).ok())
         .flat_map(|row| row.taxes_id)
         .collect();
@@ -300,6 +331,7 @@ fn product_reference(
     row: &ProductRow,
     gtin: &str,
     taxes: &SaleTaxes,
+    updated_at: EpochMillis,
     settings: &OdooMappingSettings,
     origin: &Origin,
 ) -> Result<ProductReference, (ReasonCode, String)> {
@@ -348,7 +380,7 @@ fn product_reference(
         height_mm,
         levies,
         source: origin.source.clone(),
-        updated_at: row.write_date.epoch_millis(),
+        updated_at,
     })
 }
 

@@ -27,6 +27,7 @@ pub const STOCK_FIELDS: &[&str] = &[
 /// The `product.product` fields of its master data and standard cost, besides its stock
 /// (`name`, `categ_id`, `weight` and `taxes_id` come from its template).
 pub const PRODUCT_FIELDS: &[&str] = &[
+    "product_tmpl_id",
     "name",
     "categ_id",
     "weight",
@@ -35,6 +36,9 @@ pub const PRODUCT_FIELDS: &[&str] = &[
     "cost_currency_id",
     "write_date",
 ];
+
+/// The `product.template` fields read to find the templates written since the cursor.
+pub const TEMPLATE_FIELDS: &[&str] = &["id", "write_date"];
 
 /// The OCA `product_brand` field (on the template, read through the variant).
 pub const BRAND_FIELDS: &[&str] = &["product_brand_id"];
@@ -132,6 +136,7 @@ pub struct ProductRow {
     pub barcode: Option<String>,
     #[serde(deserialize_with = "false_as_none")]
     pub default_code: Option<String>,
+    pub product_tmpl_id: Many2One,
     pub name: String,
     /// `[id, "All / Saleable / TV"]`: the display name is the category's full path.
     pub categ_id: Many2One,

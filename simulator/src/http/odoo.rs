@@ -2,7 +2,8 @@
 //! `common.authenticate` and `object.execute_kw`) and JSON-2 (`POST /json/2/<model>/<method>`
 //! with `Authorization: bearer <key>` and `X-Odoo-Database`), serving `search_read` on
 //! `product.product` (the master data, ERP stock and standard cost of every reference, with
-//! the OCA `product_brand` and `product_dimension` fields), `account.tax` (the sales taxes
+//! the OCA `product_brand` and `product_dimension` fields), `product.template` (one per
+//! product), `stock.quant` and `stock.move` (the ERP stock's changes), `account.tax` (the sales taxes
 //! those products carry: VAT as percentage taxes, the eco-participation and the private copy
 //! levy as fixed-amount taxes that affect the VAT's base) and `product.supplierinfo` (the
 //! prices of the suppliers whose price lists the buyers keep in Odoo). Rows are in Odoo's
@@ -378,6 +379,7 @@ fn search_read(
                 product_rows(&market),
                 &["barcode", "standard_price", "free_qty"],
             ),
+            "product.template" => (template_rows(&market), &[]),
             "account.tax" => (SaleTaxes::of(market.catalogue()).rows(), &[]),
             "stock.quant" => (quant_rows(&market), &["quantity", "product_id"]),
             "stock.move" => (move_rows(&market), &["product_uom_qty", "product_id"]),
@@ -642,6 +644,24 @@ fn product_rows(market: &MarketState) -> Vec<Map<String, Value>> {
                 "write_date": odoo_datetime(written_at),
             });
             into_map(row)
+        })
+        .collect()
+}
+
+/// One template per product (no variants), written when the catalogue last updated the
+/// product's master data: the market changes none of it.
+fn template_rows(market: &MarketState) -> Vec<Map<String, Value>> {
+    market
+        .catalogue()
+        .references
+        .iter()
+        .enumerate()
+        .map(|(index, reference)| {
+            into_map(json!({
+                "id": index as i64 + 1,
+                "name": reference.product.title,
+                "write_date": odoo_datetime(reference.product.updated_at),
+            }))
         })
         .collect()
 }
