@@ -8,16 +8,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use hub::config::Config;
+use hub::connect;
 use hub::connect::health::ConnectorHealth;
-use hub::connect::{self, ConnectError};
+pub use hub::demo::RunningConnectors;
 use hub::kafka;
 use hub_connectors::connector::Connector;
 use hub_market_sim::CatalogueParams;
 use hub_market_sim::http::{
     FaultConfig, MarketClock, RunningSimulator, SimServerConfig, SimStats, Simulator,
 };
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use crate::{kafka_bootstrap_servers, require_tcp, unique_name};
 
@@ -73,40 +72,8 @@ pub async fn simulator_stats(simulator: &RunningSimulator) -> Result<SimStats> {
 }
 
 /// Connectors running as `hub connect` runs them, until [`RunningConnectors::stop`].
-pub struct RunningConnectors {
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), ConnectError>>,
-}
-
 pub fn run_connectors(config: &Config, connectors: Vec<Box<dyn Connector>>) -> RunningConnectors {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let config = config.clone();
-    let task = tokio::spawn(async move {
-        connect::run(&config, connectors, async {
-            stopped.await.ok();
-        })
-        .await
-    });
-    RunningConnectors {
-        stop: Some(stop),
-        task,
-    }
-}
-
-impl RunningConnectors {
-    /// Sends the stop signal (as SIGTERM does) and waits for a clean stop.
-    pub async fn stop(mut self) -> Result<()> {
-        if let Some(stop) = self.stop.take() {
-            stop.send(()).ok();
-        }
-        (&mut self.task).await??;
-        Ok(())
-    }
-
-    /// Whether the connectors stopped by themselves (an error they cannot retry).
-    pub fn has_stopped(&self) -> bool {
-        self.task.is_finished()
-    }
+    RunningConnectors::start(config, connectors)
 }
 
 /// Creates the connectors' topics, as `hub topics ensure` does, so they can be read before

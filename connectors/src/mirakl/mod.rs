@@ -41,18 +41,22 @@ pub struct MiraklConnector {
 impl MiraklConnector {
     /// Validates the configuration and reads the API key from the environment or its file.
     pub fn from_config(config: &MiraklConfig) -> Result<Self, ConnectorError> {
+        let api_key = Secret::from_env(&config.api_key_env)
+            .map_err(|error| ConnectorError::config(CONNECTOR, format!("API key: {error}")))?;
+        Self::new(config, api_key)
+    }
+
+    /// The connector with its API key already read.
+    pub fn new(config: &MiraklConfig, api_key: Secret) -> Result<Self, ConnectorError> {
         config.validate()?;
         let invalid = |detail: String| ConnectorError::config(CONNECTOR, detail);
-        let authorization = Secret::from_env(&config.api_key_env)
-            .map_err(|error| invalid(format!("API key: {error}")))?
-            .header_value("")
-            .map_err(|_| {
-                invalid(format!(
-                    "the API key in {} is not a valid header value (a line break or a \
+        let authorization = api_key.header_value("").map_err(|_| {
+            invalid(format!(
+                "the API key in {} is not a valid header value (a line break or a \
                      control character)",
-                    config.api_key_env
-                ))
-            })?;
+                config.api_key_env
+            ))
+        })?;
         let base = Url::parse(config.base_url.trim_end_matches('/'))
             .map_err(|error| invalid(format!("base_url {:?}: {error}", config.base_url)))?;
         let endpoint = |path: &str| {

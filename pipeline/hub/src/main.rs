@@ -51,11 +51,12 @@ enum Command {
     /// Store the hub's topics (scores history, products, signals, quarantine) in ClickHouse,
     /// committing offsets only once their rows are stored, until SIGINT or SIGTERM.
     Sink,
-    /// Run the whole platform on a synthetic market: publish a catalogue with suppliers,
-    /// competitors, stock-outs and corrupt records through the broker, process and store it
-    /// in-process, then print the top priorities with their explanation, the best channel
-    /// per reference, the quarantine by reason, and the SQL behind them. Uses the configured
-    /// topics and database; a re-run continues the market where the last one stopped.
+    /// Run the whole platform on a simulated market: serve a catalogue with suppliers,
+    /// competitors, stock-outs and malformed payloads through the sources' APIs, read it
+    /// with every connector, process and store it in-process, then print the top priorities
+    /// with their explanation, the best channel per reference, the quarantine by reason and
+    /// by source, and the SQL behind them. Uses the configured topics and database; a
+    /// re-run serves the same catalogue later, superseding every score.
     Demo(DemoArgs),
     /// Serve the marketplace, ERP and supplier APIs locally over a generated, moving market
     /// (competitors repricing, buy box changes, stock-outs, supplier price changes), with
@@ -157,14 +158,14 @@ struct DemoArgs {
     /// Product references in the catalogue (over Amazon, Cdiscount, Fnac Darty and Mirakl).
     #[arg(long, default_value_t = 10_000)]
     references: usize,
-    /// Records to publish. Default: the catalogue's initial sync (products, costs, stock,
-    /// offers), then 5 market changes per reference.
-    #[arg(long)]
-    events: Option<u64>,
-    /// Share of published records that are corrupt, each refused by the quality gate.
+    /// Rounds of market changes after the initial sync, each of as many changes as there
+    /// are references; the connectors read the market to its end after each round.
+    #[arg(long, default_value_t = hub::demo::DEFAULT_CHANGES_PER_REFERENCE)]
+    changes_per_reference: u64,
+    /// Share of payload elements the simulated APIs serve malformed, each quarantined.
     #[arg(long, default_value_t = 0.01)]
-    corrupt_rate: f64,
-    /// Seed of the market's moves and of its corruption.
+    malformed_rate: f64,
+    /// Seed of the market's moves and of the malformed elements.
     #[arg(long, default_value_t = 7)]
     seed: u64,
     /// Seed of the catalogue; keep it to update the same references on a re-run.
@@ -264,8 +265,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             &config,
             &hub::demo::DemoParams {
                 references: args.references,
-                events: args.events,
-                corrupt_rate: args.corrupt_rate,
+                changes_per_reference: args.changes_per_reference,
+                malformed_rate: args.malformed_rate,
                 seed: args.seed,
                 catalogue_seed: args.catalogue_seed,
                 top: args.top,

@@ -252,10 +252,16 @@ async fn product_offers(
             })
             .collect()
     };
+    let mut placeholders = 0;
     for product in &mut products {
-        malformer.malform(product, &["product_references", "offers"]);
+        if !malformer.malform(product, &["product_references", "offers"])
+            && has_placeholder(product)
+        {
+            placeholders += 1;
+        }
     }
     simulator.record_malformed(&context, &malformer);
+    simulator.record_placeholders(&context, placeholders);
     Json(json!({"products": products})).into_response()
 }
 
@@ -336,6 +342,15 @@ fn product(
         "product_references": product_references(reference),
         "total_count": offers.len(),
         "offers": offers,
+    })
+}
+
+/// Whether a P11 product lists a placeholder offer.
+fn has_placeholder(product: &Value) -> bool {
+    product["offers"].as_array().is_some_and(|offers| {
+        offers
+            .iter()
+            .any(|offer| offer["shop_id"] == PLACEHOLDER_SHOP.0)
     })
 }
 

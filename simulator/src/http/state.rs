@@ -375,6 +375,16 @@ impl Simulator {
             .or_insert(0) += 1;
     }
 
+    /// Counts the placeholder offers a route served (see [`OperationStats::placeholder_offers`]).
+    pub fn record_placeholders(&self, context: &OperationContext, placeholders: u64) {
+        if placeholders > 0 {
+            self.lock_stats()
+                .entry(context.operation.to_owned())
+                .or_default()
+                .placeholder_offers += placeholders;
+        }
+    }
+
     /// Counts the elements a route served malformed.
     pub fn record_malformed(&self, context: &OperationContext, malformer: &Malformer) {
         let malformed = malformer.malformed();

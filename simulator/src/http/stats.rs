@@ -24,6 +24,9 @@ pub struct OperationStats {
     pub failed: u64,
     /// Payload elements served malformed.
     pub malformed_elements: u64,
+    /// Marketplace placeholder offers (a zero price, an inactive offer listed with the
+    /// active ones) served in elements that were not malformed: each must be refused.
+    pub placeholder_offers: u64,
     /// Requests that arrived before the `Retry-After` of a 429 had elapsed.
     pub retry_after_violations: u64,
     /// When requests arrived, milliseconds since the server started (the latest ones).

@@ -1,4 +1,5 @@
-//! `hub demo`: a synthetic market through the whole platform, then what it recommends.
+//! `hub demo`: a simulated market read by every connector through the whole platform, then
+//! what it recommends.
 //! Progress goes to standard error as it happens; the report to standard output.
 
 use crate::config::Config;

@@ -72,12 +72,42 @@ pub enum ConnectError {
     Flush(KafkaError),
 }
 
+/// A connector's latest complete sweep: the polls from the first one after its previous
+/// sweep (or its start) up to the one that reported the source caught up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sweep {
+    /// When the sweep's first poll began: everything the source held then was read.
+    pub started: tokio::time::Instant,
+    /// Complete sweeps since the connector started, this one included.
+    pub count: u64,
+}
+
+/// The latest complete sweep of every connector that has completed one, by name.
+pub type Sweeps = BTreeMap<String, Sweep>;
+
 /// Runs `connectors` until `shutdown` resolves. Returns the first connector that had to stop
 /// (credentials refused, invalid configuration), after stopping the others cleanly.
 pub async fn run(
     config: &Config,
     connectors: Vec<Box<dyn Connector>>,
     shutdown: impl Future<Output = ()>,
+) -> Result<(), ConnectError> {
+    run_observed(
+        config,
+        connectors,
+        shutdown,
+        watch::channel(Sweeps::new()).0,
+    )
+    .await
+}
+
+/// [`run`], publishing every connector's latest complete sweep to `sweeps`, so a caller
+/// can tell when the sources have been read to their end since a given moment.
+pub async fn run_observed(
+    config: &Config,
+    connectors: Vec<Box<dyn Connector>>,
+    shutdown: impl Future<Output = ()>,
+    sweeps: watch::Sender<Sweeps>,
 ) -> Result<(), ConnectError> {
     let topics = wiring::topic_names(config).map_err(WiringError::from)?;
     let own_topics = topic_names(topics.prefix());
@@ -117,6 +147,7 @@ pub async fn run(
             health: health.clone(),
             settings: config.connect.clone(),
             stopping: stopping.clone(),
+            sweeps: sweeps.clone(),
         };
         let stop = stop.clone();
         async move {
@@ -158,6 +189,7 @@ struct Runner {
     health: HealthPublisher,
     settings: ConnectConfig,
     stopping: watch::Receiver<bool>,
+    sweeps: watch::Sender<Sweeps>,
 }
 
 impl Runner {
@@ -180,14 +212,23 @@ impl Runner {
         let mut reported_at = tokio::time::Instant::now();
         let mut reported_breaker = self.connector.circuit();
         let mut failures_in_a_row: u32 = 0;
+        let mut sweep_started = None;
         let outcome = loop {
             if *self.stopping.borrow() {
                 break Ok(());
             }
+            let started = *sweep_started.get_or_insert_with(tokio::time::Instant::now);
             let polled = self.connector.poll(&mut self.cursors, &mut self.sink).await;
             let wait = match polled {
                 Ok(page) => {
                     failures_in_a_row = 0;
+                    if page.caught_up {
+                        sweep_started = None;
+                        self.sweeps.send_modify(|sweeps| {
+                            let count = sweeps.get(&name).map_or(0, |sweep| sweep.count) + 1;
+                            sweeps.insert(name.clone(), Sweep { started, count });
+                        });
+                    }
                     report.last_success_at = Some(wall_clock_millis());
                     report.signals += page.signals as u64;
                     report.rejected += page.rejected as u64;

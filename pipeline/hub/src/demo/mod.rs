@@ -1,45 +1,70 @@
-//! `hub demo`: the whole platform on a synthetic market, in one process.
+//! `hub demo`: the whole platform on a simulated market, in one process.
 //!
-//! A catalogue of product references (`hub-market-sim`) with its suppliers, competitors and
-//! about 1% corrupt records is published through the broker as connectors would publish
-//! it; the processor and the sink run as tasks of this process (the code of `hub process`
-//! and `hub sink`); the demo waits until the processor has committed every published record
-//! and the sink every output, then reads the results back from ClickHouse: the top
-//! priorities with their explanation, the best channel per reference, the quarantine by
-//! reason next to what the simulator corrupted, and the SQL that produced them.
+//! The simulator's HTTP server (`hub simulate`'s, `hub_market_sim::http`) serves a catalogue
+//! of product references through every source's API (Amazon SP-API, Octopia for
+//! Cdiscount, Fnac Darty, Mirakl, Odoo, the suppliers' price files), with a share of
+//! payload elements malformed and marketplaces' placeholder offers. Every connector reads
+//! it as `hub connect --all` does (`connect::run_observed`, see [`sources`] for their
+//! configuration), publishing to the broker: the product references come from Odoo, the
+//! ERP's master data, like costs and stock. The processor and the sink run as tasks of this
+//! process (the code of `hub process` and `hub sink`).
+//!
+//! # When the demo is done
+//!
+//! A connector's *sweep* is its polls from the first one after its previous sweep up to
+//! the one that reports the source caught up (`PollReport::caught_up`: every page read,
+//! every cursor saved after its page was acknowledged by the broker). The demo moves the
+//! market only between sweeps, and is done reading when:
+//!
+//! 1. initial sync: every connector has completed a sweep;
+//! 2. market changes, in `changes_per_reference` rounds: each round applies as many market
+//!    changes as there are references (`Simulator::advance`: repricing, buy box moves,
+//!    stock-outs, supplier price changes), notes the instant `t` just after, and waits until
+//!    every connector has completed a sweep *begun* at or after `t`. A sweep already under
+//!    way at `t` does not count: it may have read some pages before the change.
+//!
+//! Then the connectors are stopped (each finishes its poll in flight), and the demo waits
+//! until the processor has committed every record published in the run and the sink has
+//! committed every record of the run on every topic it stores (on committed offsets, never
+//! a fixed sleep), then reads the results back from ClickHouse: the top priorities with
+//! their explanation, the best channel per reference, the quarantine by reason and by
+//! source next to what the simulator served malformed, and the SQL that produced them.
 //!
 //! It uses the configured topics, consumer groups and database, so dashboards show the demo
-//! data. A re-run adds a new simulation run of the same catalogue, its simulated clock
-//! starting after the latest observation stored, so every record supersedes the previous
+//! data. A re-run serves the same catalogue on a simulated clock that starts after the
+//! previous run's (see `market::market_start`), so every record supersedes the previous
 //! run's and every score gets a new version. `scripts/services down` and removing
 //! `.hub/data` start from nothing.
 
+mod connectors;
 mod market;
 mod positions;
 mod render;
 mod report;
 mod services;
+pub mod sources;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clickhouse::Client;
-use hub_market_sim::{CatalogueError, EmissionCounts, SimulationError};
+use hub_connectors::machinery::ConnectorError;
+use hub_market_sim::http::{RunningSimulator, SimServerError, SimStats};
 use hub_schemas::records::EpochMillis;
 use hub_sink_clickhouse::MigrationError;
-use rdkafka::error::KafkaError;
 
 use crate::config::Config;
+use crate::connect::ConnectError;
 use crate::kafka::{self, KafkaAdapterError};
-use crate::market_feed::FeedError;
 use crate::processor::{self, ProcessorError};
 use crate::sink::SinkError;
 use crate::wiring::{self, WiringError};
-use market::Volume;
+pub use connectors::RunningConnectors;
 pub use positions::{BrokerError, OffsetReader, Positions, Span};
 use report::RunTopics;
 use services::Services;
+use sources::SimulatedSources;
 
 pub use market::DEFAULT_CHANGES_PER_REFERENCE;
 pub use market::{use_catalogue_fx_rates, wall_clock_millis};
@@ -47,7 +72,7 @@ pub use positions::sql_string;
 pub(crate) use render::thousands;
 pub use report::{
     BestChannelExample, BestChannels, Findings, Priority, ProductSummary, Query, ReasonCount,
-    SinkRefusal,
+    SinkRefusal, SourceCount,
 };
 
 /// How often the processor's and the sink's progress is polled while waiting for them.
@@ -57,17 +82,20 @@ const REPORT_EVERY: Duration = Duration::from_secs(2);
 /// How long the processor and the sink may make no progress at all before the demo gives
 /// up: longer than the sink's longest retry backoff and than restoring a large changelog.
 pub(crate) const STALL_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long a connector that has caught up waits before its next sweep: the simulator is
+/// local, and the demo waits for sweeps.
+const POLL_INTERVAL_MS: u64 = 200;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DemoParams {
     /// Product references in the catalogue.
     pub references: usize,
-    /// Records to publish; `None`: the catalogue's initial sync, then
-    /// `DEFAULT_CHANGES_PER_REFERENCE` market changes per reference.
-    pub events: Option<u64>,
-    /// Share of published records that are corrupt.
-    pub corrupt_rate: f64,
-    /// Seed of the market's moves (and of its corruption).
+    /// Rounds of market changes after the initial sync, each of as many changes as there
+    /// are references.
+    pub changes_per_reference: u64,
+    /// Share of payload elements the simulated APIs serve malformed.
+    pub malformed_rate: f64,
+    /// Seed of the market's moves and of the malformed elements.
     pub seed: u64,
     /// Seed of the catalogue: the same seed gives the same references, so a re-run updates
     /// them rather than adding new ones.
@@ -90,22 +118,17 @@ pub enum DemoError {
     Topics(#[from] KafkaAdapterError),
     #[error(transparent)]
     Migration(#[from] MigrationError),
-    #[error("generating the catalogue: {0}")]
-    Catalogue(#[from] CatalogueError),
-    #[error("starting the market simulation: {0}")]
-    Simulation(SimulationError),
+    #[error("the simulator: {0}")]
+    Simulator(#[from] SimServerError),
+    #[error("configuring the connectors against the simulator: {0}")]
+    Sources(#[from] ConnectorError),
+    #[error("the connectors: {0}")]
+    Connectors(#[from] ConnectError),
     #[error(
         "scoring.fx.base is {configured}: the simulated suppliers' exchange rates are in EUR; \
          run the demo with scoring.fx.base = \"EUR\""
     )]
     FxBase { configured: String },
-    #[error("creating the Kafka producer for {bootstrap_servers}: {source}")]
-    Producer {
-        bootstrap_servers: String,
-        source: KafkaError,
-    },
-    #[error(transparent)]
-    Feed(#[from] FeedError),
     #[error(transparent)]
     Broker(Box<BrokerError>),
     #[error(
@@ -123,6 +146,15 @@ pub enum DemoError {
     #[error("the {0} stopped before the demo asked it to; its log lines above say why")]
     ComponentEnded(&'static str),
     #[error(
+        "no connector completed a sweep for {seconds} s in {stage}; still sweeping: {waiting:?}; \
+         check the connectors' log lines above"
+    )]
+    SweepStalled {
+        seconds: u64,
+        stage: String,
+        waiting: Vec<String>,
+    },
+    #[error(
         "no progress for {seconds} s: the processor has committed {processed} of {to_process} \
          published records and the sink {stored} of {to_store} records; check the log lines \
          above and that the broker and ClickHouse answer (scripts/services status)"
@@ -134,17 +166,7 @@ pub enum DemoError {
         stored: u64,
         to_store: u64,
     },
-    #[error(
-        "the processor has not read {behind} records of {topic} for {seconds} s, and \
-         publishing more would let the broker compact them away unread; check the log lines \
-         above and that the broker answers (scripts/services status)"
-    )]
-    ProcessorBehind {
-        seconds: u64,
-        topic: String,
-        behind: i64,
-    },
-    #[error("interrupted: the processor and the sink were stopped after their current batch")]
+    #[error("interrupted: the connectors, the processor and the sink were stopped cleanly")]
     Interrupted,
 }
 
@@ -159,19 +181,23 @@ impl From<BrokerError> for DemoError {
 pub enum Progress {
     Started {
         references: usize,
-        catalogue_as_of: EpochMillis,
+        simulator: String,
         market_starts_at: EpochMillis,
         topic_prefix: String,
         database: String,
     },
-    Publishing {
-        published: u64,
-        per_second: u64,
+    /// A stage of the reading is done: every connector has swept the market as it is.
+    Swept {
         stage: String,
+        sweeps: u64,
+        elapsed: Duration,
     },
-    Published {
-        published: u64,
-        per_second: u64,
+    /// Waiting for connectors to complete a sweep of the current stage.
+    Sweeping {
+        stage: String,
+        waiting: Vec<String>,
+    },
+    ConnectorsStopped {
         elapsed: Duration,
     },
     Waiting {
@@ -192,13 +218,15 @@ pub struct DemoReport {
     pub params: DemoParams,
     /// The ClickHouse database the results are in.
     pub database: String,
-    pub catalogue_as_of: EpochMillis,
     pub market_started_at: EpochMillis,
     pub market_ended_at: EpochMillis,
-    /// What the simulator emitted: good records per kind, corrupt per reason, offer pairs.
-    pub emitted: EmissionCounts,
-    pub publish_duration: Duration,
-    /// From the first record published to the last output stored.
+    /// Market changes applied after the initial sync.
+    pub market_changes: u64,
+    /// What the simulator served: requests, answers and malformed elements per operation.
+    pub served: SimStats,
+    /// From the connectors' start to their stop.
+    pub read_duration: Duration,
+    /// From the connectors' start to the last output stored.
     pub pipeline_duration: Duration,
     /// Records of this run per topic, inputs and outputs.
     pub records: Vec<(String, u64)>,
@@ -226,21 +254,23 @@ pub async fn run(
     let client = connection.client();
     hub_sink_clickhouse::migrate(&client, &connection.database).await?;
 
-    let latest = latest_observation(&client).await?;
-    let start_at = market::start_at(latest, market::wall_clock_millis());
-    let simulation_params = params.clone();
-    let mut simulation =
-        tokio::task::spawn_blocking(move || market::simulation(&simulation_params, start_at))
-            .await
-            .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))?;
+    let rounds = params.changes_per_reference;
+    let changes_per_round = params.references as u64;
+    let as_of = market::market_start(
+        market::wall_clock_millis(),
+        rounds.saturating_mul(changes_per_round),
+    );
+    let simulator = market::start_simulator(params, as_of).await?;
+    let catalogue = simulator.simulator.catalogue();
     let mut config = config.clone();
-    market::use_catalogue_fx_rates(&mut config.scoring, simulation.catalogue())?;
+    market::use_catalogue_fx_rates(&mut config.scoring, &catalogue)?;
+    config.connect.poll_interval_ms = POLL_INTERVAL_MS;
     let config = Arc::new(config);
-    let catalogue_as_of = simulation.catalogue().as_of;
+    let market_started_at = simulator.simulator.stats().market.simulated_now;
     on_progress(Progress::Started {
         references: params.references,
-        catalogue_as_of,
-        market_starts_at: start_at,
+        simulator: simulator.base_url(),
+        market_starts_at: market_started_at,
         topic_prefix: config.kafka.topic_prefix.clone(),
         database: connection.database.clone(),
     });
@@ -252,68 +282,72 @@ pub async fn run(
     let sink_offsets =
         OffsetReader::new(&config.kafka, &config.sink.group_id(&config.kafka.group_id))?;
     let start = processor_offsets.end_offsets(&all_topics).await?;
-    let mut feed = market::feed(&config).await?;
 
-    let volume = match params.events {
-        Some(records) => Volume::Records(records),
-        None => Volume::SyncThenChanges(
-            DEFAULT_CHANGES_PER_REFERENCE.saturating_mul(params.references as u64),
-        ),
-    };
+    let scratch = tempfile::tempdir().map_err(|error| {
+        ConnectorError::config(
+            "demo",
+            format!("creating a directory for the connectors' files: {error}"),
+        )
+    })?;
+    let connectors = SimulatedSources::new(&simulator, scratch.path()).all()?;
     let started = Instant::now();
     let services = Services::start(&config);
+    let connectors = RunningConnectors::start(&config, connectors);
     tokio::pin!(interrupt);
-    let outcome = tokio::select! {
-        outcome = async {
-            let mut guard = market::CompactionGuard::new(
-                &processor_offsets,
-                &run_topics.products,
-            );
-            let publish_duration = market::publish(
-                &mut simulation,
-                &mut feed,
-                volume,
-                &mut guard,
-                &services,
-                &mut on_progress,
-            )
-            .await?;
-            let span = wait_until_stored(
-                &services,
-                &processor_offsets,
-                &sink_offsets,
-                &start,
-                &run_topics,
-                &client,
-                &mut on_progress,
-            )
-            .await?;
-            Ok::<_, DemoError>((publish_duration, span))
-        } => outcome,
+    let read = tokio::select! {
+        read = read_market(&simulator, &connectors, &services, rounds, changes_per_round, &mut on_progress) => read,
         () = &mut interrupt => Err(DemoError::Interrupted),
     };
+    let stopped = connectors.stop().await;
+    let read_duration = started.elapsed();
+    let outcome = match (read, stopped) {
+        // The connectors' own error says more than "they ended".
+        (Err(DemoError::ComponentEnded("connectors")), Err(error)) | (Ok(()), Err(error)) => {
+            Err(error.into())
+        }
+        (Err(error), _) => Err(error),
+        (Ok(()), Ok(())) => {
+            on_progress(Progress::ConnectorsStopped {
+                elapsed: read_duration,
+            });
+            tokio::select! {
+                span = wait_until_stored(
+                    &services,
+                    &processor_offsets,
+                    &sink_offsets,
+                    &start,
+                    &run_topics,
+                    &client,
+                    &mut on_progress,
+                ) => span,
+                () = &mut interrupt => Err(DemoError::Interrupted),
+            }
+        }
+    };
     let stopped = services.stop().await;
-    let (publish_duration, span) = match (outcome, stopped) {
+    let span = match (outcome, stopped) {
         // The component's own error says more than "it ended".
         (Err(DemoError::ComponentEnded(_)), Err(error)) => return Err(error),
         (Err(error), _) | (Ok(_), Err(error)) => return Err(error),
-        (Ok(done), Ok(())) => done,
+        (Ok(span), Ok(())) => span,
     };
     let pipeline_duration = started.elapsed();
     on_progress(Progress::Done {
         elapsed: pipeline_duration,
     });
 
-    let findings =
-        report::read(&client, &span, &run_topics, simulation.counts(), params.top).await?;
+    let served = simulator.simulator.stats();
+    let pages = sources::offered_pairs(&simulator.simulator);
+    let findings = report::read(&client, &span, &run_topics, &served, &pages, params.top).await?;
+    simulator.stop().await?;
     Ok(DemoReport {
         params: params.clone(),
         database: connection.database.clone(),
-        catalogue_as_of,
-        market_started_at: start_at,
-        market_ended_at: simulation.now(),
-        emitted: simulation.counts().clone(),
-        publish_duration,
+        market_started_at,
+        market_ended_at: served.market.simulated_now,
+        market_changes: served.market.changes,
+        served,
+        read_duration,
         pipeline_duration,
         records: all_topics
             .iter()
@@ -321,6 +355,77 @@ pub async fn run(
             .collect(),
         findings,
     })
+}
+
+/// Reads the market until the stop condition of the module documentation holds: the
+/// initial sync, then `rounds` rounds of `changes_per_round` market changes, each swept by
+/// every connector.
+async fn read_market(
+    simulator: &RunningSimulator,
+    connectors: &RunningConnectors,
+    services: &Services,
+    rounds: u64,
+    changes_per_round: u64,
+    on_progress: &mut impl FnMut(Progress),
+) -> Result<(), DemoError> {
+    let started = Instant::now();
+    let mut since = tokio::time::Instant::now();
+    for round in 0..=rounds {
+        let stage = if round == 0 {
+            "the initial sync".to_owned()
+        } else {
+            simulator.simulator.advance(changes_per_round);
+            since = tokio::time::Instant::now();
+            format!("market changes, round {round} of {rounds}")
+        };
+        wait_for_sweeps(connectors, services, since, &stage, on_progress).await?;
+        on_progress(Progress::Swept {
+            stage,
+            sweeps: connectors.sweeps(),
+            elapsed: started.elapsed(),
+        });
+    }
+    Ok(())
+}
+
+/// Waits until every connector has completed a sweep begun at or after `since`.
+async fn wait_for_sweeps(
+    connectors: &RunningConnectors,
+    services: &Services,
+    since: tokio::time::Instant,
+    stage: &str,
+    on_progress: &mut impl FnMut(Progress),
+) -> Result<(), DemoError> {
+    let mut last_change = (Instant::now(), connectors.sweeps());
+    let mut last_report = Instant::now();
+    loop {
+        let waiting = connectors.not_swept_since(since);
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        services.check()?;
+        if connectors.has_stopped() {
+            return Err(DemoError::ComponentEnded("connectors"));
+        }
+        let sweeps = connectors.sweeps();
+        if sweeps != last_change.1 {
+            last_change = (Instant::now(), sweeps);
+        } else if last_change.0.elapsed() >= STALL_TIMEOUT {
+            return Err(DemoError::SweepStalled {
+                seconds: STALL_TIMEOUT.as_secs(),
+                stage: stage.to_owned(),
+                waiting,
+            });
+        }
+        if last_report.elapsed() >= REPORT_EVERY {
+            on_progress(Progress::Sweeping {
+                stage: stage.to_owned(),
+                waiting,
+            });
+            last_report = Instant::now();
+        }
+        tokio::time::sleep(POLL_EVERY / 5).await;
+    }
 }
 
 /// Waits until the processor has committed every published input record, then until the
@@ -420,24 +525,4 @@ async fn rows_are_visible(
             source,
         })?;
     Ok(rows == span.records(scores_topic) + span.records(quarantine_topic))
-}
-
-/// The latest observation already stored by an earlier run, if any: this run's market
-/// starts after it.
-async fn latest_observation(client: &Client) -> Result<Option<EpochMillis>, DemoError> {
-    let latest: i64 = client
-        .query(
-            "SELECT max(latest) FROM (\
-             SELECT toUnixTimestamp64Milli(max(observed_at)) AS latest FROM offer_signals \
-             UNION ALL SELECT toUnixTimestamp64Milli(max(observed_at)) FROM stock_signals \
-             UNION ALL SELECT toUnixTimestamp64Milli(max(observed_at)) FROM cost_signals)",
-        )
-        .fetch_one()
-        .await
-        .map_err(|source| DemoError::Query {
-            title: "latest observation stored",
-            source,
-        })?;
-    // An empty table's max is the epoch.
-    Ok((latest > 0).then_some(latest))
 }

@@ -33,37 +33,37 @@ impl Display for Progress {
         match self {
             Progress::Started {
                 references,
-                catalogue_as_of,
+                simulator,
                 market_starts_at,
                 topic_prefix,
                 database,
             } => write!(
                 f,
-                "catalogue of {} references dated {}; market from {}; topics {topic_prefix}.*, database {database}",
+                "simulated APIs at {simulator}: {} references, market from {}; topics {topic_prefix}.*, database {database}",
                 thousands(*references as u64),
-                display_time(*catalogue_as_of),
                 display_time(*market_starts_at)
             ),
-            Progress::Publishing {
-                published,
-                per_second,
+            Progress::Sweeping { stage, waiting } => {
+                write!(
+                    f,
+                    "{stage}: waiting for {} to read to the end",
+                    waiting.join(", ")
+                )
+            }
+            Progress::Swept {
                 stage,
-            } => write!(
-                f,
-                "published {} records ({}/s), {stage}",
-                thousands(*published),
-                thousands(*per_second)
-            ),
-            Progress::Published {
-                published,
-                per_second,
+                sweeps,
                 elapsed,
             } => write!(
                 f,
-                "published {} records in {} ({}/s), acknowledged by the broker",
-                thousands(*published),
+                "{stage}: read to the end by every connector, {} after the start ({} sweeps in all)",
                 seconds(*elapsed),
-                thousands(*per_second)
+                thousands(*sweeps)
+            ),
+            Progress::ConnectorsStopped { elapsed } => write!(
+                f,
+                "connectors stopped after {}: every page read is acknowledged by the broker",
+                seconds(*elapsed)
             ),
             Progress::Waiting {
                 processed,
@@ -85,7 +85,7 @@ impl Display for Progress {
             }
             Progress::Done { elapsed } => write!(
                 f,
-                "everything published is processed and stored, {} after the first record; processor and sink stopped",
+                "everything read is processed and stored, {} after the connectors started; processor and sink stopped",
                 seconds(*elapsed)
             ),
         }
@@ -104,40 +104,31 @@ impl Display for DemoReport {
 
 impl DemoReport {
     fn summary(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        let emitted = &self.emitted;
         writeln!(f, "\n== Run ==")?;
         writeln!(
             f,
-            "catalogue: {} references (catalogue seed {}), dated {}",
+            "catalogue: {} references (catalogue seed {}); market (seed {}) simulated from {} to {}, {} changes after the initial sync",
             thousands(self.params.references as u64),
             self.params.catalogue_seed,
-            display_time(self.catalogue_as_of)
-        )?;
-        writeln!(
-            f,
-            "market (seed {}): simulated from {} to {}",
             self.params.seed,
             display_time(self.market_started_at),
-            display_time(self.market_ended_at)
+            display_time(self.market_ended_at),
+            thousands(self.market_changes)
         )?;
+        let requests: u64 = self.served.operations.values().map(|op| op.requests).sum();
         writeln!(
             f,
-            "published {} records in {} ({}/s): {} products, {} offers, {} stock, {} costs, {} corrupt ({:.2}%)",
-            thousands(emitted.total()),
-            seconds(self.publish_duration),
-            thousands(per_second(emitted.total(), self.publish_duration)),
-            thousands(emitted.products),
-            thousands(emitted.offers),
-            thousands(emitted.stock),
-            thousands(emitted.costs),
-            thousands(emitted.corrupt_total()),
-            100.0 * emitted.corrupt_total() as f64 / emitted.total().max(1) as f64
+            "the connectors made {} requests to the simulated APIs in {}",
+            thousands(requests),
+            seconds(self.read_duration)
         )?;
+        let records: u64 = self.records.iter().map(|(_, records)| records).sum();
         writeln!(
             f,
-            "published, processed and stored in {} ({}/s end to end)",
+            "read, processed and stored in {} ({} records of this run, {}/s end to end)",
             seconds(self.pipeline_duration),
-            thousands(per_second(emitted.total(), self.pipeline_duration))
+            thousands(records),
+            thousands(per_second(records, self.pipeline_duration))
         )?;
         writeln!(f, "records of this run per topic:")?;
         for (topic, records) in &self.records {
@@ -147,13 +138,13 @@ impl DemoReport {
         if findings.unscored_offer_pairs.is_empty() {
             writeln!(
                 f,
-                "every (reference, channel) with an offer has a score in ClickHouse: {} pairs",
+                "every (reference, channel) the connectors read an offer of has a score in ClickHouse: {} pairs",
                 thousands(findings.offer_pairs as u64)
             )
         } else {
             writeln!(
                 f,
-                "{} of {} (reference, channel) pairs with an offer have no score in ClickHouse, e.g. {:?}; the processor's warnings above say why",
+                "{} of {} (reference, channel) pairs the connectors read an offer of have no score in ClickHouse, e.g. {:?}; the quarantine below and the log lines above say why",
                 thousands(findings.unscored_offer_pairs.len() as u64),
                 thousands(findings.offer_pairs as u64),
                 &findings.unscored_offer_pairs[..findings.unscored_offer_pairs.len().min(5)]
@@ -214,24 +205,37 @@ impl DemoReport {
 
     fn quarantine(&self, f: &mut Formatter<'_>) -> fmt::Result {
         let findings = &self.findings;
-        writeln!(f, "\n== Quarantine of this run by reason (quality gate) ==")?;
+        writeln!(f, "\n== Quarantine of this run by reason ==")?;
+        for reason in &findings.quarantine {
+            writeln!(
+                f,
+                "  {:<32} {:>10}",
+                reason.reason_code,
+                thousands(reason.records)
+            )?;
+        }
         writeln!(
             f,
-            "  {:<24} {:>10} {:>12}",
-            "reason", "corrupted", "quarantined"
+            "\n== Quarantine by source, next to what the simulator served malformed =="
         )?;
-        for reason in &findings.quarantine {
-            let verdict = if reason.corrupted == reason.quarantined {
+        writeln!(
+            f,
+            "  {:<12} {:>10} {:>13} {:>12}",
+            "api", "malformed", "placeholders", "quarantined"
+        )?;
+        for source in &findings.quarantine_by_source {
+            let verdict = if source.corrupted() == source.quarantined {
                 "ok"
             } else {
                 "MISMATCH"
             };
             writeln!(
                 f,
-                "  {:<24} {:>10} {:>12}  {verdict}",
-                reason.reason,
-                thousands(reason.corrupted),
-                thousands(reason.quarantined)
+                "  {:<12} {:>10} {:>13} {:>12}  {verdict}",
+                source.api,
+                thousands(source.malformed_served),
+                thousands(source.placeholders_served),
+                thousands(source.quarantined)
             )?;
         }
         if !findings.sink_refusals.is_empty() {

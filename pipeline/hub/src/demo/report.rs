@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use clickhouse::{Client, Row};
 use hub_core::action::{self, Action};
-use hub_market_sim::EmissionCounts;
+use hub_market_sim::http::SimStats;
 use hub_schemas::records::{EpochMillis, FactorContribution, MarginBreakdown, ReferenceScore};
 use hub_schemas::{Topic, TopicNames};
 use hub_sink_clickhouse::decimal::{Dec9x4, Dec9x6, Dec18x4, Dec18x6};
@@ -62,12 +62,30 @@ pub struct BestChannelExample {
     pub reason: String,
 }
 
-/// Quarantined records of one reason in this run, next to what the simulator corrupted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Quarantined records of one reason in this run.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Deserialize)]
 pub struct ReasonCount {
-    pub reason: String,
-    pub corrupted: u64,
+    pub reason_code: String,
+    pub records: u64,
+}
+
+/// One source API's quarantined records in this run, next to what the simulator served
+/// malformed through it: every malformed element and every marketplace placeholder offer
+/// must end in quarantine, and nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceCount {
+    /// The API, as the first part of the source names (`mirakl`, `amazon`, `supplier`...).
+    pub api: String,
+    pub malformed_served: u64,
+    pub placeholders_served: u64,
     pub quarantined: u64,
+}
+
+impl SourceCount {
+    /// What the simulator corrupted through this API: what must be quarantined.
+    pub fn corrupted(&self) -> u64 {
+        self.malformed_served + self.placeholders_served
+    }
 }
 
 /// Input records the sink itself could not store in their table (so kept in `quarantine`
@@ -83,11 +101,14 @@ pub struct SinkRefusal {
 pub struct Findings {
     pub top_priorities: Vec<Priority>,
     pub best_channels: BestChannels,
+    /// By reason, most first.
     pub quarantine: Vec<ReasonCount>,
+    /// By source API, next to what the simulator corrupted through it.
+    pub quarantine_by_source: Vec<SourceCount>,
     pub sink_refusals: Vec<SinkRefusal>,
-    /// (gtin, channel) pairs that got a good offer in this run.
+    /// (gtin, channel) pairs the connectors read offers of (`sources::offered_pairs`).
     pub offer_pairs: usize,
-    /// Those of them without a score row of this run in ClickHouse (none expected).
+    /// Those of them without a score row of this run in ClickHouse.
     pub unscored_offer_pairs: Vec<(String, String)>,
     pub queries: Vec<Query>,
 }
@@ -242,8 +263,8 @@ struct FactorRow {
 }
 
 #[derive(Debug, Row, Deserialize)]
-struct ReasonRow {
-    reason_code: String,
+struct SourceRow {
+    api: String,
     records: u64,
 }
 
@@ -286,10 +307,8 @@ fn actionable_list() -> String {
 /// The topics of a run, by role.
 #[derive(Debug, Clone)]
 pub struct RunTopics {
-    /// Products and the three signal topics: what the demo publishes.
+    /// Products and the three signal topics: what the connectors publish.
     pub inputs: Vec<String>,
-    /// The compacted one of the inputs.
-    pub products: String,
     pub scores_history: String,
     pub quarantine: String,
 }
@@ -306,7 +325,6 @@ impl RunTopics {
             ]
             .map(name)
             .to_vec(),
-            products: name(Topic::ReferenceProducts),
             scores_history: name(Topic::ScoresHistory),
             quarantine: name(Topic::Quarantine),
         }
@@ -328,7 +346,8 @@ pub async fn read(
     client: &Client,
     span: &Span,
     topics: &RunTopics,
-    counts: &EmissionCounts,
+    served: &SimStats,
+    offered_pairs: &BTreeSet<(String, String)>,
     top: usize,
 ) -> Result<Findings, DemoError> {
     let mut reader = Reader {
@@ -397,16 +416,25 @@ pub async fn read(
         .await?;
     let best_channels = best_channels(all_rows);
 
-    let quarantined: Vec<ReasonRow> = reader
+    let quarantine: Vec<ReasonCount> = reader
         .fetch(
-            "Quarantine of this run by reason (records the processor's quality gate refused)",
+            "Quarantine of this run by reason (records refused by the connectors and the quality gate)",
             format!(
                 "SELECT\n    reason_code,\n    count() AS records\nFROM quarantine\nWHERE {}\nGROUP BY reason_code\nORDER BY records DESC, reason_code",
                 span.sql_condition(&topics.quarantine)
             ),
         )
         .await?;
-    let quarantine = reason_counts(counts, quarantined);
+    let by_source: Vec<SourceRow> = reader
+        .fetch(
+            "Quarantine of this run by source API",
+            format!(
+                "SELECT\n    splitByChar('.', source)[1] AS api,\n    count() AS records\nFROM quarantine\nWHERE {}\nGROUP BY api\nORDER BY api",
+                span.sql_condition(&topics.quarantine)
+            ),
+        )
+        .await?;
+    let quarantine_by_source = source_counts(served, by_source);
 
     let inputs_condition = topics
         .inputs
@@ -436,58 +464,49 @@ pub async fn read(
         .into_iter()
         .map(|row| (row.gtin, row.channel))
         .collect();
-    let unscored_offer_pairs = counts
-        .offer_pairs
+    let unscored_offer_pairs = offered_pairs
         .iter()
-        .map(|(gtin, channel)| (gtin.clone(), channel.key().to_owned()))
-        .filter(|pair| !scored.contains(pair))
+        .filter(|pair| !scored.contains(*pair))
+        .cloned()
         .collect();
 
     Ok(Findings {
         top_priorities,
         best_channels,
         quarantine,
+        quarantine_by_source,
         sink_refusals,
-        offer_pairs: counts.offer_pairs.len(),
+        offer_pairs: offered_pairs.len(),
         unscored_offer_pairs,
         queries: reader.queries,
     })
 }
 
-/// Every reason either corrupted by the simulator or given by the gate.
-fn reason_counts(counts: &EmissionCounts, quarantined: Vec<ReasonRow>) -> Vec<ReasonCount> {
-    let mut reasons: BTreeMap<String, ReasonCount> = counts
-        .corrupt
-        .iter()
-        .map(|(reason, corrupted)| {
-            (
-                (*reason).to_owned(),
-                ReasonCount {
-                    reason: (*reason).to_owned(),
-                    corrupted: *corrupted,
-                    quarantined: 0,
-                },
-            )
+/// The API of an operation or source name: what precedes its first dot.
+fn api_of(name: &str) -> &str {
+    name.split('.').next().unwrap_or(name)
+}
+
+/// Every API the simulator served or quarantine names, with both sides' counts.
+fn source_counts(served: &SimStats, quarantined: Vec<SourceRow>) -> Vec<SourceCount> {
+    fn entry<'a>(apis: &'a mut BTreeMap<String, SourceCount>, api: &str) -> &'a mut SourceCount {
+        apis.entry(api.to_owned()).or_insert_with(|| SourceCount {
+            api: api.to_owned(),
+            malformed_served: 0,
+            placeholders_served: 0,
+            quarantined: 0,
         })
-        .collect();
-    for row in quarantined {
-        reasons
-            .entry(row.reason_code.clone())
-            .or_insert_with(|| ReasonCount {
-                reason: row.reason_code,
-                corrupted: 0,
-                quarantined: 0,
-            })
-            .quarantined = row.records;
     }
-    let mut reasons: Vec<ReasonCount> = reasons.into_values().collect();
-    reasons.sort_by(|a, b| {
-        b.quarantined
-            .max(b.corrupted)
-            .cmp(&a.quarantined.max(a.corrupted))
-            .then_with(|| a.reason.cmp(&b.reason))
-    });
-    reasons
+    let mut apis: BTreeMap<String, SourceCount> = BTreeMap::new();
+    for (operation, stats) in &served.operations {
+        let count = entry(&mut apis, api_of(operation));
+        count.malformed_served += stats.malformed_elements;
+        count.placeholders_served += stats.placeholder_offers;
+    }
+    for row in quarantined {
+        entry(&mut apis, &row.api).quarantined += row.records;
+    }
+    apis.into_values().collect()
 }
 
 /// The core's best channel of every reference; examples among those scored on the most
@@ -575,34 +594,35 @@ mod tests {
     }
 
     #[test]
-    fn reasons_list_both_what_was_corrupted_and_what_was_quarantined() {
-        let mut counts = EmissionCounts::default();
-        counts.corrupt.insert("PRICE_JUMP", 4);
-        counts.corrupt.insert("UNDECODABLE", 1);
-        let reasons = reason_counts(
-            &counts,
+    fn sources_pair_what_was_served_malformed_with_what_was_quarantined() {
+        let mut served = SimStats::default();
+        for (operation, malformed, placeholders) in [
+            ("mirakl.OF21", 2, 0),
+            ("mirakl.P11", 3, 4),
+            ("odoo.jsonrpc", 0, 0),
+        ] {
+            let stats = served.operations.entry(operation.to_owned()).or_default();
+            stats.malformed_elements = malformed;
+            stats.placeholder_offers = placeholders;
+        }
+        let counts = source_counts(
+            &served,
             vec![
-                ReasonRow {
-                    reason_code: "PRICE_JUMP".into(),
-                    records: 4,
+                SourceRow {
+                    api: "mirakl".into(),
+                    records: 9,
                 },
-                ReasonRow {
-                    reason_code: "STALE_OFFER".into(),
-                    records: 2,
+                SourceRow {
+                    api: "supplier".into(),
+                    records: 1,
                 },
             ],
         );
-        let got: Vec<(&str, u64, u64)> = reasons
+        let got: Vec<(&str, u64, u64)> = counts
             .iter()
-            .map(|r| (r.reason.as_str(), r.corrupted, r.quarantined))
+            .map(|c| (c.api.as_str(), c.corrupted(), c.quarantined))
             .collect();
-        assert_eq!(
-            got,
-            [
-                ("PRICE_JUMP", 4, 4),
-                ("STALE_OFFER", 0, 2),
-                ("UNDECODABLE", 1, 0)
-            ]
-        );
+        assert_eq!(got, [("mirakl", 9, 9), ("odoo", 0, 0), ("supplier", 0, 1)]);
+        assert_eq!(api_of("supplier.grossiste.csv"), "supplier");
     }
 }
