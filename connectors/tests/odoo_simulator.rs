@@ -4,7 +4,8 @@
 //! missing or read twice (many rows share a `write_date` second); JSON-RPC and JSON-2 read
 //! the same; after market changes an incremental read, laid over the first, gives what a
 //! fresh full read gives; a stock change, which writes a quant and a move but not the
-//! product, is read on the next poll cycle, and only the products that changed are read.
+//! product, is read on the next poll cycle, and only the products that changed are read;
+//! malformed rows are quarantined with their reason while the read goes on to the end.
 
 mod in_memory;
 
@@ -17,10 +18,11 @@ use hub_connectors::odoo::{
     OdooConfig, OdooConnector, OdooProtocol, default_category_keys, default_levy_tax_groups,
 };
 use hub_connectors::sourced::{SignalRecord, Sourced};
+use hub_core::reason::ReasonCode;
 use hub_market_sim::CatalogueParams;
 use hub_market_sim::http::{
-    MarketClock, ODOO_JSON2, ODOO_JSONRPC, RunningSimulator, SimServerConfig, Simulator,
-    odoo_partner_id,
+    FaultConfig, Faults, MarketClock, ODOO_JSON2, ODOO_JSONRPC, RunningSimulator, SimServerConfig,
+    Simulator, odoo_partner_id,
 };
 use hub_schemas::records::{CostKind, ProductReference};
 use in_memory::{CollectingSink, MemoryCursorStore};
@@ -28,11 +30,16 @@ use in_memory::{CollectingSink, MemoryCursorStore};
 const PAGE_SIZE: u32 = 40;
 
 async fn start_simulator() -> RunningSimulator {
+    start_simulator_with(FaultConfig::default()).await
+}
+
+async fn start_simulator_with(faults: FaultConfig) -> RunningSimulator {
     let config = SimServerConfig {
         catalogue: CatalogueParams {
             references: 300,
             ..CatalogueParams::default()
         },
+        faults,
         ..SimServerConfig::default()
     };
     Simulator::new(config)
@@ -404,5 +411,61 @@ async fn a_stock_change_is_read_on_the_next_poll_cycle_without_reading_everythin
     assert!(
         polls <= 10,
         "read on the next cycle (one page per model, a second when the moves fill one): {polls}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_rows_are_quarantined_with_their_reason_and_the_read_goes_on() {
+    let faults = FaultConfig {
+        seed: 5,
+        default: Faults::default(),
+        operations: [(
+            ODOO_JSON2.to_owned(),
+            Faults {
+                malformed_rate: 0.05,
+                ..Faults::default()
+            },
+        )]
+        .into_iter()
+        .collect(),
+    };
+    let simulator = start_simulator_with(faults).await;
+    let references = simulator.simulator.catalogue().references.len();
+    let mut connector = new_connector(&simulator, OdooProtocol::Json2);
+    let (_, records) =
+        poll_until_caught_up(&mut connector, &mut MemoryCursorStore::default(), 200).await;
+
+    let stats = simulator.simulator.stats().operation(ODOO_JSON2);
+    assert!(stats.malformed_elements > 0, "{stats:?}");
+    let mut rejected = 0;
+    let mut products = 0;
+    for record in &records {
+        match record {
+            Sourced::Rejected {
+                reason,
+                detail,
+                raw,
+                ..
+            } => {
+                rejected += 1;
+                // A row not in Odoo's shape, or a supplier price whose variant's barcode
+                // came malformed.
+                assert!(
+                    matches!(reason, ReasonCode::MappingFailed | ReasonCode::MissingField),
+                    "{reason}: {detail}"
+                );
+                assert!(!raw.is_empty(), "{detail}: quarantined with its bytes");
+            }
+            Sourced::Signal {
+                record: SignalRecord::Product(_),
+                ..
+            } => products += 1,
+            Sourced::Signal { .. } => {}
+        }
+    }
+    assert!(rejected > 0);
+    assert!(
+        products < references && products > references / 2,
+        "the other products are read: {products} of {references}"
     );
 }

@@ -51,13 +51,14 @@ pub struct OdooConfig {
     /// Hub category of each Odoo product category, by the category's full name as Odoo
     /// displays it (`"All / Saleable / TV" = "tv"`). A product in a category not listed is
     /// quarantined (MAPPING_FAILED). The default covers a tree with one category per hub
-    /// category under Odoo's `All / Saleable` (see [`default_category_keys`]).
+    /// category under Odoo's `All / Saleable` (see [`default_category_keys`]); a table
+    /// given in the configuration replaces it whole.
     #[serde(default = "default_category_keys")]
     pub category_keys: BTreeMap<String, Category>,
     /// The levy each fixed-amount sales tax stands for, by the name of the tax's group
     /// (`account.tax.group`): the eco-participation and the private copy levy are fixed
     /// taxes that affect the base of the VAT. The default follows the OCA ecotax modules'
-    /// `Ecotaxes` group and a `Copie privée` group.
+    /// `Ecotaxes` group and a `Copie privée` group; a table given replaces it whole.
     #[serde(default = "default_levy_tax_groups")]
     pub levy_tax_groups: BTreeMap<String, LevyKind>,
     /// Whether the OCA module `product_brand` is installed: the brand is read from

@@ -419,6 +419,13 @@ fn search_read(
         .get("fields")
         .and_then(Value::as_array)
         .map(|fields| fields.iter().filter_map(Value::as_str).collect());
+    // Only a field the client asked for can reach it malformed (a stock read of products
+    // does not ask for their cost).
+    let malformable: Vec<&str> = malformable
+        .iter()
+        .copied()
+        .filter(|field| fields.as_ref().is_none_or(|fields| fields.contains(field)))
+        .collect();
     let mut malformer = context.malformer();
     let rows: Vec<Value> = matching
         .into_iter()
@@ -431,7 +438,7 @@ fn search_read(
                 ),
                 None => Value::Object(row),
             };
-            malformer.malform(&mut row, malformable);
+            malformer.malform(&mut row, &malformable);
             row
         })
         .collect();
