@@ -2,8 +2,8 @@
 //! API's shape (`tests/fixtures/octopia/`, hand-written from the developer portal; see
 //! `src/octopia/payload.rs` for the sources and the members that had to be assumed).
 
+use hub_connectors::machinery::OAuth2TokenResponse;
 use hub_connectors::octopia::mapping::{OFFERS_SOURCE, map_offers_page};
-use hub_connectors::octopia::payload::TokenResponse;
 use hub_connectors::sourced::{Origin, SignalRecord, Sourced};
 use hub_core::reason::ReasonCode;
 use hub_schemas::records::OfferSignal;
@@ -45,7 +45,7 @@ fn rejection(sourced: &Sourced) -> (ReasonCode, &str, &[u8]) {
 
 #[test]
 fn the_token_response_reads_its_lifetime() {
-    let token: TokenResponse = serde_json::from_slice(TOKEN).expect("token fixture");
+    let token: OAuth2TokenResponse = serde_json::from_slice(TOKEN).expect("token fixture");
     assert_eq!(token.expires_in, 7200);
     assert_eq!(token.token_type.as_deref(), Some("Bearer"));
 }

@@ -28,13 +28,13 @@ use super::notification::{map_notification, read_notification, unread_origin};
 use super::offers::{map_item_offers, map_item_offers_batch};
 use super::payload::{
     FeesEstimateRequest, GetItemOffersBatchRequest, GetMyFeesEstimateRequest, ItemOffersRequest,
-    LwaTokenResponse, MoneyOut, PriceToEstimateFees,
+    MoneyOut, PriceToEstimateFees,
 };
 use super::{CONNECTOR, Marketplace, NEW_CONDITION, rejected};
 use crate::connector::{Connector, PollReport, RecordSink, hand_over, load_cursor};
 use crate::machinery::{
     ApiClient, ApiResponse, BreakerState, ConnectorError, Cursor, CursorKey, CursorStore,
-    ErrorKind, IssuedToken, Secret, TokenCache, epoch_millis,
+    ErrorKind, Secret, TokenCache, epoch_millis, request_oauth2_token,
 };
 use crate::sourced::Sourced;
 
@@ -170,17 +170,7 @@ impl AmazonConnector {
             ("client_secret", self.credentials.client_secret.expose()),
         ];
         self.token
-            .get_or_renew(|| async {
-                let answer = client
-                    .send(LWA_TOKEN, |http| http.post(token_url.clone()).form(&form))
-                    .await?;
-                let token: LwaTokenResponse = answer.json()?;
-                Ok(IssuedToken::lasting(
-                    Secret::new(token.access_token),
-                    answer.received_at,
-                    Duration::from_secs(token.expires_in),
-                ))
-            })
+            .get_or_renew(|| request_oauth2_token(client, LWA_TOKEN, token_url, &form))
             .await
     }
 

@@ -545,23 +545,3 @@ pub struct InventoryDetails {
     #[serde(rename = "inboundReceivingQuantity")]
     pub inbound_receiving_quantity: Option<i64>,
 }
-
-// ---------------------------------------------------------------------------------------
-// Login with Amazon: the token endpoint.
-// ---------------------------------------------------------------------------------------
-
-/// The LWA token answer to `grant_type=refresh_token`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct LwaTokenResponse {
-    pub access_token: String,
-    pub token_type: String,
-    /// Seconds the access token lives (3600).
-    pub expires_in: u64,
-}
-
-/// The LWA error answer (OAuth 2 shape).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct LwaErrorResponse {
-    pub error: String,
-    pub error_description: Option<String>,
-}

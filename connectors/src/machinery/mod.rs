@@ -21,4 +21,4 @@ pub use cursor::{Cursor, CursorAction, CursorKey, CursorStore, CursorStoreError}
 pub use error::{ConnectorError, ConnectorFailure, Disposition, ErrorKind};
 pub use metrics::{ConnectorMetrics, record_cursor_lag};
 pub use secret::{Secret, SecretError};
-pub use token::{IssuedToken, TokenCache};
+pub use token::{IssuedToken, OAuth2TokenResponse, TokenCache, request_oauth2_token};

@@ -7,6 +7,10 @@
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
+use reqwest::Url;
+use serde::Deserialize;
+
+use super::client::ApiClient;
 use super::error::ConnectorError;
 use super::secret::Secret;
 
@@ -25,6 +29,46 @@ impl IssuedToken {
             expires_at: issued_at + lifetime,
         }
     }
+}
+
+/// An OAuth 2.0 access token response (RFC 6749 §5.1), as Octopia's Keycloak realm and
+/// Login with Amazon answer: `expires_in` is the token's lifetime in seconds.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+pub struct OAuth2TokenResponse {
+    pub access_token: String,
+    pub expires_in: u64,
+    #[serde(default)]
+    pub token_type: Option<String>,
+}
+
+impl std::fmt::Debug for OAuth2TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuth2TokenResponse")
+            .field("access_token", &"***")
+            .field("expires_in", &self.expires_in)
+            .field("token_type", &self.token_type)
+            .finish()
+    }
+}
+
+/// Asks an OAuth 2.0 token endpoint for a token: `form` (the grant and the client's
+/// credentials) POSTed to `url` as `operation` of `client`, the answer read as an
+/// [`OAuth2TokenResponse`] living from when it was received.
+pub async fn request_oauth2_token(
+    client: &ApiClient,
+    operation: &str,
+    url: &Url,
+    form: &[(&str, &str)],
+) -> Result<IssuedToken, ConnectorError> {
+    let answer = client
+        .send(operation, |http| http.post(url.clone()).form(form))
+        .await?;
+    let token: OAuth2TokenResponse = answer.json()?;
+    Ok(IssuedToken::lasting(
+        Secret::new(token.access_token),
+        answer.received_at,
+        Duration::from_secs(token.expires_in),
+    ))
 }
 
 #[derive(Debug)]
@@ -126,6 +170,16 @@ mod tests {
                 .usable_at(SystemTime::now() + Duration::from_secs(3541))
                 .is_none()
         );
+    }
+
+    #[test]
+    fn token_responses_never_print_their_token() {
+        let response: OAuth2TokenResponse = serde_json::from_str(
+            r#"{"access_token": "eyJhbGciOi", "expires_in": 7200, "token_type": "Bearer"}"#,
+        )
+        .expect("an OAuth 2.0 token response");
+        assert_eq!(response.expires_in, 7200);
+        assert!(!format!("{response:?}").contains("eyJhbGciOi"));
     }
 
     #[tokio::test]

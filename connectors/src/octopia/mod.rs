@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 
 pub use self::config::OctopiaConfig;
 use self::mapping::map_offers_page;
-use self::payload::{CDISCOUNT_FR, TokenResponse, next_link};
+use self::payload::{CDISCOUNT_FR, next_link};
 use crate::connector::{Connector, PollReport, RecordSink, hand_over, load_cursor};
 use crate::machinery::{
     ApiClient, ApiResponse, BreakerState, ConnectorError, Cursor, CursorKey, CursorStore,
-    ErrorKind, IssuedToken, Secret, TokenCache, epoch_millis,
+    ErrorKind, Secret, TokenCache, epoch_millis, request_oauth2_token,
 };
 use crate::wire::rfc3339_from_epoch_millis;
 
@@ -158,17 +158,7 @@ impl OctopiaConnector {
             ("client_secret", self.client_secret.expose()),
         ];
         self.token
-            .get_or_renew(|| async {
-                let answer = client
-                    .send(TOKEN, |http| http.post(token_url.clone()).form(&form))
-                    .await?;
-                let token: TokenResponse = answer.json()?;
-                Ok(IssuedToken::lasting(
-                    Secret::new(token.access_token),
-                    answer.received_at,
-                    Duration::from_secs(token.expires_in),
-                ))
-            })
+            .get_or_renew(|| request_oauth2_token(client, TOKEN, token_url, &form))
             .await
     }
 

@@ -42,26 +42,6 @@ pub const CDISCOUNT_FR_CURRENCY: &str = "EUR";
 /// The largest page `GET /offers` serves.
 pub const MAX_OFFERS_PER_PAGE: u32 = 1000;
 
-/// The OpenID Connect token response.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    /// Lifetime in seconds.
-    pub expires_in: u64,
-    #[serde(default)]
-    pub token_type: Option<String>,
-}
-
-impl std::fmt::Debug for TokenResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenResponse")
-            .field("access_token", &"***")
-            .field("expires_in", &self.expires_in)
-            .field("token_type", &self.token_type)
-            .finish()
-    }
-}
-
 /// One page of `GET /offers`. Items stay raw so that one malformed item is quarantined with
 /// its own bytes instead of failing the page.
 #[derive(Debug, Deserialize)]
