@@ -71,7 +71,7 @@ fn json2_rows(body: &[u8]) -> Vec<Box<RawValue>> {
 fn products(rows: &[Box<RawValue>]) -> Vec<Sourced> {
     let origin = origin("odoo.product.product");
     rows.iter()
-        .flat_map(|raw| map_product(raw, &origin, &sale_taxes(), None, &settings()))
+        .flat_map(|raw| map_product(raw, &origin, &sale_taxes(), &BTreeMap::new(), &settings()))
         .collect()
 }
 
@@ -261,8 +261,16 @@ fn taxes_the_hub_cannot_read_as_vat_and_levies_keep_the_reference_out() {
         .unwrap(),
     );
     let origin = origin("odoo.product.product");
-    let reference =
-        |taxes_id| map_product(&row(taxes_id), &origin, &taxes, None, &settings()).remove(0);
+    let reference = |taxes_id| {
+        map_product(
+            &row(taxes_id),
+            &origin,
+            &taxes,
+            &BTreeMap::new(),
+            &settings(),
+        )
+        .remove(0)
+    };
 
     // Metres to millimetres; a levy the VAT does not apply to is its amount.
     let Sourced::Signal {
@@ -353,7 +361,7 @@ fn amounts_keep_odoos_digits_without_a_float() {
         &row,
         &origin("odoo.product.product"),
         &sale_taxes(),
-        None,
+        &BTreeMap::new(),
         &settings(),
     );
     // Without default_code there is no SKU; stock and cost still go.
@@ -437,27 +445,31 @@ fn supplier_prices_apply_to_their_variant_or_every_variant_of_their_template() {
 
 #[test]
 fn a_template_written_after_its_variant_is_read_again_with_the_templates_write_date() {
-    let rows = jsonrpc_rows(PRODUCTS_JSONRPC);
     // Template 33 (product 41, written 06:00:00) was renamed at 08:30; template 37 (product
-    // 47, written 06:00:05) at 06:00:05, with its variant: read already.
+    // 47, written 06:00:05) at 06:00:05, with its variant: read already. The third variant
+    // row is not in Odoo's shape.
+    let variants: Vec<Box<RawValue>> = serde_json::from_value(json!([
+        {"id": 41, "product_tmpl_id": [33, "Aspirateur balai 25,2 V"],
+         "write_date": "2025-03-10 06:00:00"},
+        {"id": 47, "product_tmpl_id": [37, "Le Petit Prince"],
+         "write_date": "2025-03-10 06:00:05"},
+        {"id": 48, "product_tmpl_id": false, "write_date": "2025-03-10 06:00:05"}
+    ]))
+    .unwrap();
     let renamed_at = OdooDateTime::parse("2025-03-10 08:30:00").unwrap();
     let templates = BTreeMap::from([
         (33, renamed_at.clone()),
         (37, OdooDateTime::parse("2025-03-10 06:00:05").unwrap()),
     ]);
-    let behind = variants_behind_their_template(&rows, &templates);
-    assert_eq!(behind.len(), 1, "{behind:?}");
-    let (raw, template) = behind[0];
-    assert!(raw.get().contains("\"id\": 41"));
-    assert_eq!(template, Some(&renamed_at));
+    let origin = origin("odoo.product.product");
+    let (behind, rejections) = variants_behind_their_template(&variants, &templates, &origin);
+    assert_eq!(behind, vec![41]);
+    let (reason, _, raw) = rejection(&rejections[0]);
+    assert_eq!((reason, rejections.len()), (ReasonCode::MappingFailed, 1));
+    assert!(raw.contains("\"id\":48"), "{raw}");
 
-    let mapped = map_product(
-        raw,
-        &origin("odoo.product.product"),
-        &sale_taxes(),
-        template,
-        &settings(),
-    );
+    let rows = jsonrpc_rows(PRODUCTS_JSONRPC);
+    let mapped = map_product(&rows[0], &origin, &sale_taxes(), &templates, &settings());
     let Sourced::Signal {
         record: SignalRecord::Product(reference),
         ..

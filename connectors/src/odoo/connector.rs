@@ -39,7 +39,7 @@ use super::mapping::{
 };
 use super::payload::{
     OdooDateTime, RecordKey, STOCK_CHANGE_FIELDS, STOCK_FIELDS, SUPPLIERINFO_FIELDS, TAX_FIELDS,
-    TEMPLATE_FIELDS, TaxRow, VARIANT_FIELDS, VariantRow,
+    TEMPLATE_FIELDS, TaxRow, VARIANT_FIELDS, VARIANT_WRITTEN_FIELDS, VariantRow,
 };
 use super::protocol::{
     OdooResponseError, SearchRead, authenticate_body, authenticated_uid, jsonrpc_result,
@@ -334,8 +334,9 @@ impl OdooConnector {
     }
 
     /// The product references, stock and costs of the variants of a page of written templates
-    /// that were last written before their template (read from `product.product`, counted
-    /// under its operation, the records' source).
+    /// that were last written before their template: their write dates first, then the
+    /// variants behind (both read from `product.product`, counted under its operation, the
+    /// records' source).
     async fn variants_of_templates(
         &mut self,
         templates: &[RecordKey],
@@ -347,7 +348,6 @@ impl OdooConnector {
             .iter()
             .map(|template| (template.id, template.write_date.clone()))
             .collect();
-        let fields = self.product_fields.clone();
         let call = SearchRead {
             model: PRODUCTS,
             domain: json!([[
@@ -355,17 +355,30 @@ impl OdooConnector {
                 "in",
                 written_at.keys().collect::<Vec<_>>()
             ]]),
-            fields: &fields,
+            fields: VARIANT_WRITTEN_FIELDS,
             limit: None,
             order: None,
         };
         let (variants, origin) = self.search_read(PRODUCTS, &call).await?;
-        let behind = variants_behind_their_template(&variants, &written_at);
-        let taxes = self.sale_taxes(behind.iter().map(|(raw, _)| *raw)).await?;
-        Ok(behind
-            .into_iter()
-            .flat_map(|(raw, template)| map_product(raw, &origin, &taxes, template, &self.settings))
-            .collect())
+        let (behind, mut records) = variants_behind_their_template(&variants, &written_at, &origin);
+        if behind.is_empty() {
+            return Ok(records);
+        }
+        let fields = self.product_fields.clone();
+        let call = SearchRead {
+            model: PRODUCTS,
+            domain: json!([["id", "in", behind]]),
+            fields: &fields,
+            limit: None,
+            order: None,
+        };
+        let (rows, origin) = self.search_read(PRODUCTS, &call).await?;
+        let taxes = self.sale_taxes(rows.iter().map(|raw| &**raw)).await?;
+        records.extend(
+            rows.iter()
+                .flat_map(|raw| map_product(raw, &origin, &taxes, &written_at, &self.settings)),
+        );
+        Ok(records)
     }
 
     /// The stock of the products a page of quants or moves names, read from
@@ -476,7 +489,9 @@ impl Connector for OdooConnector {
             Model::Products => {
                 let taxes = self.sale_taxes(rows.iter().map(|raw| &**raw)).await?;
                 rows.iter()
-                    .flat_map(|raw| map_product(raw, &origin, &taxes, None, &self.settings))
+                    .flat_map(|raw| {
+                        map_product(raw, &origin, &taxes, &BTreeMap::new(), &self.settings)
+                    })
                     .collect()
             }
             Model::Templates => self.variants_of_templates(&keys).await?,

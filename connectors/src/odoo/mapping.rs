@@ -24,6 +24,7 @@ use serde_json::value::RawValue;
 use super::payload::{
     BRAND_FIELDS, DIMENSION_FIELDS, Many2One, OdooDateTime, PRODUCT_FIELDS, ProductRow, RecordKey,
     STOCK_FIELDS, StockChangeRow, StockRow, SupplierinfoRow, TaxAmountType, TaxRow, VariantRow,
+    VariantWritten,
 };
 use crate::sourced::{Origin, SignalRecord, Sourced};
 
@@ -152,12 +153,13 @@ fn gtin_of(
 
 /// One `product.product` row read with [`OdooMappingSettings::product_fields`]: its product
 /// reference, its stock and its ERP standard cost, or their rejections. The reference was
-/// updated when the variant or, if later, its template (`template_written_at`) was written.
+/// updated when the variant or, if later, its template was written (`templates_written_at`,
+/// by template id: the templates whose change a read of their variants follows).
 pub fn map_product(
     raw: &RawValue,
     origin: &Origin,
     taxes: &SaleTaxes,
-    template_written_at: Option<&OdooDateTime>,
+    templates_written_at: &BTreeMap<i64, OdooDateTime>,
     settings: &OdooMappingSettings,
 ) -> Vec<Sourced> {
     let row: ProductRow = match parse_row("product.product", raw, origin) {
@@ -169,7 +171,8 @@ pub fn map_product(
         Ok(gtin) => gtin,
         Err(rejection) => return vec![*rejection],
     };
-    let updated_at = template_written_at
+    let updated_at = templates_written_at
+        .get(&row.product_tmpl_id.id())
         .map_or(&row.write_date, |template| template.max(&row.write_date))
         .epoch_millis();
     let reference = match product_reference(&row, &gtin, taxes, updated_at, settings, origin) {
@@ -250,30 +253,31 @@ pub fn map_stock(raw: &RawValue, origin: &Origin, settings: &OdooMappingSettings
     }]
 }
 
-/// The variants of a page of written templates that were last written before their
-/// template, each with its template's `write_date`: the others were written with or after
-/// their template, so the `product.product` read of their own `write_date` already has the
-/// template's change. A row without a readable template or `write_date` is kept, for
-/// [`map_product`] to reject with its bytes.
-pub fn variants_behind_their_template<'a>(
-    variants: &'a [Box<RawValue>],
-    templates_written_at: &'a BTreeMap<i64, OdooDateTime>,
-) -> Vec<(&'a RawValue, Option<&'a OdooDateTime>)> {
-    #[derive(serde::Deserialize)]
-    struct Written {
-        product_tmpl_id: Many2One,
-        write_date: OdooDateTime,
+/// The ids of the variants last written before their template, among `variants` (read
+/// with [`VARIANT_WRITTEN_FIELDS`](super::payload::VARIANT_WRITTEN_FIELDS)) of a page of written templates: the others were written
+/// with or after their template, so the `product.product` read of their own `write_date`
+/// already has the template's change. A row not in Odoo's shape is rejected with its bytes.
+pub fn variants_behind_their_template(
+    variants: &[Box<RawValue>],
+    templates_written_at: &BTreeMap<i64, OdooDateTime>,
+    origin: &Origin,
+) -> (Vec<i64>, Vec<Sourced>) {
+    let mut behind = Vec::new();
+    let mut rejections = Vec::new();
+    for raw in variants {
+        match parse_row::<VariantWritten>("product.product", raw, origin) {
+            Ok(variant) => {
+                if templates_written_at
+                    .get(&variant.product_tmpl_id.id())
+                    .is_some_and(|template| variant.write_date < *template)
+                {
+                    behind.push(variant.id);
+                }
+            }
+            Err(rejection) => rejections.push(*rejection),
+        }
     }
-    variants
-        .iter()
-        .filter_map(|raw| match serde_json::from_str::<Written>(raw.get()) {
-            Ok(variant) => templates_written_at
-                .get(&variant.product_tmpl_id.id())
-                .filter(|template| variant.write_date < **template)
-                .map(|template| (&**raw, Some(template))),
-            Err(_) => Some((&**raw, None)),
-        })
-        .collect()
+    (behind, rejections)
 }
 
 /// The products whose stock a page of `stock.quant` or `stock.move` rows changed, and the

@@ -25,7 +25,7 @@ pub use payload::{
     BRAND_FIELDS, DIMENSION_FIELDS, Many2One, OdooDate, OdooDateTime, PRODUCT_FIELDS, ProductRow,
     RecordKey, STOCK_CHANGE_FIELDS, STOCK_FIELDS, SUPPLIERINFO_FIELDS, StockChangeRow, StockRow,
     SupplierinfoRow, TAX_FIELDS, TEMPLATE_FIELDS, TaxAmountType, TaxRow, VARIANT_FIELDS,
-    VariantRow, false_as_none,
+    VARIANT_WRITTEN_FIELDS, VariantRow, VariantWritten, false_as_none,
 };
 pub use protocol::{
     JsonRpcError, JsonRpcResponse, OdooErrorData, OdooResponseError, SearchRead, authenticate_body,

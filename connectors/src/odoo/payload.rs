@@ -82,6 +82,9 @@ pub const SUPPLIERINFO_FIELDS: &[&str] = &[
 /// changed.
 pub const STOCK_CHANGE_FIELDS: &[&str] = &["id", "product_id", "write_date"];
 
+/// The `product.product` fields read to find the variants last written before their template.
+pub const VARIANT_WRITTEN_FIELDS: &[&str] = &["id", "product_tmpl_id", "write_date"];
+
 /// The `product.product` fields read to find the barcodes a supplier price applies to.
 pub const VARIANT_FIELDS: &[&str] = &["id", "barcode", "product_tmpl_id"];
 
@@ -229,6 +232,14 @@ pub struct SupplierinfoRow {
 pub struct StockChangeRow {
     pub id: i64,
     pub product_id: Many2One,
+    pub write_date: OdooDateTime,
+}
+
+/// A `product.product` row read with [`VARIANT_WRITTEN_FIELDS`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct VariantWritten {
+    pub id: i64,
+    pub product_tmpl_id: Many2One,
     pub write_date: OdooDateTime,
 }
 

@@ -13,7 +13,7 @@
 //! product's `write_date` in Odoo either).
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -376,7 +376,7 @@ fn search_read(
         let market = simulator.market();
         match model {
             "product.product" => (
-                product_rows(&market),
+                product_rows(&market, products_named(domain).as_ref()),
                 &["barcode", "standard_price", "free_qty"],
             ),
             "product.template" => (template_rows(&market), &[]),
@@ -603,7 +603,30 @@ fn millimetres(value: Option<i32>) -> Value {
     json!(f64::from(value.unwrap_or(0)))
 }
 
-fn product_rows(market: &MarketState) -> Vec<Map<String, Value>> {
+/// The catalogue indices a `product.product` domain of one `id in` or `product_tmpl_id in`
+/// leaf names (each product is its own template): the connector's look-ups, served without
+/// building every row. `None` for any other domain.
+fn products_named(domain: &Value) -> Option<BTreeSet<usize>> {
+    let [leaf] = domain.as_array()?.as_slice() else {
+        return None;
+    };
+    let [field, operator, ids] = leaf.as_array()?.as_slice() else {
+        return None;
+    };
+    if !matches!(field.as_str()?, "id" | "product_tmpl_id") || operator.as_str()? != "in" {
+        return None;
+    }
+    ids.as_array()?
+        .iter()
+        .map(|id| {
+            let id = id.as_i64()?;
+            usize::try_from(id - 1).ok()
+        })
+        .collect()
+}
+
+/// The `product.product` rows, all of them or those of `only` (catalogue indices).
+fn product_rows(market: &MarketState, only: Option<&BTreeSet<usize>>) -> Vec<Map<String, Value>> {
     let catalogue = market.catalogue();
     let taxes = SaleTaxes::of(catalogue);
     let brands = numbered(
@@ -616,6 +639,7 @@ fn product_rows(market: &MarketState) -> Vec<Map<String, Value>> {
         .references
         .iter()
         .enumerate()
+        .filter(|(index, _)| only.is_none_or(|only| only.contains(index)))
         .map(|(index, reference)| {
             let product = &reference.product;
             let erp = &market.state(index).erp;
