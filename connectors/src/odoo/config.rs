@@ -187,3 +187,64 @@ impl OdooConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECTION: &str = r#"
+        base_url = "https://erp.example.com"
+        database = "production"
+        protocol = "json2"
+    "#;
+
+    #[test]
+    fn mappings_default_to_the_documented_tree_and_a_given_table_replaces_it() {
+        let config: OdooConfig = toml::from_str(SECTION).unwrap();
+        let settings = config.validate().unwrap();
+        assert_eq!(settings.category_keys["All / Saleable / TV"], Category::Tv);
+        assert_eq!(settings.category_keys["All / Saleable"], Category::Other);
+        assert_eq!(
+            settings.levy_tax_groups["Ecotaxes"],
+            LevyKind::DeeeEcoParticipation
+        );
+        assert!(settings.product_brand && settings.product_dimension);
+        assert!(settings.product_fields().contains(&"product_brand_id"));
+
+        let config: OdooConfig = toml::from_str(&format!(
+            "{SECTION}\nproduct_brand = false\n\
+             [category_keys]\n\"Tous / Téléviseurs\" = \"tv\"\n\
+             [levy_tax_groups]\n\"DEEE\" = \"DEEE_ECO_PARTICIPATION\"\n"
+        ))
+        .unwrap();
+        let settings = config.validate().unwrap();
+        assert_eq!(
+            settings.category_keys,
+            BTreeMap::from([("Tous / Téléviseurs".to_owned(), Category::Tv)])
+        );
+        assert_eq!(settings.levy_tax_groups.len(), 1);
+        assert!(!settings.product_fields().contains(&"product_brand_id"));
+    }
+
+    #[test]
+    fn an_unknown_hub_category_or_levy_is_refused_with_the_known_ones() {
+        let error = toml::from_str::<OdooConfig>(&format!(
+            "{SECTION}\n[category_keys]\n\"All / Garden\" = \"gardening\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("gardening") && error.contains("consumer_electronics"),
+            "{error}"
+        );
+        let error = toml::from_str::<OdooConfig>(&format!(
+            "{SECTION}\n[levy_tax_groups]\n\"Ecotaxes\" = \"ECO_MOBILIER\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("ECO_MOBILIER") && error.contains("PRIVATE_COPY"),
+            "{error}"
+        );
+    }
+}
