@@ -72,18 +72,10 @@ pub enum ConnectError {
     Flush(KafkaError),
 }
 
-/// A connector's latest complete sweep: the polls from the first one after its previous
-/// sweep (or its start) up to the one that reported the source caught up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sweep {
-    /// When the sweep's first poll began: everything the source held then was read.
-    pub started: tokio::time::Instant,
-    /// Complete sweeps since the connector started, this one included.
-    pub count: u64,
-}
-
-/// The latest complete sweep of every connector that has completed one, by name.
-pub type Sweeps = BTreeMap<String, Sweep>;
+/// Complete sweeps per connector name. A sweep is a connector's polls from its start, or
+/// from the poll after its previous sweep, up to one that reports the source caught up:
+/// everything the source held when the sweep began has been read and acknowledged.
+pub type Sweeps = BTreeMap<String, u64>;
 
 /// Runs `connectors` until `shutdown` resolves. Returns the first connector that had to stop
 /// (credentials refused, invalid configuration), after stopping the others cleanly.
@@ -101,8 +93,8 @@ pub async fn run(
     .await
 }
 
-/// [`run`], publishing every connector's latest complete sweep to `sweeps`, so a caller
-/// can tell when the sources have been read to their end since a given moment.
+/// [`run`], counting every connector's complete sweeps in `sweeps`, so a caller can tell
+/// when the sources have been read to their end.
 pub async fn run_observed(
     config: &Config,
     connectors: Vec<Box<dyn Connector>>,
@@ -212,21 +204,17 @@ impl Runner {
         let mut reported_at = tokio::time::Instant::now();
         let mut reported_breaker = self.connector.circuit();
         let mut failures_in_a_row: u32 = 0;
-        let mut sweep_started = None;
         let outcome = loop {
             if *self.stopping.borrow() {
                 break Ok(());
             }
-            let started = *sweep_started.get_or_insert_with(tokio::time::Instant::now);
             let polled = self.connector.poll(&mut self.cursors, &mut self.sink).await;
             let wait = match polled {
                 Ok(page) => {
                     failures_in_a_row = 0;
                     if page.caught_up {
-                        sweep_started = None;
                         self.sweeps.send_modify(|sweeps| {
-                            let count = sweeps.get(&name).map_or(0, |sweep| sweep.count) + 1;
-                            sweeps.insert(name.clone(), Sweep { started, count });
+                            *sweeps.entry(name.clone()).or_default() += 1;
                         });
                     }
                     report.last_success_at = Some(wall_clock_millis());

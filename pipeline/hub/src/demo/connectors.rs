@@ -1,18 +1,14 @@
-//! Connectors running in the background as `hub connect --all` runs them (the same
-//! `connect::run_observed`), stopped as SIGTERM stops them, with their sweeps observed.
-
-use std::collections::BTreeSet;
+//! Connectors running in the background as `hub connect` runs them (the same
+//! `connect::run_observed`), stopped as SIGTERM stops them, their sweeps counted.
 
 use hub_connectors::connector::Connector;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::connect::{self, ConnectError, Sweeps};
 
 pub struct RunningConnectors {
-    names: BTreeSet<String>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), ConnectError>>,
     sweeps: watch::Receiver<Sweeps>,
@@ -20,7 +16,6 @@ pub struct RunningConnectors {
 
 impl RunningConnectors {
     pub fn start(config: &Config, connectors: Vec<Box<dyn Connector>>) -> Self {
-        let names = connectors.iter().map(|c| c.name().to_owned()).collect();
         let (stop, stopped) = oneshot::channel::<()>();
         let (sweeps_sender, sweeps) = watch::channel(Sweeps::new());
         let config = config.clone();
@@ -37,7 +32,6 @@ impl RunningConnectors {
             .await
         });
         RunningConnectors {
-            names,
             stop: Some(stop),
             task,
             sweeps,
@@ -50,19 +44,9 @@ impl RunningConnectors {
         self.task.is_finished()
     }
 
-    /// The connectors that have not completed a sweep begun at or after `since`.
-    pub fn not_swept_since(&self, since: Instant) -> Vec<String> {
-        let sweeps = self.sweeps.borrow();
-        self.names
-            .iter()
-            .filter(|name| sweeps.get(*name).is_none_or(|sweep| sweep.started < since))
-            .cloned()
-            .collect()
-    }
-
     /// Complete sweeps of every connector so far, summed.
     pub fn sweeps(&self) -> u64 {
-        self.sweeps.borrow().values().map(|sweep| sweep.count).sum()
+        self.sweeps.borrow().values().sum()
     }
 
     /// Sends the stop signal (as SIGTERM does) and waits: each connector finishes its poll

@@ -11,20 +11,24 @@
 //!
 //! # When the demo is done
 //!
-//! A connector's *sweep* is its polls from the first one after its previous sweep up to
-//! the one that reports the source caught up (`PollReport::caught_up`: every page read,
-//! every cursor saved after its page was acknowledged by the broker). The demo moves the
-//! market only between sweeps, and is done reading when:
+//! A connector's *sweep* is its polls from its start up to the first one that reports the
+//! source caught up (`PollReport::caught_up`): every page read, every cursor saved after
+//! its page was acknowledged by the broker. The market moves only between sweeps:
 //!
-//! 1. initial sync: every connector has completed a sweep;
+//! 1. initial sync: every connector is started (as `hub connect <source>`: its own
+//!    `connect::run_observed`, from the cursors saved on the cursors topic) and stopped as
+//!    soon as it has completed one sweep (it finishes that poll, acknowledged and saved);
 //! 2. market changes, in `changes_per_reference` rounds: each round applies as many market
 //!    changes as there are references (`Simulator::advance`: repricing, buy box moves,
-//!    stock-outs, supplier price changes), notes the instant `t` just after, and waits until
-//!    every connector has completed a sweep *begun* at or after `t`. A sweep already under
-//!    way at `t` does not count: it may have read some pages before the change.
+//!    stock-outs, supplier price changes), then runs every connector again from its saved
+//!    cursors until it has completed one sweep, begun after the changes.
 //!
-//! Then the connectors are stopped (each finishes its poll in flight), and the demo waits
-//! until the processor has committed every record published in the run and the sink has
+//! The demo is done reading when the last round's last connector has stopped: each source
+//! has been read exactly once to its end after the initial market and after each round of
+//! changes, never more (a connector left running between rounds would sweep again and
+//! again while waiting for the slowest, re-publishing what did not change).
+//!
+//! Then the demo waits until the processor has committed every record published in the run and the sink has
 //! committed every record of the run on every topic it stores (on committed offsets, never
 //! a fixed sleep), then reads the results back from ClickHouse: the top priorities with
 //! their explanation, the best channel per reference, the quarantine by reason and by
@@ -50,7 +54,7 @@ use std::time::{Duration, Instant};
 
 use clickhouse::Client;
 use hub_connectors::machinery::ConnectorError;
-use hub_market_sim::http::{RunningSimulator, SimServerError, SimStats};
+use hub_market_sim::http::{SimServerError, SimStats};
 use hub_schemas::records::EpochMillis;
 use hub_sink_clickhouse::MigrationError;
 
@@ -82,9 +86,6 @@ const REPORT_EVERY: Duration = Duration::from_secs(2);
 /// How long the processor and the sink may make no progress at all before the demo gives
 /// up: longer than the sink's longest retry backoff and than restoring a large changelog.
 pub(crate) const STALL_TIMEOUT: Duration = Duration::from_secs(180);
-/// How long a connector that has caught up waits before its next sweep: the simulator is
-/// local, and the demo waits for sweeps.
-const POLL_INTERVAL_MS: u64 = 200;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DemoParams {
@@ -146,8 +147,8 @@ pub enum DemoError {
     #[error("the {0} stopped before the demo asked it to; its log lines above say why")]
     ComponentEnded(&'static str),
     #[error(
-        "no connector completed a sweep for {seconds} s in {stage}; still sweeping: {waiting:?}; \
-         check the connectors' log lines above"
+        "the simulator served no request for {seconds} s in {stage}; still sweeping: \
+         {waiting:?}; check the connectors' log lines above"
     )]
     SweepStalled {
         seconds: u64,
@@ -166,7 +167,10 @@ pub enum DemoError {
         stored: u64,
         to_store: u64,
     },
-    #[error("interrupted: the connectors, the processor and the sink were stopped cleanly")]
+    #[error(
+        "interrupted: the processor and the sink were stopped after their current batch, the \
+         connectors after their poll in flight"
+    )]
     Interrupted,
 }
 
@@ -189,7 +193,6 @@ pub enum Progress {
     /// A stage of the reading is done: every connector has swept the market as it is.
     Swept {
         stage: String,
-        sweeps: u64,
         elapsed: Duration,
     },
     /// Waiting for connectors to complete a sweep of the current stage.
@@ -197,7 +200,8 @@ pub enum Progress {
         stage: String,
         waiting: Vec<String>,
     },
-    ConnectorsStopped {
+    /// Every stage is read; what remains is processing and storing.
+    Read {
         elapsed: Duration,
     },
     Waiting {
@@ -224,7 +228,7 @@ pub struct DemoReport {
     pub market_changes: u64,
     /// What the simulator served: requests, answers and malformed elements per operation.
     pub served: SimStats,
-    /// From the connectors' start to their stop.
+    /// From the first connector's start to the last one's stop.
     pub read_duration: Duration,
     /// From the connectors' start to the last output stored.
     pub pipeline_duration: Duration,
@@ -264,7 +268,6 @@ pub async fn run(
     let catalogue = simulator.simulator.catalogue();
     let mut config = config.clone();
     market::use_catalogue_fx_rates(&mut config.scoring, &catalogue)?;
-    config.connect.poll_interval_ms = POLL_INTERVAL_MS;
     let config = Arc::new(config);
     let market_started_at = simulator.simulator.stats().market.simulated_now;
     on_progress(Progress::Started {
@@ -289,47 +292,35 @@ pub async fn run(
             format!("creating a directory for the connectors' files: {error}"),
         )
     })?;
-    let connectors = SimulatedSources::new(&simulator, scratch.path()).all()?;
+    let sources = SimulatedSources::new(&simulator, scratch.path());
     let started = Instant::now();
     let services = Services::start(&config);
-    let connectors = RunningConnectors::start(&config, connectors);
     tokio::pin!(interrupt);
-    let read = tokio::select! {
-        read = read_market(&simulator, &connectors, &services, rounds, changes_per_round, &mut on_progress) => read,
+    let outcome = tokio::select! {
+        outcome = async {
+            read_market(&config, &sources, &services, rounds, changes_per_round, &mut on_progress).await?;
+            let read_duration = started.elapsed();
+            on_progress(Progress::Read { elapsed: read_duration });
+            let span = wait_until_stored(
+                &services,
+                &processor_offsets,
+                &sink_offsets,
+                &start,
+                &run_topics,
+                &client,
+                &mut on_progress,
+            )
+            .await?;
+            Ok::<_, DemoError>((read_duration, span))
+        } => outcome,
         () = &mut interrupt => Err(DemoError::Interrupted),
     };
-    let stopped = connectors.stop().await;
-    let read_duration = started.elapsed();
-    let outcome = match (read, stopped) {
-        // The connectors' own error says more than "they ended".
-        (Err(DemoError::ComponentEnded("connectors")), Err(error)) | (Ok(()), Err(error)) => {
-            Err(error.into())
-        }
-        (Err(error), _) => Err(error),
-        (Ok(()), Ok(())) => {
-            on_progress(Progress::ConnectorsStopped {
-                elapsed: read_duration,
-            });
-            tokio::select! {
-                span = wait_until_stored(
-                    &services,
-                    &processor_offsets,
-                    &sink_offsets,
-                    &start,
-                    &run_topics,
-                    &client,
-                    &mut on_progress,
-                ) => span,
-                () = &mut interrupt => Err(DemoError::Interrupted),
-            }
-        }
-    };
     let stopped = services.stop().await;
-    let span = match (outcome, stopped) {
+    let (read_duration, span) = match (outcome, stopped) {
         // The component's own error says more than "it ended".
         (Err(DemoError::ComponentEnded(_)), Err(error)) => return Err(error),
         (Err(error), _) | (Ok(_), Err(error)) => return Err(error),
-        (Ok(span), Ok(())) => span,
+        (Ok(done), Ok(())) => done,
     };
     let pipeline_duration = started.elapsed();
     on_progress(Progress::Done {
@@ -358,66 +349,84 @@ pub async fn run(
 }
 
 /// Reads the market until the stop condition of the module documentation holds: the
-/// initial sync, then `rounds` rounds of `changes_per_round` market changes, each swept by
-/// every connector.
+/// initial sync, then `rounds` rounds of `changes_per_round` market changes, each swept once
+/// by every connector.
 async fn read_market(
-    simulator: &RunningSimulator,
-    connectors: &RunningConnectors,
+    config: &Config,
+    sources: &SimulatedSources<'_>,
     services: &Services,
     rounds: u64,
     changes_per_round: u64,
     on_progress: &mut impl FnMut(Progress),
 ) -> Result<(), DemoError> {
     let started = Instant::now();
-    let mut since = tokio::time::Instant::now();
     for round in 0..=rounds {
         let stage = if round == 0 {
             "the initial sync".to_owned()
         } else {
-            simulator.simulator.advance(changes_per_round);
-            since = tokio::time::Instant::now();
+            sources.simulator().advance(changes_per_round);
             format!("market changes, round {round} of {rounds}")
         };
-        wait_for_sweeps(connectors, services, since, &stage, on_progress).await?;
+        sweep_once(config, sources, services, &stage, on_progress).await?;
         on_progress(Progress::Swept {
             stage,
-            sweeps: connectors.sweeps(),
             elapsed: started.elapsed(),
         });
     }
     Ok(())
 }
 
-/// Waits until every connector has completed a sweep begun at or after `since`.
-async fn wait_for_sweeps(
-    connectors: &RunningConnectors,
+/// Runs every connector from its saved cursors, each stopped once it has completed a sweep.
+async fn sweep_once(
+    config: &Config,
+    sources: &SimulatedSources<'_>,
     services: &Services,
-    since: tokio::time::Instant,
     stage: &str,
     on_progress: &mut impl FnMut(Progress),
 ) -> Result<(), DemoError> {
-    let mut last_change = (Instant::now(), connectors.sweeps());
+    let mut running: Vec<(String, RunningConnectors)> = sources
+        .all()?
+        .into_iter()
+        .map(|connector| {
+            let name = connector.name().to_owned();
+            (name, RunningConnectors::start(config, vec![connector]))
+        })
+        .collect();
+    let requests = || -> u64 {
+        let stats = sources.simulator().stats();
+        stats
+            .operations
+            .values()
+            .map(|operation| operation.requests)
+            .sum()
+    };
+    let mut last_change = (Instant::now(), requests());
     let mut last_report = Instant::now();
-    loop {
-        let waiting = connectors.not_swept_since(since);
-        if waiting.is_empty() {
-            return Ok(());
-        }
+    while !running.is_empty() {
         services.check()?;
-        if connectors.has_stopped() {
-            return Err(DemoError::ComponentEnded("connectors"));
+        let mut index = 0;
+        while index < running.len() {
+            let connector = &running[index].1;
+            if connector.sweeps() > 0 || connector.has_stopped() {
+                let (_, connector) = running.remove(index);
+                // A connector that stopped by itself returns the error it stopped on.
+                connector.stop().await?;
+            } else {
+                index += 1;
+            }
         }
-        let sweeps = connectors.sweeps();
-        if sweeps != last_change.1 {
-            last_change = (Instant::now(), sweeps);
-        } else if last_change.0.elapsed() >= STALL_TIMEOUT {
-            return Err(DemoError::SweepStalled {
-                seconds: STALL_TIMEOUT.as_secs(),
-                stage: stage.to_owned(),
-                waiting,
-            });
-        }
-        if last_report.elapsed() >= REPORT_EVERY {
+        if last_report.elapsed() >= REPORT_EVERY && !running.is_empty() {
+            let waiting: Vec<String> = running.iter().map(|(name, _)| name.clone()).collect();
+            let served = requests();
+            if served != last_change.1 {
+                last_change = (Instant::now(), served);
+            } else if last_change.0.elapsed() >= STALL_TIMEOUT {
+                return Err(DemoError::SweepStalled {
+                    seconds: STALL_TIMEOUT.as_secs(),
+                    stage: stage.to_owned(),
+                    waiting,
+                });
+            }
             on_progress(Progress::Sweeping {
                 stage: stage.to_owned(),
                 waiting,
@@ -426,6 +435,7 @@ async fn wait_for_sweeps(
         }
         tokio::time::sleep(POLL_EVERY / 5).await;
     }
+    Ok(())
 }
 
 /// Waits until the processor has committed every published input record, then until the

@@ -50,19 +50,14 @@ impl Display for Progress {
                     waiting.join(", ")
                 )
             }
-            Progress::Swept {
-                stage,
-                sweeps,
-                elapsed,
-            } => write!(
+            Progress::Swept { stage, elapsed } => write!(
                 f,
-                "{stage}: read to the end by every connector, {} after the start ({} sweeps in all)",
-                seconds(*elapsed),
-                thousands(*sweeps)
+                "{stage}: read to the end by every connector, {} after the start",
+                seconds(*elapsed)
             ),
-            Progress::ConnectorsStopped { elapsed } => write!(
+            Progress::Read { elapsed } => write!(
                 f,
-                "connectors stopped after {}: every page read is acknowledged by the broker",
+                "every stage read in {}: every page acknowledged by the broker, every cursor saved",
                 seconds(*elapsed)
             ),
             Progress::Waiting {

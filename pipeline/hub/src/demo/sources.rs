@@ -84,6 +84,11 @@ impl<'a> SimulatedSources<'a> {
         ])
     }
 
+    /// The simulator the sources are served by.
+    pub fn simulator(&self) -> &Simulator {
+        &self.simulator.simulator
+    }
+
     fn base_url(&self) -> String {
         self.simulator.base_url()
     }
