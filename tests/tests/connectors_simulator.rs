@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Once;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, ensure};
 use hub::config::Config;
@@ -307,12 +307,13 @@ async fn a_429_storm_is_obeyed_within_the_rate_budget() -> Result<()> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_endpoint_opens_the_breaker_which_closes_on_recovery() -> Result<()> {
     let config = broker_config("mirakl_breaker", ONE_PASS);
-    let outage = Duration::from_secs(5);
+    // Failing until the test has seen the breaker open, however long the connector takes
+    // to start on a loaded machine; then healed.
     let failing = Faults {
         failing: Some(FailingWindow {
             window: Window {
                 after_ms: 0,
-                duration_ms: outage.as_millis() as u64,
+                duration_ms: WAIT.as_millis() as u64,
                 every_ms: None,
             },
             status: 503,
@@ -331,10 +332,11 @@ async fn a_failing_endpoint_opens_the_breaker_which_closes_on_recovery() -> Resu
     let settings = mirakl_config(&simulator, 20, FAST);
     let threshold = settings.http.breaker_failure_threshold;
     let cooldown = Duration::from_millis(settings.http.breaker_cooldown_ms);
+    let outage_started = Instant::now();
     let connectors = run_connectors(&config, vec![mirakl(settings)?]);
 
     let tripped = eventually(
-        outage,
+        WAIT,
         async || health(&config).await,
         |reports| {
             reports
@@ -344,6 +346,10 @@ async fn a_failing_endpoint_opens_the_breaker_which_closes_on_recovery() -> Resu
         |reports| format!("health reports: {reports:?}"),
     )
     .await?;
+    // Open for a few cooldowns, so that probes are seen failing, then healed.
+    tokio::time::sleep(cooldown * 3).await;
+    simulator.simulator.set_faults(FaultConfig::default())?;
+    let outage = outage_started.elapsed();
     let by_gtin = mirakl_offers_covering(&config, &expected).await?;
     let recovered = eventually(
         WAIT,
