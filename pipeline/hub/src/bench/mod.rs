@@ -259,7 +259,8 @@ pub async fn run(
     config.kafka.topic_prefix = params.topic_prefix.clone();
     config.kafka.group_id = params.topic_prefix.clone();
     let topics = wiring::topic_names(&config).map_err(WiringError::from)?;
-    let existing = run_topics(&config.kafka, &broker_topics(&config.kafka).await?);
+    let topics_on_broker = broker_topics(&config.kafka).await?;
+    let existing = run_topics(&config.kafka, &topics_on_broker);
     if !existing.is_empty() {
         return Err(BenchError::TopicsExist {
             prefix: params.topic_prefix.clone(),
@@ -308,6 +309,7 @@ pub async fn run(
     Ok(BenchReport {
         bootstrap_servers: config.kafka.bootstrap_servers.clone(),
         local_broker: config.kafka.bootstrap_servers == KafkaConfig::default().bootstrap_servers,
+        topics_on_broker: topics_on_broker.len(),
         cores: std::thread::available_parallelism().map_or(1, usize::from),
         load_average,
         topic_prefix: params.topic_prefix.clone(),

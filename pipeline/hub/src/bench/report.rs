@@ -32,6 +32,10 @@ pub struct BenchReport {
     pub bootstrap_servers: String,
     /// The broker is the local one of `scripts/services` (its default address).
     pub local_broker: bool,
+    /// Topics the broker held when the run started. The local broker's fetches and
+    /// maintenance slow down as topics pile up (every test run leaves its own), so figures
+    /// taken on a broker holding thousands are not comparable with a fresh one's.
+    pub topics_on_broker: usize,
     /// CPU cores this process may use.
     pub cores: usize,
     /// Load averages (1, 5, 15 min) when the run started, where the system reports them.
@@ -203,7 +207,7 @@ impl Display for BenchReport {
                 " (the local broker of scripts/services: nisshi, a Kafka-protocol broker with SQLite storage, not Apache Kafka)"
             )?;
         }
-        writeln!(f)?;
+        writeln!(f, ", holding {} topics at the start", self.topics_on_broker)?;
         write!(f, "machine     {} cores", self.cores)?;
         if let Some(load) = &self.load_average {
             write!(f, ", load average {load} at the start")?;
