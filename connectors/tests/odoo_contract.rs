@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 
 use hub_connectors::odoo::{
-    OdooDateTime, OdooMappingSettings, OdooResponseError, SaleTaxes, TaxRow, VariantBarcodes,
-    VariantRow, WriteDateCursor, authenticated_uid, changed_products, default_category_keys,
+    OdooMappingSettings, OdooResponseError, SaleTaxes, TaxRow, VariantBarcodes, VariantRow,
+    WriteDateCursor, authenticated_uid, changed_products, default_category_keys,
     default_levy_tax_groups, json2_error, jsonrpc_result, map_product, map_supplierinfo, raw_rows,
-    referenced_products, referenced_taxes, search_read_rows, variants_behind_their_template,
+    referenced_products, referenced_taxes, search_read_rows,
 };
 use hub_connectors::sourced::{Origin, SignalRecord, Sourced};
 use hub_core::reason::ReasonCode;
@@ -71,7 +71,7 @@ fn json2_rows(body: &[u8]) -> Vec<Box<RawValue>> {
 fn products(rows: &[Box<RawValue>]) -> Vec<Sourced> {
     let origin = origin("odoo.product.product");
     rows.iter()
-        .flat_map(|raw| map_product(raw, &origin, &sale_taxes(), &BTreeMap::new(), &settings()))
+        .flat_map(|raw| map_product(raw, &origin, &sale_taxes(), &settings()))
         .collect()
 }
 
@@ -137,10 +137,7 @@ fn rejection(sourced: &Sourced) -> (ReasonCode, &str, &str) {
 fn products_become_references_erp_stock_and_standard_cost_and_bad_rows_are_rejected_with_their_reason()
  {
     let rows = jsonrpc_rows(PRODUCTS_JSONRPC);
-    assert_eq!(
-        referenced_taxes(rows.iter().map(|raw| &**raw)),
-        vec![1, 2, 101]
-    );
+    assert_eq!(referenced_taxes(&rows), vec![1, 2, 101]);
     let mapped = products(&rows);
     assert_eq!(mapped.len(), 14, "{mapped:#?}");
 
@@ -232,7 +229,6 @@ fn taxes_the_hub_cannot_read_as_vat_and_levies_keep_the_reference_out() {
         RawValue::from_string(
             json!({
                 "id": 1, "barcode": "3760123456784", "default_code": "TV-55",
-                "product_tmpl_id": [1, "Téléviseur 55\""],
                 "qty_available": 1.0, "free_qty": 1.0, "incoming_qty": 0.0,
                 "name": "Téléviseur 55\"", "categ_id": [11, "All / Saleable / TV"],
                 "weight": 14.2, "taxes_id": taxes_id,
@@ -261,16 +257,7 @@ fn taxes_the_hub_cannot_read_as_vat_and_levies_keep_the_reference_out() {
         .unwrap(),
     );
     let origin = origin("odoo.product.product");
-    let reference = |taxes_id| {
-        map_product(
-            &row(taxes_id),
-            &origin,
-            &taxes,
-            &BTreeMap::new(),
-            &settings(),
-        )
-        .remove(0)
-    };
+    let reference = |taxes_id| map_product(&row(taxes_id), &origin, &taxes, &settings()).remove(0);
 
     // Metres to millimetres; a levy the VAT does not apply to is its amount.
     let Sourced::Signal {
@@ -348,7 +335,7 @@ fn amounts_keep_odoos_digits_without_a_float() {
     let row = RawValue::from_string(
         json!({
             "id": 1, "barcode": "3760123456784", "default_code": false,
-            "product_tmpl_id": [1, "Câble"], "name": "Câble", "categ_id": [15, "All / Saleable / Accessories"],
+            "name": "Câble", "categ_id": [15, "All / Saleable / Accessories"],
             "weight": 0.1, "taxes_id": [1],
             "standard_price": 0.1, "cost_currency_id": [1, "EUR"],
             "qty_available": 1.0, "free_qty": 1.0, "incoming_qty": 0.0,
@@ -361,7 +348,6 @@ fn amounts_keep_odoos_digits_without_a_float() {
         &row,
         &origin("odoo.product.product"),
         &sale_taxes(),
-        &BTreeMap::new(),
         &settings(),
     );
     // Without default_code there is no SKU; stock and cost still go.
@@ -441,43 +427,6 @@ fn supplier_prices_apply_to_their_variant_or_every_variant_of_their_template() {
     let (reason, detail, _) = rejection(&mapped[4]);
     assert_eq!(reason, ReasonCode::OutOfRange);
     assert!(detail.contains("min_qty 2.5"), "{detail}");
-}
-
-#[test]
-fn a_template_written_after_its_variant_is_read_again_with_the_templates_write_date() {
-    // Template 33 (product 41, written 06:00:00) was renamed at 08:30; template 37 (product
-    // 47, written 06:00:05) at 06:00:05, with its variant: read already. The third variant
-    // row is not in Odoo's shape.
-    let variants: Vec<Box<RawValue>> = serde_json::from_value(json!([
-        {"id": 41, "product_tmpl_id": [33, "Aspirateur balai 25,2 V"],
-         "write_date": "2025-03-10 06:00:00"},
-        {"id": 47, "product_tmpl_id": [37, "Le Petit Prince"],
-         "write_date": "2025-03-10 06:00:05"},
-        {"id": 48, "product_tmpl_id": false, "write_date": "2025-03-10 06:00:05"}
-    ]))
-    .unwrap();
-    let renamed_at = OdooDateTime::parse("2025-03-10 08:30:00").unwrap();
-    let templates = BTreeMap::from([
-        (33, renamed_at.clone()),
-        (37, OdooDateTime::parse("2025-03-10 06:00:05").unwrap()),
-    ]);
-    let origin = origin("odoo.product.product");
-    let (behind, rejections) = variants_behind_their_template(&variants, &templates, &origin);
-    assert_eq!(behind, vec![41]);
-    let (reason, _, raw) = rejection(&rejections[0]);
-    assert_eq!((reason, rejections.len()), (ReasonCode::MappingFailed, 1));
-    assert!(raw.contains("\"id\":48"), "{raw}");
-
-    let rows = jsonrpc_rows(PRODUCTS_JSONRPC);
-    let mapped = map_product(&rows[0], &origin, &sale_taxes(), &templates, &settings());
-    let Sourced::Signal {
-        record: SignalRecord::Product(reference),
-        ..
-    } = &mapped[0]
-    else {
-        panic!("{mapped:?}");
-    };
-    assert_eq!(reference.updated_at, renamed_at.epoch_millis());
 }
 
 #[test]

@@ -255,10 +255,9 @@ async fn a_full_read_survives_a_restart_and_an_incremental_read_misses_no_change
         "every supplier price kept in Odoo, once, under the hub's supplier id"
     );
 
-    // Nothing changed: one empty page per model (products, templates, supplier prices,
-    // quants, moves).
+    // Nothing changed: one empty page per model (products, supplier prices, quants, moves).
     let mut unchanged = Costs::new();
-    assert!(read(&mut connector, &mut cursors, &mut unchanged, 5).await);
+    assert!(read(&mut connector, &mut cursors, &mut unchanged, 4).await);
     assert!(unchanged.is_empty(), "{unchanged:?}");
 
     simulator.simulator.advance(3_000);
@@ -409,7 +408,7 @@ async fn a_stock_change_is_read_on_the_next_poll_cycle_without_reading_everythin
     stock.extend(read);
     assert_eq!(stock, after, "the incremental read misses no stock change");
     assert!(
-        polls <= 10,
+        polls <= 8,
         "read on the next cycle (one page per model, a second when the moves fill one): {polls}"
     );
 }

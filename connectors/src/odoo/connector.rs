@@ -1,11 +1,14 @@
 //! The Odoo connector's fetch loop on the shared machinery. Each poll reads one
 //! `search_read` page of one model after its `write_date` cursor: `product.product` until it
 //! is caught up (with one look-up of the sales taxes its page refers to), then
-//! `product.template` (with one read of the variants of the templates written: a template's
-//! name, category, taxes or brand are written on the template, not the variant), then
 //! `product.supplierinfo` (with one look-up of the barcodes its page refers to), then
 //! `stock.quant` and `stock.move` (with one read of the stock of the products their page
 //! names), then the products again. The page is handed over before its cursor moves.
+//!
+//! A product's name, category, sales taxes and brand are its template's fields, written on
+//! `product.template`; `product.product` keeps its `write_date` at least its template's (a
+//! stored field computed from `product_tmpl_id.write_date`), so the products' cursor sees
+//! template changes too.
 //!
 //! # Why stock is read through quants and moves
 //!
@@ -22,8 +25,6 @@
 //! product; a counted move (waiting, confirmed, assigned) cannot be deleted before being
 //! cancelled, which writes it.
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use reqwest::Url;
 use reqwest::header::AUTHORIZATION;
@@ -35,11 +36,10 @@ use super::cursor::{INCREMENTAL_ORDER, WriteDateCursor};
 use super::mapping::{
     OdooMappingSettings, SaleTaxes, VariantBarcodes, changed_products, map_product, map_stock,
     map_supplierinfo, raw_rows, referenced_products, referenced_taxes,
-    variants_behind_their_template,
 };
 use super::payload::{
-    OdooDateTime, RecordKey, STOCK_CHANGE_FIELDS, STOCK_FIELDS, SUPPLIERINFO_FIELDS, TAX_FIELDS,
-    TEMPLATE_FIELDS, TaxRow, VARIANT_FIELDS, VARIANT_WRITTEN_FIELDS, VariantRow,
+    STOCK_CHANGE_FIELDS, STOCK_FIELDS, SUPPLIERINFO_FIELDS, TAX_FIELDS, TaxRow, VARIANT_FIELDS,
+    VariantRow,
 };
 use super::protocol::{
     OdooResponseError, SearchRead, authenticate_body, authenticated_uid, jsonrpc_result,
@@ -57,8 +57,6 @@ pub const CONNECTOR: &str = "odoo";
 /// Operations, named after the models they read (sources `odoo.product.product`...).
 pub const PRODUCTS: &str = "product.product";
 pub const SUPPLIERINFO: &str = "product.supplierinfo";
-/// Product templates, whose fields (name, category, taxes, brand) their variants show.
-pub const TEMPLATES: &str = "product.template";
 /// The sales taxes of a page of products.
 pub const TAXES: &str = "account.tax";
 /// Stock per product and location: on hand and reserved quantities.
@@ -72,7 +70,6 @@ pub const AUTHENTICATE: &str = "common.authenticate";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Model {
     Products,
-    Templates,
     Supplierinfo,
     Quants,
     Moves,
@@ -82,7 +79,6 @@ impl Model {
     fn name(self) -> &'static str {
         match self {
             Model::Products => PRODUCTS,
-            Model::Templates => TEMPLATES,
             Model::Supplierinfo => SUPPLIERINFO,
             Model::Quants => QUANTS,
             Model::Moves => MOVES,
@@ -92,8 +88,7 @@ impl Model {
     /// The model read once this one is caught up; the cycle ends with `Moves`.
     fn next(self) -> Model {
         match self {
-            Model::Products => Model::Templates,
-            Model::Templates => Model::Supplierinfo,
+            Model::Products => Model::Supplierinfo,
             Model::Supplierinfo => Model::Quants,
             Model::Quants => Model::Moves,
             Model::Moves => Model::Products,
@@ -138,7 +133,6 @@ impl OdooConnector {
         let client = ApiClient::builder(CONNECTOR, &config.http)
             .operation(AUTHENTICATE, config.rate)
             .operation(PRODUCTS, config.rate)
-            .operation(TEMPLATES, config.rate)
             .operation(SUPPLIERINFO, config.rate)
             .operation(TAXES, config.rate)
             .operation(QUANTS, config.rate)
@@ -297,10 +291,7 @@ impl OdooConnector {
     }
 
     /// The sales taxes a page of products refers to.
-    async fn sale_taxes<'a>(
-        &mut self,
-        rows: impl IntoIterator<Item = &'a RawValue>,
-    ) -> Result<SaleTaxes, ConnectorError> {
+    async fn sale_taxes(&mut self, rows: &[Box<RawValue>]) -> Result<SaleTaxes, ConnectorError> {
         let ids = referenced_taxes(rows);
         if ids.is_empty() {
             return Ok(SaleTaxes::default());
@@ -331,54 +322,6 @@ impl OdooConnector {
             })
             .collect();
         Ok(SaleTaxes::from_rows(tax_rows))
-    }
-
-    /// The product references, stock and costs of the variants of a page of written templates
-    /// that were last written before their template: their write dates first, then the
-    /// variants behind (both read from `product.product`, counted under its operation, the
-    /// records' source).
-    async fn variants_of_templates(
-        &mut self,
-        templates: &[RecordKey],
-    ) -> Result<Vec<Sourced>, ConnectorError> {
-        if templates.is_empty() {
-            return Ok(Vec::new());
-        }
-        let written_at: BTreeMap<i64, OdooDateTime> = templates
-            .iter()
-            .map(|template| (template.id, template.write_date.clone()))
-            .collect();
-        let call = SearchRead {
-            model: PRODUCTS,
-            domain: json!([[
-                "product_tmpl_id",
-                "in",
-                written_at.keys().collect::<Vec<_>>()
-            ]]),
-            fields: VARIANT_WRITTEN_FIELDS,
-            limit: None,
-            order: None,
-        };
-        let (variants, origin) = self.search_read(PRODUCTS, &call).await?;
-        let (behind, mut records) = variants_behind_their_template(&variants, &written_at, &origin);
-        if behind.is_empty() {
-            return Ok(records);
-        }
-        let fields = self.product_fields.clone();
-        let call = SearchRead {
-            model: PRODUCTS,
-            domain: json!([["id", "in", behind]]),
-            fields: &fields,
-            limit: None,
-            order: None,
-        };
-        let (rows, origin) = self.search_read(PRODUCTS, &call).await?;
-        let taxes = self.sale_taxes(rows.iter().map(|raw| &**raw)).await?;
-        records.extend(
-            rows.iter()
-                .flat_map(|raw| map_product(raw, &origin, &taxes, &written_at, &self.settings)),
-        );
-        Ok(records)
     }
 
     /// The stock of the products a page of quants or moves names, read from
@@ -447,7 +390,6 @@ impl Connector for OdooConnector {
         let cursor = Self::write_date_cursor(&key, load_cursor(cursors, &key).await?.as_ref());
         let fields = match model {
             Model::Products => self.product_fields.clone(),
-            Model::Templates => TEMPLATE_FIELDS.to_vec(),
             Model::Supplierinfo => SUPPLIERINFO_FIELDS.to_vec(),
             Model::Quants | Model::Moves => STOCK_CHANGE_FIELDS.to_vec(),
         };
@@ -487,14 +429,11 @@ impl Connector for OdooConnector {
 
         let records: Vec<Sourced> = match model {
             Model::Products => {
-                let taxes = self.sale_taxes(rows.iter().map(|raw| &**raw)).await?;
+                let taxes = self.sale_taxes(&rows).await?;
                 rows.iter()
-                    .flat_map(|raw| {
-                        map_product(raw, &origin, &taxes, &BTreeMap::new(), &self.settings)
-                    })
+                    .flat_map(|raw| map_product(raw, &origin, &taxes, &self.settings))
                     .collect()
             }
-            Model::Templates => self.variants_of_templates(&keys).await?,
             Model::Supplierinfo => {
                 let barcodes = self.variant_barcodes(&rows).await?;
                 rows.iter()

@@ -14,7 +14,7 @@ use hub_core::mapping::DayBound;
 use hub_core::money::{MONEY_SCALE, charged, fixed, rate};
 use hub_core::reason::ReasonCode;
 use hub_schemas::records::{
-    CostKind, CostSignal, EpochMillis, Levy, LevyKind, ProductReference, StockSignal, StockSource,
+    CostKind, CostSignal, Levy, LevyKind, ProductReference, StockSignal, StockSource,
 };
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -22,9 +22,8 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use super::payload::{
-    BRAND_FIELDS, DIMENSION_FIELDS, Many2One, OdooDateTime, PRODUCT_FIELDS, ProductRow, RecordKey,
-    STOCK_FIELDS, StockChangeRow, StockRow, SupplierinfoRow, TaxAmountType, TaxRow, VariantRow,
-    VariantWritten,
+    BRAND_FIELDS, DIMENSION_FIELDS, Many2One, PRODUCT_FIELDS, ProductRow, RecordKey, STOCK_FIELDS,
+    StockChangeRow, StockRow, SupplierinfoRow, TaxAmountType, TaxRow, VariantRow,
 };
 use crate::sourced::{Origin, SignalRecord, Sourced};
 
@@ -152,14 +151,11 @@ fn gtin_of(
 }
 
 /// One `product.product` row read with [`OdooMappingSettings::product_fields`]: its product
-/// reference, its stock and its ERP standard cost, or their rejections. The reference was
-/// updated when the variant or, if later, its template was written (`templates_written_at`,
-/// by template id: the templates whose change a read of their variants follows).
+/// reference, its stock and its ERP standard cost, or their rejections.
 pub fn map_product(
     raw: &RawValue,
     origin: &Origin,
     taxes: &SaleTaxes,
-    templates_written_at: &BTreeMap<i64, OdooDateTime>,
     settings: &OdooMappingSettings,
 ) -> Vec<Sourced> {
     let row: ProductRow = match parse_row("product.product", raw, origin) {
@@ -171,11 +167,7 @@ pub fn map_product(
         Ok(gtin) => gtin,
         Err(rejection) => return vec![*rejection],
     };
-    let updated_at = templates_written_at
-        .get(&row.product_tmpl_id.id())
-        .map_or(&row.write_date, |template| template.max(&row.write_date))
-        .epoch_millis();
-    let reference = match product_reference(&row, &gtin, taxes, updated_at, settings, origin) {
+    let reference = match product_reference(&row, &gtin, taxes, settings, origin) {
         Ok(reference) => Sourced::Signal {
             record: SignalRecord::Product(reference),
             origin: origin.clone(),
@@ -253,33 +245,6 @@ pub fn map_stock(raw: &RawValue, origin: &Origin, settings: &OdooMappingSettings
     }]
 }
 
-/// The ids of the variants last written before their template, among `variants` (read
-/// with [`VARIANT_WRITTEN_FIELDS`](super::payload::VARIANT_WRITTEN_FIELDS)) of a page of written templates: the others were written
-/// with or after their template, so the `product.product` read of their own `write_date`
-/// already has the template's change. A row not in Odoo's shape is rejected with its bytes.
-pub fn variants_behind_their_template(
-    variants: &[Box<RawValue>],
-    templates_written_at: &BTreeMap<i64, OdooDateTime>,
-    origin: &Origin,
-) -> (Vec<i64>, Vec<Sourced>) {
-    let mut behind = Vec::new();
-    let mut rejections = Vec::new();
-    for raw in variants {
-        match parse_row::<VariantWritten>("product.product", raw, origin) {
-            Ok(variant) => {
-                if templates_written_at
-                    .get(&variant.product_tmpl_id.id())
-                    .is_some_and(|template| variant.write_date < *template)
-                {
-                    behind.push(variant.id);
-                }
-            }
-            Err(rejection) => rejections.push(*rejection),
-        }
-    }
-    (behind, rejections)
-}
-
 /// The products whose stock a page of `stock.quant` or `stock.move` rows changed, and the
 /// rejections of the rows that name no product.
 pub fn changed_products(
@@ -315,13 +280,13 @@ impl SaleTaxes {
 }
 
 /// The `account.tax` ids a page of products refers to, for the tax look-up.
-pub fn referenced_taxes<'a>(rows: impl IntoIterator<Item = &'a RawValue>) -> Vec<i64> {
+pub fn referenced_taxes(rows: &[Box<RawValue>]) -> Vec<i64> {
     #[derive(serde::Deserialize)]
     struct Taxes {
         taxes_id: Vec<i64>,
     }
     let mut ids: Vec<i64> = rows
-        .into_iter()
+        .iter()
         .filter_map(|raw| serde_json::from_str::<Taxes>(raw.get()).ok())
         .flat_map(|row| row.taxes_id)
         .collect();
@@ -335,7 +300,6 @@ fn product_reference(
     row: &ProductRow,
     gtin: &str,
     taxes: &SaleTaxes,
-    updated_at: EpochMillis,
     settings: &OdooMappingSettings,
     origin: &Origin,
 ) -> Result<ProductReference, (ReasonCode, String)> {
@@ -384,7 +348,7 @@ fn product_reference(
         height_mm,
         levies,
         source: origin.source.clone(),
-        updated_at,
+        updated_at: row.write_date.epoch_millis(),
     })
 }
 

@@ -13,19 +13,17 @@ mod protocol;
 
 pub use config::{OdooConfig, OdooProtocol, default_category_keys, default_levy_tax_groups};
 pub use connector::{
-    AUTHENTICATE, CONNECTOR, MOVES, OdooConnector, PRODUCTS, QUANTS, SUPPLIERINFO, TAXES, TEMPLATES,
+    AUTHENTICATE, CONNECTOR, MOVES, OdooConnector, PRODUCTS, QUANTS, SUPPLIERINFO, TAXES,
 };
 pub use cursor::{CursorOrderError, INCREMENTAL_ORDER, WriteDateCursor};
 pub use mapping::{
     OdooMappingSettings, RawRow, SaleTaxes, VariantBarcodes, changed_products, map_product,
     map_stock, map_supplierinfo, raw_rows, referenced_products, referenced_taxes,
-    variants_behind_their_template,
 };
 pub use payload::{
     BRAND_FIELDS, DIMENSION_FIELDS, Many2One, OdooDate, OdooDateTime, PRODUCT_FIELDS, ProductRow,
     RecordKey, STOCK_CHANGE_FIELDS, STOCK_FIELDS, SUPPLIERINFO_FIELDS, StockChangeRow, StockRow,
-    SupplierinfoRow, TAX_FIELDS, TEMPLATE_FIELDS, TaxAmountType, TaxRow, VARIANT_FIELDS,
-    VARIANT_WRITTEN_FIELDS, VariantRow, VariantWritten, false_as_none,
+    SupplierinfoRow, TAX_FIELDS, TaxAmountType, TaxRow, VARIANT_FIELDS, VariantRow, false_as_none,
 };
 pub use protocol::{
     JsonRpcError, JsonRpcResponse, OdooErrorData, OdooResponseError, SearchRead, authenticate_body,

@@ -27,7 +27,6 @@ pub const STOCK_FIELDS: &[&str] = &[
 /// The `product.product` fields of its master data and standard cost, besides its stock
 /// (`name`, `categ_id`, `weight` and `taxes_id` come from its template).
 pub const PRODUCT_FIELDS: &[&str] = &[
-    "product_tmpl_id",
     "name",
     "categ_id",
     "weight",
@@ -36,9 +35,6 @@ pub const PRODUCT_FIELDS: &[&str] = &[
     "cost_currency_id",
     "write_date",
 ];
-
-/// The `product.template` fields read to find the templates written since the cursor.
-pub const TEMPLATE_FIELDS: &[&str] = &["id", "write_date"];
 
 /// The OCA `product_brand` field (on the template, read through the variant).
 pub const BRAND_FIELDS: &[&str] = &["product_brand_id"];
@@ -81,9 +77,6 @@ pub const SUPPLIERINFO_FIELDS: &[&str] = &[
 /// The fields of a `stock.quant` or `stock.move` row read to find the products whose stock
 /// changed.
 pub const STOCK_CHANGE_FIELDS: &[&str] = &["id", "product_id", "write_date"];
-
-/// The `product.product` fields read to find the variants last written before their template.
-pub const VARIANT_WRITTEN_FIELDS: &[&str] = &["id", "product_tmpl_id", "write_date"];
 
 /// The `product.product` fields read to find the barcodes a supplier price applies to.
 pub const VARIANT_FIELDS: &[&str] = &["id", "barcode", "product_tmpl_id"];
@@ -139,7 +132,6 @@ pub struct ProductRow {
     pub barcode: Option<String>,
     #[serde(deserialize_with = "false_as_none")]
     pub default_code: Option<String>,
-    pub product_tmpl_id: Many2One,
     pub name: String,
     /// `[id, "All / Saleable / TV"]`: the display name is the category's full path.
     pub categ_id: Many2One,
@@ -232,14 +224,6 @@ pub struct SupplierinfoRow {
 pub struct StockChangeRow {
     pub id: i64,
     pub product_id: Many2One,
-    pub write_date: OdooDateTime,
-}
-
-/// A `product.product` row read with [`VARIANT_WRITTEN_FIELDS`].
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct VariantWritten {
-    pub id: i64,
-    pub product_tmpl_id: Many2One,
     pub write_date: OdooDateTime,
 }
 

@@ -2,11 +2,11 @@
 //! `common.authenticate` and `object.execute_kw`) and JSON-2 (`POST /json/2/<model>/<method>`
 //! with `Authorization: bearer <key>` and `X-Odoo-Database`), serving `search_read` on
 //! `product.product` (the master data, ERP stock and standard cost of every reference, with
-//! the OCA `product_brand` and `product_dimension` fields), `product.template` (one per
-//! product), `stock.quant` and `stock.move` (the ERP stock's changes), `account.tax` (the sales taxes
-//! those products carry: VAT as percentage taxes, the eco-participation and the private copy
-//! levy as fixed-amount taxes that affect the VAT's base) and `product.supplierinfo` (the
-//! prices of the suppliers whose price lists the buyers keep in Odoo). Rows are in Odoo's
+//! the OCA `product_brand` and `product_dimension` fields), `stock.quant` and `stock.move`
+//! (the ERP stock's changes), `account.tax` (the sales taxes those products carry: VAT as
+//! percentage taxes, the eco-participation and the private copy levy as fixed-amount taxes
+//! that affect the VAT's base) and `product.supplierinfo` (the prices of the suppliers whose
+//! price lists the buyers keep in Odoo). Rows are in Odoo's
 //! shape: `false` for empty fields, many2one as `[id, "name"]`, many2many as a list of ids,
 //! floats as JSON numbers, datetimes as `"YYYY-MM-DD HH:MM:SS"` UTC. A product's
 //! `write_date` is when its master data or its cost last changed (stock moves do not touch a
@@ -379,7 +379,6 @@ fn search_read(
                 product_rows(&market, products_named(domain).as_ref()),
                 &["barcode", "standard_price", "free_qty"],
             ),
-            "product.template" => (template_rows(&market), &[]),
             "account.tax" => (SaleTaxes::of(market.catalogue()).rows(), &[]),
             "stock.quant" => (quant_rows(&market), &["quantity", "product_id"]),
             "stock.move" => (move_rows(&market), &["product_uom_qty", "product_id"]),
@@ -675,24 +674,6 @@ fn product_rows(market: &MarketState, only: Option<&BTreeSet<usize>>) -> Vec<Map
                 "write_date": odoo_datetime(written_at),
             });
             into_map(row)
-        })
-        .collect()
-}
-
-/// One template per product (no variants), written when the catalogue last updated the
-/// product's master data: the market changes none of it.
-fn template_rows(market: &MarketState) -> Vec<Map<String, Value>> {
-    market
-        .catalogue()
-        .references
-        .iter()
-        .enumerate()
-        .map(|(index, reference)| {
-            into_map(json!({
-                "id": index as i64 + 1,
-                "name": reference.product.title,
-                "write_date": odoo_datetime(reference.product.updated_at),
-            }))
         })
         .collect()
 }
