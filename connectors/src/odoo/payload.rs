@@ -25,7 +25,7 @@ pub const STOCK_FIELDS: &[&str] = &[
 ];
 
 /// The `product.product` fields of its master data and standard cost, besides its stock
-/// (`name`, `categ_id`, `weight` and `taxes_id` come from its template).
+/// (`name`, `categ_id` and `taxes_id` are its template's, read through the variant).
 pub const PRODUCT_FIELDS: &[&str] = &[
     "name",
     "categ_id",
