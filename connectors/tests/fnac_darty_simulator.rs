@@ -4,6 +4,10 @@
 //! reads only the changed offers, and laid over the full sync gives exactly what a fresh
 //! full sync gives; offers that change while a window is paged through are not lost.
 //!
+//! `offers_query` dates changes of our offers only, as the real API does: a competitor
+//! repricing a product whose offer we did not touch reaches a signal through the periodic
+//! competitor pricing sweep, which a restart resumes from its cursor.
+//!
 //! The connectors run on the system clock, which is the simulated back office's: it dates a
 //! change when it first serves it, after the poll that served it opened its window, so a
 //! change made between two syncs is read by the second window after it.
@@ -15,8 +19,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use hub_connectors::connector::Connector;
-use hub_connectors::fnac_darty::{FnacDartyConfig, FnacDartyConnector};
-use hub_connectors::machinery::{HttpSettings, RateLimit, Secret};
+use hub_connectors::fnac_darty::config::DEFAULT_PRICING_SWEEP_INTERVAL_MS;
+use hub_connectors::fnac_darty::sweep::SweepCursor;
+use hub_connectors::fnac_darty::{
+    CONNECTOR, FnacDartyConfig, FnacDartyConnector, PRICING_BATCHES_PER_POLL, PRICING_SWEEP,
+};
+use hub_connectors::machinery::{Cursor, CursorKey, CursorStore, HttpSettings, RateLimit, Secret};
 use hub_connectors::sourced::{SignalRecord, Sourced};
 use hub_core::channel::Channel;
 use hub_market_sim::CatalogueParams;
@@ -67,6 +75,8 @@ fn new_connector(simulator: &RunningSimulator) -> FnacDartyConnector {
         auth_rate: fast,
         offers_query_rate: fast,
         pricing_query_rate: fast,
+        // Long: the tests start sweeps themselves (`make_sweep_due`).
+        pricing_sweep_interval_ms: DEFAULT_PRICING_SWEEP_INTERVAL_MS,
         http: HttpSettings::default(),
     };
     let gtin_by_sku: HashMap<String, String> = simulator
@@ -152,6 +162,51 @@ async fn sync(
     (by_gtin, polls)
 }
 
+/// Every offer as it is now: a fresh connector's full sync.
+async fn current_offers(simulator: &RunningSimulator) -> BTreeMap<String, String> {
+    let (fresh, _) = sync(
+        &mut new_connector(simulator),
+        &mut MemoryCursorStore::default(),
+        1,
+    )
+    .await;
+    fresh
+}
+
+/// Our price in a [`view`].
+fn our_price(view: &str) -> &str {
+    view.split(" lowest").next().unwrap_or(view)
+}
+
+fn our_prices(views: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
+    views
+        .iter()
+        .map(|(gtin, view)| (gtin.as_str(), our_price(view)))
+        .collect()
+}
+
+fn sweep_key() -> CursorKey {
+    CursorKey::new(CONNECTOR, PRICING_SWEEP)
+}
+
+/// Sets the sweep's cursor as if its interval had just passed: the next poll starts one.
+async fn make_sweep_due(cursors: &mut MemoryCursorStore) {
+    let due = Cursor {
+        value: serde_json::to_string(&SweepCursor::Waiting { due_at: 0 }).expect("cursor"),
+        advanced_at: 0,
+    };
+    cursors.save(&sweep_key(), &due).await.expect("saved");
+}
+
+async fn sweep_position(cursors: &mut MemoryCursorStore) -> SweepCursor {
+    let cursor = cursors
+        .load(&sweep_key())
+        .await
+        .expect("loaded")
+        .expect("the connector saved its sweep cursor");
+    serde_json::from_str(&cursor.value).expect("a sweep cursor")
+}
+
 fn our_gtins(simulator: &RunningSimulator) -> Vec<String> {
     let mut ours: Vec<String> = simulator
         .simulator
@@ -201,20 +256,16 @@ async fn a_full_sync_reads_every_offer_once_and_an_incremental_one_only_the_chan
 
     simulator.simulator.advance(400);
     let (changed, _) = sync(&mut connector, &mut cursors, 2).await;
-    let (fresh, _) = sync(
-        &mut new_connector(&simulator),
-        &mut MemoryCursorStore::default(),
-        1,
-    )
-    .await;
+    let fresh = current_offers(&simulator).await;
+    // Competitors repricing are not modifications of our offers: only our prices count.
     let moved: Vec<&String> = fresh
         .iter()
-        .filter(|(gtin, view)| full.get(*gtin) != Some(*view))
+        .filter(|(gtin, view)| full.get(*gtin).map(|old| our_price(old)) != Some(our_price(view)))
         .map(|(gtin, _)| gtin)
         .collect();
     assert!(
         !moved.is_empty(),
-        "400 market changes move some Fnac Darty prices"
+        "400 market changes move some of our Fnac Darty prices"
     );
     for gtin in &moved {
         assert!(changed.contains_key(*gtin), "the change of {gtin} was read");
@@ -227,7 +278,11 @@ async fn a_full_sync_reads_every_offer_once_and_an_incremental_one_only_the_chan
     );
     let mut merged = full;
     merged.extend(changed);
-    assert_eq!(merged, fresh, "incremental syncs miss no change");
+    assert_eq!(
+        our_prices(&merged),
+        our_prices(&fresh),
+        "incremental syncs miss no change of our offers"
+    );
 
     let stats = simulator.simulator.stats();
     assert_eq!(
@@ -254,12 +309,7 @@ async fn offers_changing_while_a_window_is_paged_through_are_not_lost() {
         .operation(FNAC_OFFERS_QUERY)
         .requests;
     let (settled, _) = read_windows(&mut connector, &mut cursors, 2, || {}).await;
-    let (fresh, _) = sync(
-        &mut new_connector(&simulator),
-        &mut MemoryCursorStore::default(),
-        1,
-    )
-    .await;
+    let fresh = current_offers(&simulator).await;
     let mut merged = BTreeMap::new();
     merged.extend(moving);
     merged.extend(settled);
@@ -272,7 +322,8 @@ async fn offers_changing_while_a_window_is_paged_through_are_not_lost() {
         "every offer read, those listed meanwhile too"
     );
     assert_eq!(
-        merged, fresh,
+        our_prices(&merged),
+        our_prices(&fresh),
         "the last read of every offer is its current one"
     );
     assert!(
@@ -333,4 +384,97 @@ async fn malformed_offers_are_quarantined_and_throttling_is_obeyed() {
         "every offer is a signal or a rejection"
     );
     assert_eq!(stats.retry_after_violations, 0, "Retry-After obeyed");
+}
+
+#[tokio::test]
+async fn a_competitor_reprice_on_an_untouched_offer_reaches_a_signal_within_one_sweep() {
+    let simulator = start_simulator().await;
+    let mut connector = new_connector(&simulator);
+    let mut cursors = MemoryCursorStore::default();
+    let (full, _) = sync(&mut connector, &mut cursors, 1).await;
+
+    simulator.simulator.advance(400);
+    let (changed, _) = sync(&mut connector, &mut cursors, 2).await;
+    let fresh = current_offers(&simulator).await;
+    let mut known = full.clone();
+    known.extend(changed);
+    let stale: Vec<&String> = fresh
+        .iter()
+        .filter(|(gtin, view)| {
+            let before = &full[*gtin];
+            our_price(before) == our_price(view) && known[*gtin] != **view
+        })
+        .map(|(gtin, _)| gtin)
+        .collect();
+    assert!(
+        !stale.is_empty(),
+        "400 market changes reprice competitors of offers we did not touch, which offers_query does not date"
+    );
+
+    make_sweep_due(&mut cursors).await;
+    let (swept, polls) = sync(&mut connector, &mut cursors, 1).await;
+    assert_eq!(
+        swept.keys().cloned().collect::<Vec<_>>(),
+        our_gtins(&simulator),
+        "one sweep prices every EAN of ours once"
+    );
+    for gtin in &stale {
+        assert_eq!(
+            swept[*gtin], fresh[*gtin],
+            "the competitors of {gtin} as they are now"
+        );
+    }
+    known.extend(swept);
+    assert_eq!(
+        known, fresh,
+        "syncs and a sweep laid over each other miss nothing"
+    );
+    assert!(
+        polls > 1,
+        "the sweep is spread over polls, the offers sync goes on between them"
+    );
+    assert!(
+        matches!(sweep_position(&mut cursors).await, SweepCursor::Waiting { due_at } if due_at > 0),
+        "the next sweep waits its interval"
+    );
+}
+
+#[tokio::test]
+async fn a_restarted_connector_resumes_the_sweep_after_the_last_ean_swept() {
+    let simulator = start_simulator().await;
+    let ours = our_gtins(&simulator);
+    assert!(
+        ours.len() > PRICING_BATCHES_PER_POLL * 10 * 2,
+        "the sweep takes several polls"
+    );
+    let mut cursors = MemoryCursorStore::default();
+    let mut before_restart = new_connector(&simulator);
+    sync(&mut before_restart, &mut cursors, 1).await;
+
+    make_sweep_due(&mut cursors).await;
+    let mut sink = CollectingSink::default();
+    let resume_after = loop {
+        before_restart
+            .poll(&mut cursors, &mut sink)
+            .await
+            .expect("poll");
+        if let SweepCursor::Sweeping { after: Some(after) } = sweep_position(&mut cursors).await {
+            break after;
+        }
+    };
+    drop(before_restart);
+    let swept_before: Vec<String> = sink.records().map(|record| view(record).0).collect();
+    assert!(!swept_before.is_empty() && swept_before.len() < ours.len());
+
+    // A new connector knows no offer: it reads them all again, then resumes the sweep.
+    let mut after_restart = new_connector(&simulator);
+    let (swept_after, _) = read_windows(&mut after_restart, &mut cursors, 1, || {}).await;
+    let swept_after: Vec<String> = swept_after.into_iter().map(|(gtin, _)| gtin).collect();
+    assert!(
+        swept_after.iter().all(|gtin| *gtin > resume_after),
+        "the sweep resumed after {resume_after}, not from the start"
+    );
+    let mut swept = swept_before;
+    swept.extend(swept_after);
+    assert_eq!(swept, ours, "every EAN swept once, in order, none skipped");
 }

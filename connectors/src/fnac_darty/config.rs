@@ -36,8 +36,21 @@ pub struct FnacDartyConfig {
     pub offers_query_rate: RateLimit,
     #[serde(default = "default_query_rate")]
     pub pricing_query_rate: RateLimit,
+    /// How long after a competitor pricing sweep ends the next one starts: every EAN of our
+    /// offers is priced again by `pricing_query` at least this often, whether or not our
+    /// offer changed (`offers_query` only dates changes of our own offers).
+    #[serde(default = "default_pricing_sweep_interval_ms")]
+    pub pricing_sweep_interval_ms: u64,
     #[serde(default)]
     pub http: HttpSettings,
+}
+
+/// Half an hour: 10,000 offers take 1,000 `pricing_query` calls, about 8 minutes at the
+/// default 2 calls/s, so the incremental sync keeps most of the budget.
+pub const DEFAULT_PRICING_SWEEP_INTERVAL_MS: u64 = 30 * 60 * 1000;
+
+fn default_pricing_sweep_interval_ms() -> u64 {
+    DEFAULT_PRICING_SWEEP_INTERVAL_MS
 }
 
 fn default_base_url() -> String {
@@ -75,6 +88,11 @@ impl FnacDartyConfig {
                 "page_size {} must be between 1 and {MAX_PAGE_SIZE}",
                 self.page_size
             )));
+        }
+        if self.pricing_sweep_interval_ms == 0 {
+            return Err(invalid(
+                "pricing_sweep_interval_ms must be above 0: sweeping back to back would spend the whole pricing_query budget".to_owned(),
+            ));
         }
         if self.partner_id.trim().is_empty() || self.shop_id.trim().is_empty() {
             return Err(invalid(

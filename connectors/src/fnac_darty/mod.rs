@@ -12,10 +12,30 @@
 //! onto a page already read. A page whose `nb_total_result` is lower than the window's
 //! first page said therefore sends the sync back to the window's first page: an offer read
 //! twice is harmless, a skipped one would be lost until its next change.
+//!
+//! `Modified` dates changes of OUR offer only: a competitor repricing a product whose offer
+//! we did not touch never enters a window. So a competitor pricing sweep prices every EAN of
+//! ours again every `pricing_sweep_interval_ms` (counted from the end of the last sweep):
+//! after each poll's offers page, while a sweep is under way, it prices up to
+//! [`PRICING_BATCHES_PER_POLL`] batches of 10 EANs (the most a `pricing_query` takes) in
+//! ascending EAN order on the same `pricing_query` budget, and hands each batch over as the
+//! incremental sync does (our last-read price joined with the best competitor), with its own
+//! cursor (`fnac_darty/pricing_sweep`: waiting until a date, or the last EAN swept). The
+//! offers sync thus waits at most a few pricing calls, and a restart resumes the sweep
+//! right after the last EAN handed over.
+//!
+//! The EANs swept are those of the offers the connector has read, kept in memory with our
+//! price and updated by every `offers_query` page. A connector just started has read only
+//! what its incremental sync has read since; the first sweep it runs therefore first reads
+//! every offer again, one page per poll, with `offers_query` over the window from the
+//! beginning to the moment that read starts (later changes are the incremental sync's),
+//! paged as above, and only then prices. An offer deleted from the shop stays in the index,
+//! and is swept, until the connector restarts.
 
 pub mod config;
 pub mod mapping;
 pub mod payload;
+pub mod sweep;
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -23,18 +43,21 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use reqwest::Url;
 use reqwest::header::CONTENT_TYPE;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use self::config::FnacDartyConfig;
 use self::config::read_catalogue;
 use self::mapping::{
-    BestCompetitor, ResponseError, offer_signals, read_auth, read_offers_page, read_pricing,
+    BestCompetitor, OffersPage, ResponseError, offer_signals, read_auth, read_offers_page,
+    read_pricing,
 };
 use self::payload::{
     MAX_PRICING_REFERENCES, ModifiedBetween, Session, ShopCredentials, auth_request,
     offers_query_request, pricing_query_request,
 };
-use crate::connector::{Connector, PollReport, RecordSink, hand_over, load_cursor};
+use self::sweep::{IndexCompleteness, OfferIndex, SweepCursor};
+use crate::connector::{Connector, HandedOver, PollReport, RecordSink, hand_over, load_cursor};
 use crate::machinery::{
     ApiClient, ApiResponse, BreakerState, ConnectorError, Cursor, CursorKey, CursorStore,
     ErrorKind, Secret, TokenCache, epoch_millis,
@@ -47,6 +70,11 @@ pub const CONNECTOR: &str = "fnac_darty";
 pub const AUTH: &str = "auth";
 pub const OFFERS_QUERY: &str = "offers_query";
 pub const PRICING_QUERY: &str = "pricing_query";
+/// The competitor pricing sweep's cursor (its calls are `pricing_query`s).
+pub const PRICING_SWEEP: &str = "pricing_sweep";
+/// The most `pricing_query` batches a poll spends on a sweep under way, after its
+/// `offers_query` page: the incremental sync waits at most this many calls.
+pub const PRICING_BATCHES_PER_POLL: usize = 5;
 /// A token is renewed this long before its validity ends.
 const TOKEN_RENEWAL_MARGIN: Duration = Duration::from_secs(60);
 
@@ -81,6 +109,15 @@ pub struct WindowCount {
     pub total_paging: u32,
     /// `nb_total_result`, when the API sends it.
     pub total_results: Option<u32>,
+}
+
+impl WindowCount {
+    fn of(page: &OffersPage) -> Self {
+        WindowCount {
+            total_paging: page.total_paging,
+            total_results: page.total_results,
+        }
+    }
 }
 
 impl OffersCursor {
@@ -130,6 +167,9 @@ pub struct FnacDartyConnector {
     gtin_by_sku: HashMap<String, String>,
     token: TokenCache,
     cursor_key: CursorKey,
+    sweep_key: CursorKey,
+    sweep_interval_ms: u64,
+    index: OfferIndex,
 }
 
 impl FnacDartyConnector {
@@ -186,22 +226,46 @@ impl FnacDartyConnector {
             gtin_by_sku,
             token: TokenCache::new(TOKEN_RENEWAL_MARGIN),
             cursor_key: CursorKey::new(CONNECTOR, OFFERS_QUERY),
+            sweep_key: CursorKey::new(CONNECTOR, PRICING_SWEEP),
+            sweep_interval_ms: config.pricing_sweep_interval_ms,
+            index: OfferIndex::default(),
         })
     }
 
     fn sync_position(&self, cursor: Option<&Cursor>) -> OffersCursor {
-        let Some(cursor) = cursor else {
-            return OffersCursor::default();
+        read_position(&self.cursor_key, cursor).unwrap_or_default()
+    }
+
+    /// Reads page `position.paging` of the offers modified from `position.modified_min`
+    /// (the beginning when none) to `window_max`, recording its offers in the index.
+    async fn read_offers(
+        &mut self,
+        position: &OffersCursor,
+        window_max: i64,
+    ) -> Result<(Result<OffersPage, ResponseError>, ApiResponse), ConnectorError> {
+        let timestamp = |millis: i64| {
+            rfc3339_from_epoch_millis(millis)
+                .map_err(|error| ConnectorError::config(CONNECTOR, format!("cursor date: {error}")))
         };
-        serde_json::from_str(&cursor.value).unwrap_or_else(|error| {
-            tracing::warn!(
-                cursor = %self.cursor_key,
-                value = %cursor.value,
-                %error,
-                "the cursor is not an offers_query position: starting a full sync"
-            );
-            OffersCursor::default()
-        })
+        let modified = ModifiedBetween {
+            min: timestamp(position.modified_min.unwrap_or(0))?,
+            max: timestamp(window_max)?,
+        };
+        let (page_size, paging) = (self.page_size, position.paging);
+        let gtin_by_sku = std::mem::take(&mut self.gtin_by_sku);
+        let queried = self
+            .query(
+                OFFERS_QUERY,
+                |session| offers_query_request(session, page_size, paging, &modified),
+                |xml, origin| read_offers_page(xml, &gtin_by_sku, origin),
+            )
+            .await;
+        self.gtin_by_sku = gtin_by_sku;
+        let (read, answer) = queried?;
+        if let Ok(page) = &read {
+            self.index.record(&page.offers);
+        }
+        Ok((read, answer))
     }
 
     /// The cached token, or a new one from `auth`.
@@ -289,6 +353,164 @@ impl FnacDartyConnector {
         }
         Ok((best_by_ean, observed))
     }
+
+    /// Moves the competitor pricing sweep on, after the poll's offers page: starts it when
+    /// due, rebuilds the index (one `offers_query` page) when it is not whole, else prices
+    /// and hands over up to [`PRICING_BATCHES_PER_POLL`] batches. Says whether a sweep is
+    /// still under way.
+    async fn sweep(
+        &mut self,
+        cursors: &mut dyn CursorStore,
+        out: &mut dyn RecordSink,
+        report: &mut PollReport,
+    ) -> Result<bool, ConnectorError> {
+        let now = epoch_millis(SystemTime::now());
+        let saved = load_cursor(cursors, &self.sweep_key).await?;
+        let Some(cursor) = read_position::<SweepCursor>(&self.sweep_key, saved.as_ref()) else {
+            let waiting = SweepCursor::wait_from(now, self.sweep_interval_ms);
+            report.add(
+                self.hand_over_sweep(Vec::new(), &waiting, cursors, out)
+                    .await?,
+            );
+            return Ok(false);
+        };
+        let Some(after) = cursor.under_way_at(now) else {
+            return Ok(false);
+        };
+        let mut after = after.map(str::to_owned);
+        if let SweepCursor::Waiting { .. } = cursor {
+            // The sweep starts: its cursor says so, and a restart resumes it.
+            let started = SweepCursor::Sweeping { after: None };
+            report.add(
+                self.hand_over_sweep(Vec::new(), &started, cursors, out)
+                    .await?,
+            );
+        }
+        if self.index.completeness != IndexCompleteness::Whole {
+            self.rebuild_index(now).await?;
+            return Ok(true);
+        }
+        for _ in 0..PRICING_BATCHES_PER_POLL {
+            let batch = self
+                .index
+                .batch_after(after.as_deref(), MAX_PRICING_REFERENCES);
+            let Some(last) = batch.last().map(|offer| offer.gtin.clone()) else {
+                let waiting = SweepCursor::wait_from(now, self.sweep_interval_ms);
+                report.add(
+                    self.hand_over_sweep(Vec::new(), &waiting, cursors, out)
+                        .await?,
+                );
+                return Ok(false);
+            };
+            let eans: Vec<&str> = batch.iter().map(|offer| offer.gtin.as_str()).collect();
+            let mut rejected = Vec::new();
+            let (best_by_ean, priced) = self.price(&eans, &mut rejected).await?;
+            let mut records = Vec::new();
+            if let Some(origin) = priced {
+                records.extend(offer_signals(&batch, &best_by_ean, &origin));
+            }
+            records.extend(rejected);
+            let ended = self.index.batch_after(Some(&last), 1).is_empty();
+            let next = if ended {
+                SweepCursor::wait_from(epoch_millis(SystemTime::now()), self.sweep_interval_ms)
+            } else {
+                SweepCursor::Sweeping {
+                    after: Some(last.clone()),
+                }
+            };
+            report.add(self.hand_over_sweep(records, &next, cursors, out).await?);
+            if ended {
+                return Ok(false);
+            }
+            after = Some(last);
+        }
+        Ok(true)
+    }
+
+    /// Reads the next page of the full `offers_query` read that rebuilds the index, opening
+    /// that read at `now` if none is under way. An unreadable page is read again at the next
+    /// poll: its offers would otherwise be missing from the sweep.
+    async fn rebuild_index(&mut self, now: i64) -> Result<(), ConnectorError> {
+        let (position, window_max) = match &self.index.completeness {
+            IndexCompleteness::Rebuilding {
+                position,
+                window_max,
+            } => (position.clone(), *window_max),
+            IndexCompleteness::Partial | IndexCompleteness::Whole => (OffersCursor::default(), now),
+        };
+        let (read, answer) = self.read_offers(&position, window_max).await?;
+        let next = match read {
+            Ok(page) => position.after_page(window_max, Some(WindowCount::of(&page))),
+            Err(error) => {
+                tracing::warn!(
+                    connector = CONNECTOR,
+                    paging = position.paging,
+                    request_id = ?answer.origin().request_id,
+                    %error,
+                    "an offers_query page rebuilding the sweep's index is unreadable: reading it again at the next poll"
+                );
+                (position, false)
+            }
+        };
+        self.index.completeness = match next {
+            (_, true) => IndexCompleteness::Whole,
+            (position, false) => IndexCompleteness::Rebuilding {
+                position,
+                window_max,
+            },
+        };
+        Ok(())
+    }
+
+    async fn hand_over_sweep(
+        &self,
+        records: Vec<Sourced>,
+        position: &SweepCursor,
+        cursors: &mut dyn CursorStore,
+        out: &mut dyn RecordSink,
+    ) -> Result<HandedOver, ConnectorError> {
+        let next = cursor_at(&self.sweep_key, position)?;
+        hand_over(
+            self.client.metrics(),
+            &self.sweep_key,
+            records,
+            &next,
+            cursors,
+            out,
+        )
+        .await
+    }
+}
+
+/// The position a cursor holds; none when there is no cursor or (with a warning) when its
+/// value is not such a position, so that the sync starts over rather than stops.
+fn read_position<T: DeserializeOwned>(key: &CursorKey, cursor: Option<&Cursor>) -> Option<T> {
+    let cursor = cursor?;
+    serde_json::from_str(&cursor.value)
+        .inspect_err(|error| {
+            tracing::warn!(
+                cursor = %key,
+                value = %cursor.value,
+                %error,
+                "the cursor is not a position of this operation: starting it over"
+            );
+        })
+        .ok()
+}
+
+/// `position` as the cursor of `key`, advanced now.
+fn cursor_at(key: &CursorKey, position: &impl Serialize) -> Result<Cursor, ConnectorError> {
+    let value = serde_json::to_string(position).map_err(|error| {
+        ConnectorError::new(
+            &key.connector,
+            &key.operation,
+            ErrorKind::Config(format!("cursor not serialisable: {error}")),
+        )
+    })?;
+    Ok(Cursor {
+        value,
+        advanced_at: epoch_millis(SystemTime::now()),
+    })
 }
 
 /// POSTs an XML document to `<base>/<service>`.
@@ -339,29 +561,12 @@ impl Connector for FnacDartyConnector {
         let window_max = position
             .window_max
             .unwrap_or_else(|| epoch_millis(SystemTime::now()));
-        let timestamp = |millis: i64| {
-            rfc3339_from_epoch_millis(millis)
-                .map_err(|error| ConnectorError::config(CONNECTOR, format!("cursor date: {error}")))
-        };
-        let modified = ModifiedBetween {
-            min: timestamp(position.modified_min.unwrap_or(0))?,
-            max: timestamp(window_max)?,
-        };
-        let (page_size, paging) = (self.page_size, position.paging);
-        let gtin_by_sku = std::mem::take(&mut self.gtin_by_sku);
-        let queried = self
-            .query(
-                OFFERS_QUERY,
-                |session| offers_query_request(session, page_size, paging, &modified),
-                |xml, origin| read_offers_page(xml, &gtin_by_sku, origin),
-            )
-            .await;
-        self.gtin_by_sku = gtin_by_sku;
-        let (read, answer) = queried?;
+        let (read, answer) = self.read_offers(&position, window_max).await?;
 
         let mut records = Vec::new();
         let count = match read {
             Ok(page) => {
+                let count = WindowCount::of(&page);
                 records.extend(page.rejected);
                 let eans: Vec<&str> = page
                     .offers
@@ -373,10 +578,7 @@ impl Connector for FnacDartyConnector {
                 let origin = priced.unwrap_or_else(|| answer.origin());
                 records.extend(offer_signals(&page.offers, &best_by_ean, &origin));
                 records.extend(rejected);
-                Some(WindowCount {
-                    total_paging: page.total_paging,
-                    total_results: page.total_results,
-                })
+                Some(count)
             }
             Err(error) => {
                 records.push(unreadable(error, &answer));
@@ -384,14 +586,7 @@ impl Connector for FnacDartyConnector {
             }
         };
         let (next_position, window_done) = position.after_page(window_max, count);
-        let next = Cursor {
-            value: serde_json::to_string(&next_position).map_err(|error| {
-                answer.error(ErrorKind::Config(format!(
-                    "cursor not serialisable: {error}"
-                )))
-            })?,
-            advanced_at: epoch_millis(SystemTime::now()),
-        };
+        let next = cursor_at(&self.cursor_key, &next_position)?;
         let handed_over = hand_over(
             self.client.metrics(),
             &self.cursor_key,
@@ -401,11 +596,10 @@ impl Connector for FnacDartyConnector {
             out,
         )
         .await?;
-        let mut report = PollReport {
-            caught_up: window_done,
-            ..PollReport::default()
-        };
+        let mut report = PollReport::default();
         report.add(handed_over);
+        let sweeping = self.sweep(cursors, out, &mut report).await?;
+        report.caught_up = window_done && !sweeping;
         Ok(report)
     }
 }

@@ -6,10 +6,12 @@
 //! An offer's modification date, which `offers_query` filters on (`<date type="Modified">`,
 //! `min` and `max` both inclusive), is on the back office's own clock, the wall clock, as a
 //! real API's: a date never runs ahead of the time the API serves it, so a client that ends
-//! its window at "now" misses nothing. The market moves in simulated time, often far ahead
-//! of the wall clock (a burst of changes spans simulated minutes in a millisecond), so the
-//! back office dates an offer when it first serves the offer's current version (its product
-//! page's last change and our quantity): the offers of the market it opened on at its
+//! its window at "now" misses nothing. It dates OUR offer only, as the real API does: its
+//! price, shipping, quantity or state; competitors repricing the product page leave it
+//! undated, and `pricing_query` serves their current prices whenever it is asked. The market
+//! moves in simulated time, often far ahead of the wall clock (a burst of changes spans
+//! simulated minutes in a millisecond), so the back office dates an offer when it first
+//! serves the offer's current version: the offers of the market it opened on at its
 //! opening, a later change at the first `offers_query` after it. A refused call answers
 //! HTTP 200 with `status="ERROR"` and an `error` element, as the API does.
 
@@ -29,7 +31,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::state::MarketState;
-use super::timestamps::{page_updated_at, rfc3339};
+use super::timestamps::rfc3339;
 use super::{OperationContext, Simulator, operation};
 use crate::market::Offer;
 
@@ -73,10 +75,13 @@ pub(super) fn routes(simulator: &Simulator) -> Router<Simulator> {
         .layer(Extension(back_office))
 }
 
-/// What the back office shows of one of our offers: a change to either is a modification.
+/// What the back office shows of one of our offers: a change to any is a modification of
+/// the offer. (Its state is always new, 11, here.) The competitors on its product page are
+/// not part of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct OfferVersion {
-    page_updated_at: EpochMillis,
+    price: i64,
+    shipping: i64,
     quantity: i64,
 }
 
@@ -137,12 +142,12 @@ impl BackOffice {
 /// Our offers on Fnac Darty (catalogue index) and what they show.
 fn own_offers(market: &MarketState) -> impl Iterator<Item = (usize, OfferVersion)> + '_ {
     (0..market.catalogue().references.len()).filter_map(|index| {
-        let page = market.page(index, Channel::FnacDarty)?;
-        page.ours?;
+        let ours = market.page(index, Channel::FnacDarty)?.ours?;
         Some((
             index,
             OfferVersion {
-                page_updated_at: page_updated_at(market, page),
+                price: ours.listing,
+                shipping: ours.shipping,
                 quantity: market.state(index).erp.quantity,
             },
         ))

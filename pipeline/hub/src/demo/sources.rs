@@ -163,6 +163,8 @@ impl<'a> SimulatedSources<'a> {
             auth_rate: LOCAL_RATE,
             offers_query_rate: LOCAL_RATE,
             pricing_query_rate: LOCAL_RATE,
+            pricing_sweep_interval_ms:
+                hub_connectors::fnac_darty::config::DEFAULT_PRICING_SWEEP_INTERVAL_MS,
             http: HttpSettings::default(),
         };
         let gtin_by_sku: HashMap<String, String> = simulator
