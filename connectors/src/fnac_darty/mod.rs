@@ -25,12 +25,13 @@
 //! right after the last EAN handed over.
 //!
 //! The EANs swept are those of the offers the connector has read, kept in memory with our
-//! price and updated by every `offers_query` page. A connector just started has read only
-//! what its incremental sync has read since; the first sweep it runs therefore first reads
-//! every offer again, one page per poll, with `offers_query` over the window from the
-//! beginning to the moment that read starts (later changes are the incremental sync's),
-//! paged as above, and only then prices. An offer deleted from the shop stays in the index,
-//! and is swept, until the connector restarts.
+//! price and updated by every `offers_query` page. Each sweep, and a sweep resumed after a
+//! restart (when memory holds only what the incremental sync read since), first reads every
+//! offer again, one page per poll, with `offers_query` over the window from the beginning
+//! to the moment that read starts (later changes are the incremental sync's), paged as
+//! above; what it and the incremental sync meanwhile read replaces the index, so an offer
+//! gone from the shop is not swept. This costs one `offers_query` page per `page_size`
+//! offers, a tenth of the sweep's `pricing_query` calls at the default page size.
 
 pub mod config;
 pub mod mapping;
@@ -56,7 +57,7 @@ use self::payload::{
     MAX_PRICING_REFERENCES, ModifiedBetween, Session, ShopCredentials, auth_request,
     offers_query_request, pricing_query_request,
 };
-use self::sweep::{IndexCompleteness, OfferIndex, SweepCursor};
+use self::sweep::{OfferIndex, SweepCursor};
 use crate::connector::{Connector, HandedOver, PollReport, RecordSink, hand_over, load_cursor};
 use crate::machinery::{
     ApiClient, ApiResponse, BreakerState, ConnectorError, Cursor, CursorKey, CursorStore,
@@ -380,13 +381,14 @@ impl FnacDartyConnector {
         let mut after = after.map(str::to_owned);
         if let SweepCursor::Waiting { .. } = cursor {
             // The sweep starts: its cursor says so, and a restart resumes it.
+            self.index.outdate();
             let started = SweepCursor::Sweeping { after: None };
             report.add(
                 self.hand_over_sweep(Vec::new(), &started, cursors, out)
                     .await?,
             );
         }
-        if self.index.completeness != IndexCompleteness::Whole {
+        if !self.index.is_current() {
             self.rebuild_index(now).await?;
             return Ok(true);
         }
@@ -431,13 +433,8 @@ impl FnacDartyConnector {
     /// that read at `now` if none is under way. An unreadable page is read again at the next
     /// poll: its offers would otherwise be missing from the sweep.
     async fn rebuild_index(&mut self, now: i64) -> Result<(), ConnectorError> {
-        let (position, window_max) = match &self.index.completeness {
-            IndexCompleteness::Rebuilding {
-                position,
-                window_max,
-            } => (position.clone(), *window_max),
-            IndexCompleteness::Partial | IndexCompleteness::Whole => (OffersCursor::default(), now),
-        };
+        let rebuild = self.index.rebuild(now);
+        let (position, window_max) = (rebuild.position.clone(), rebuild.window_max);
         let (read, answer) = self.read_offers(&position, window_max).await?;
         let next = match read {
             Ok(page) => position.after_page(window_max, Some(WindowCount::of(&page))),
@@ -452,13 +449,8 @@ impl FnacDartyConnector {
                 (position, false)
             }
         };
-        self.index.completeness = match next {
-            (_, true) => IndexCompleteness::Whole,
-            (position, false) => IndexCompleteness::Rebuilding {
-                position,
-                window_max,
-            },
-        };
+        let (position, done) = next;
+        self.index.rebuild_advanced(position, done);
         Ok(())
     }
 
