@@ -5,9 +5,9 @@
 //! drop is read first and emptied.
 
 mod in_memory;
+mod simulated;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -20,8 +20,8 @@ use hub_core::channel::Channel;
 use hub_market_sim::CatalogueParams;
 use hub_market_sim::http::{
     AMAZON_GET_INVENTORY_SUMMARIES, AMAZON_GET_ITEM_OFFERS_BATCH, AMAZON_LWA_TOKEN,
-    AMAZON_SEARCH_CATALOG_ITEMS, Credentials, FaultConfig, Faults, MarketClock,
-    RateLimit as SimRateLimit, RunningSimulator, SimServerConfig, Simulator, asin_of,
+    AMAZON_SEARCH_CATALOG_ITEMS, Credentials, FaultConfig, Faults, RateLimit as SimRateLimit,
+    RunningSimulator, SimServerConfig, asin_of,
 };
 use hub_schemas::records::{OfferSignal, StockSource};
 use in_memory::{CollectingSink, MemoryCursorStore};
@@ -30,7 +30,7 @@ const TOKEN_LIFETIME_SECS: u64 = 8;
 const RENEWAL_MARGIN_MS: u64 = 1_000;
 
 async fn start_simulator(references: usize, faults: FaultConfig) -> RunningSimulator {
-    let config = SimServerConfig {
+    simulated::serve(SimServerConfig {
         catalogue: CatalogueParams {
             references,
             ..CatalogueParams::default()
@@ -41,15 +41,8 @@ async fn start_simulator(references: usize, faults: FaultConfig) -> RunningSimul
         },
         faults,
         ..SimServerConfig::default()
-    };
-    Simulator::new(config)
-        .expect("simulator")
-        .start(
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            MarketClock::OnRequest,
-        )
-        .await
-        .expect("simulator serving")
+    })
+    .await
 }
 
 /// A scratch directory for the references file and the notification drop.

@@ -13,9 +13,9 @@
 //! change made between two syncs is read by the second window after it.
 
 mod in_memory;
+mod simulated;
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use hub_connectors::connector::Connector;
@@ -27,36 +27,17 @@ use hub_connectors::fnac_darty::{
 use hub_connectors::machinery::{Cursor, CursorKey, CursorStore, HttpSettings, RateLimit, Secret};
 use hub_connectors::sourced::{SignalRecord, Sourced};
 use hub_core::channel::Channel;
-use hub_market_sim::CatalogueParams;
 use hub_market_sim::http::{
-    FNAC_AUTH, FNAC_OFFERS_QUERY, FNAC_PRICING_QUERY, FaultConfig, Faults, MarketClock,
-    RunningSimulator, SimServerConfig, Simulator,
+    FNAC_AUTH, FNAC_OFFERS_QUERY, FNAC_PRICING_QUERY, FaultConfig, RunningSimulator,
 };
 use in_memory::{CollectingSink, MemoryCursorStore};
 
 const PAGE_SIZE: u32 = 30;
 
-async fn start_simulator() -> RunningSimulator {
-    start_simulator_with(FaultConfig::default()).await
-}
+const REFERENCES: usize = 250;
 
-async fn start_simulator_with(faults: FaultConfig) -> RunningSimulator {
-    let config = SimServerConfig {
-        faults,
-        catalogue: CatalogueParams {
-            references: 250,
-            ..CatalogueParams::default()
-        },
-        ..SimServerConfig::default()
-    };
-    Simulator::new(config)
-        .expect("simulator")
-        .start(
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            MarketClock::OnRequest,
-        )
-        .await
-        .expect("simulator serving")
+async fn start_simulator() -> RunningSimulator {
+    simulated::serve_catalogue(REFERENCES, FaultConfig::default()).await
 }
 
 fn new_connector(simulator: &RunningSimulator) -> FnacDartyConnector {
@@ -334,56 +315,13 @@ async fn offers_changing_while_a_window_is_paged_through_are_not_lost() {
 
 #[tokio::test]
 async fn malformed_offers_are_quarantined_and_throttling_is_obeyed() {
-    let faults = FaultConfig {
-        seed: 11,
-        default: Faults::default(),
-        operations: [(
-            FNAC_OFFERS_QUERY.to_owned(),
-            Faults {
-                malformed_rate: 0.15,
-                throttle_rate: 0.2,
-                retry_after_secs: 1,
-                ..Faults::default()
-            },
-        )]
-        .into_iter()
-        .collect(),
-    };
-    let simulator = start_simulator_with(faults).await;
-    let ours = simulator
-        .simulator
-        .pages(Channel::FnacDarty)
-        .iter()
-        .filter(|page| page.ours)
-        .count();
-    let mut connector = new_connector(&simulator);
-    let mut cursors = MemoryCursorStore::default();
-    let mut sink = CollectingSink::default();
-    while !connector
-        .poll(&mut cursors, &mut sink)
-        .await
-        .expect("throttled calls are retried, malformed offers handed over as rejected")
-        .caught_up
-    {}
-    let rejected = sink
-        .records()
-        .filter(|record| matches!(record, Sourced::Rejected { .. }))
-        .count();
-    let stats = simulator.simulator.stats().operation(FNAC_OFFERS_QUERY);
-    assert!(
-        stats.malformed_elements > 0 && stats.throttled_at_rate > 0,
-        "{stats:?}"
-    );
-    assert_eq!(
-        rejected as u64, stats.malformed_elements,
-        "each malformed offer quarantined"
-    );
-    assert_eq!(
-        sink.records().count(),
-        ours,
-        "every offer is a signal or a rejection"
-    );
-    assert_eq!(stats.retry_after_violations, 0, "Retry-After obeyed");
+    simulated::malformed_offers_are_quarantined_and_throttling_is_obeyed(
+        REFERENCES,
+        FNAC_OFFERS_QUERY,
+        Channel::FnacDarty,
+        new_connector,
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -3,9 +3,9 @@
 //! market changes, laid over the first, gives exactly what a fresh full sync gives.
 
 mod in_memory;
+mod simulated;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
 use hub_connectors::connector::Connector;
 use hub_connectors::machinery::{HttpSettings, RateLimit, Secret};
@@ -13,36 +13,15 @@ use hub_connectors::octopia::{ClientCredentials, OctopiaConfig, OctopiaConnector
 use hub_connectors::sourced::{SignalRecord, Sourced};
 use hub_core::channel::Channel;
 use hub_core::reason::ReasonCode;
-use hub_market_sim::CatalogueParams;
-use hub_market_sim::http::{
-    FaultConfig, Faults, MarketClock, OCTOPIA_OFFERS, OCTOPIA_TOKEN, RunningSimulator,
-    SimServerConfig, Simulator,
-};
+use hub_market_sim::http::{FaultConfig, OCTOPIA_OFFERS, OCTOPIA_TOKEN, RunningSimulator};
 use in_memory::{CollectingSink, MemoryCursorStore};
 
 const PAGE_SIZE: u32 = 40;
 
-async fn start_simulator() -> RunningSimulator {
-    start_simulator_with(FaultConfig::default()).await
-}
+const REFERENCES: usize = 300;
 
-async fn start_simulator_with(faults: FaultConfig) -> RunningSimulator {
-    let config = SimServerConfig {
-        faults,
-        catalogue: CatalogueParams {
-            references: 300,
-            ..CatalogueParams::default()
-        },
-        ..SimServerConfig::default()
-    };
-    Simulator::new(config)
-        .expect("simulator")
-        .start(
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            MarketClock::OnRequest,
-        )
-        .await
-        .expect("simulator serving")
+async fn start_simulator() -> RunningSimulator {
+    simulated::serve_catalogue(REFERENCES, FaultConfig::default()).await
 }
 
 fn new_connector(simulator: &RunningSimulator) -> OctopiaConnector {
@@ -195,54 +174,11 @@ async fn full_then_incremental_sync_matches_a_fresh_full_sync() {
 
 #[tokio::test]
 async fn malformed_offers_are_quarantined_and_throttling_is_obeyed() {
-    let faults = FaultConfig {
-        seed: 11,
-        default: Faults::default(),
-        operations: [(
-            OCTOPIA_OFFERS.to_owned(),
-            Faults {
-                malformed_rate: 0.15,
-                throttle_rate: 0.2,
-                retry_after_secs: 1,
-                ..Faults::default()
-            },
-        )]
-        .into_iter()
-        .collect(),
-    };
-    let simulator = start_simulator_with(faults).await;
-    let ours = simulator
-        .simulator
-        .pages(Channel::Cdiscount)
-        .iter()
-        .filter(|page| page.ours)
-        .count();
-    let mut connector = new_connector(&simulator);
-    let mut cursors = MemoryCursorStore::default();
-    let mut sink = CollectingSink::default();
-    while !connector
-        .poll(&mut cursors, &mut sink)
-        .await
-        .expect("throttled calls are retried, malformed offers handed over as rejected")
-        .caught_up
-    {}
-    let rejected = sink
-        .records()
-        .filter(|record| matches!(record, Sourced::Rejected { .. }))
-        .count();
-    let stats = simulator.simulator.stats().operation(OCTOPIA_OFFERS);
-    assert!(
-        stats.malformed_elements > 0 && stats.throttled_at_rate > 0,
-        "{stats:?}"
-    );
-    assert_eq!(
-        rejected as u64, stats.malformed_elements,
-        "each malformed offer quarantined"
-    );
-    assert_eq!(
-        sink.records().count(),
-        ours,
-        "every offer is a signal or a rejection"
-    );
-    assert_eq!(stats.retry_after_violations, 0, "Retry-After obeyed");
+    simulated::malformed_offers_are_quarantined_and_throttling_is_obeyed(
+        REFERENCES,
+        OCTOPIA_OFFERS,
+        Channel::Cdiscount,
+        new_connector,
+    )
+    .await;
 }

@@ -8,9 +8,9 @@
 //! malformed rows are quarantined with their reason while the read goes on to the end.
 
 mod in_memory;
+mod simulated;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
 
 use hub_connectors::connector::Connector;
 use hub_connectors::machinery::{HttpSettings, RateLimit, Secret};
@@ -19,10 +19,8 @@ use hub_connectors::odoo::{
 };
 use hub_connectors::sourced::{SignalRecord, Sourced};
 use hub_core::reason::ReasonCode;
-use hub_market_sim::CatalogueParams;
 use hub_market_sim::http::{
-    FaultConfig, Faults, MarketClock, ODOO_JSON2, ODOO_JSONRPC, RunningSimulator, SimServerConfig,
-    Simulator, odoo_partner_id,
+    FaultConfig, Faults, ODOO_JSON2, ODOO_JSONRPC, RunningSimulator, odoo_partner_id,
 };
 use hub_schemas::records::{CostKind, ProductReference};
 use in_memory::{CollectingSink, MemoryCursorStore};
@@ -34,22 +32,7 @@ async fn start_simulator() -> RunningSimulator {
 }
 
 async fn start_simulator_with(faults: FaultConfig) -> RunningSimulator {
-    let config = SimServerConfig {
-        catalogue: CatalogueParams {
-            references: 300,
-            ..CatalogueParams::default()
-        },
-        faults,
-        ..SimServerConfig::default()
-    };
-    Simulator::new(config)
-        .expect("simulator")
-        .start(
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            MarketClock::OnRequest,
-        )
-        .await
-        .expect("simulator serving")
+    simulated::serve_catalogue(300, faults).await
 }
 
 fn new_connector(simulator: &RunningSimulator, protocol: OdooProtocol) -> OdooConnector {
