@@ -33,8 +33,8 @@ pub fn wall_clock_millis() -> EpochMillis {
         .unwrap_or_default()
 }
 
-/// The catalogue's date, where the simulated market starts: early enough that `changes`
-/// changes end before `wall_clock`. A re-run started later than the length of a run's
+/// Where the simulated market changes start: early enough that `changes` changes end
+/// before `wall_clock`. A re-run started later than the length of a run's
 /// simulated span (a second per thousand changes) starts after everything the previous run
 /// observed, so its records supersede it.
 pub fn market_start(wall_clock: EpochMillis, changes: u64) -> EpochMillis {
@@ -47,11 +47,25 @@ pub fn market_start(wall_clock: EpochMillis, changes: u64) -> EpochMillis {
 }
 
 /// The simulator of the demo's market, serving on a free loopback port, moved only by the
-/// demo (`Simulator::advance`).
+/// demo (`Simulator::advance`), its market changes starting at `changes_start`. The
+/// simulator's clock first runs through the catalogue's initial sync (a paced snapshot, a
+/// span that grows with the catalogue), so the catalogue is dated that span earlier.
 pub async fn start_simulator(
     params: &DemoParams,
-    as_of: EpochMillis,
+    changes_start: EpochMillis,
 ) -> Result<RunningSimulator, DemoError> {
+    let first = new_simulator(params, changes_start).await?;
+    let sync_span = first.stats().market.simulated_now - changes_start;
+    let simulator = if sync_span > 0 {
+        new_simulator(params, changes_start - sync_span).await?
+    } else {
+        first
+    };
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    Ok(simulator.start(loopback, MarketClock::OnRequest).await?)
+}
+
+async fn new_simulator(params: &DemoParams, as_of: EpochMillis) -> Result<Simulator, DemoError> {
     let config = SimServerConfig {
         catalogue: CatalogueParams {
             seed: params.catalogue_seed,
@@ -75,7 +89,7 @@ pub async fn start_simulator(
         },
         ..SimServerConfig::default()
     };
-    let simulator = tokio::task::spawn_blocking(move || Simulator::new(config))
+    tokio::task::spawn_blocking(move || Simulator::new(config))
         .await
         .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
         .map_err(|error| match error {
@@ -87,9 +101,7 @@ pub async fn start_simulator(
                 }
             }
             other => DemoError::Simulator(other),
-        })?;
-    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    Ok(simulator.start(loopback, MarketClock::OnRequest).await?)
+        })
 }
 
 /// The catalogue's exchange rates in the scoring configuration, so that suppliers quoting in

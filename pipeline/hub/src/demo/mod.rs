@@ -260,11 +260,11 @@ pub async fn run(
 
     let rounds = params.changes_per_reference;
     let changes_per_round = params.references as u64;
-    let as_of = market::market_start(
+    let changes_start = market::market_start(
         market::wall_clock_millis(),
         rounds.saturating_mul(changes_per_round),
     );
-    let simulator = market::start_simulator(params, as_of).await?;
+    let simulator = market::start_simulator(params, changes_start).await?;
     let catalogue = simulator.simulator.catalogue();
     let mut config = config.clone();
     market::use_catalogue_fx_rates(&mut config.scoring, &catalogue)?;
