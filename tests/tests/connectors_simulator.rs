@@ -250,15 +250,20 @@ async fn a_429_storm_is_obeyed_within_the_rate_budget() -> Result<()> {
         per_second: 4.0,
         burst: 2,
     };
-    let storm = Faults {
-        storm: Some(Window {
-            after_ms: 0,
-            duration_ms: 2_500,
-            every_ms: None,
-        }),
+    // Throttling at random throughout; the storm (every request refused) from the start
+    // until the connector has met it, however long it takes to start on a loaded machine.
+    let throttling = Faults {
         throttle_rate: 0.2,
         retry_after_secs: 1,
         ..Faults::default()
+    };
+    let storm = Faults {
+        storm: Some(Window {
+            after_ms: 0,
+            duration_ms: WAIT.as_millis() as u64,
+            every_ms: None,
+        }),
+        ..throttling.clone()
     };
     let simulator = start_simulator(
         250,
@@ -274,6 +279,20 @@ async fn a_429_storm_is_obeyed_within_the_rate_budget() -> Result<()> {
         &config,
         vec![mirakl(mirakl_config(&simulator, 20, budget))?],
     );
+    eventually(
+        WAIT,
+        async || simulator_stats(&simulator).await,
+        |stats| stats.operation(MIRAKL_OF21).throttled_in_storm > 0,
+        |stats| format!("the connector never met the storm: {stats:?}"),
+    )
+    .await?;
+    // A storm of a few Retry-Afters, then only the random throttling.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    simulator.simulator.set_faults(FaultConfig {
+        seed: 11,
+        default: throttling,
+        ..FaultConfig::default()
+    })?;
     let by_gtin = mirakl_offers_covering(&config, &expected).await?;
     connectors.stop().await?;
     exactly_once(&by_gtin, &expected)?;
