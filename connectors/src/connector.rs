@@ -117,7 +117,24 @@ pub async fn hand_over(
     cursors: &mut dyn CursorStore,
     out: &mut dyn RecordSink,
 ) -> Result<HandedOver, ConnectorError> {
-    let error = |kind| ConnectorError::new(&key.connector, &key.operation, kind);
+    let handed_over =
+        hand_over_without_cursor(metrics, &key.connector, &key.operation, page, out).await?;
+    cursors.save(key, next).await.map_err(|failure| {
+        ConnectorError::new(&key.connector, &key.operation, ErrorKind::Cursor(failure))
+    })?;
+    record_cursor_lag(key, next, epoch_millis(SystemTime::now()));
+    Ok(handed_over)
+}
+
+/// Hands over a page that moves no cursor (what a look-up could not read), counting its
+/// records out and rejected in the metrics of `operation`.
+pub async fn hand_over_without_cursor(
+    metrics: &ConnectorMetrics,
+    connector: &str,
+    operation: &str,
+    page: Vec<Sourced>,
+    out: &mut dyn RecordSink,
+) -> Result<HandedOver, ConnectorError> {
     let mut rejected_by_reason = std::collections::BTreeMap::new();
     for element in &page {
         if let Sourced::Rejected { reason, .. } = element {
@@ -130,18 +147,13 @@ pub async fn hand_over(
         rejected,
     };
     if !page.is_empty() {
-        out.accept(page)
-            .await
-            .map_err(|failure| error(ErrorKind::Sink(failure)))?;
+        out.accept(page).await.map_err(|failure| {
+            ConnectorError::new(connector, operation, ErrorKind::Sink(failure))
+        })?;
     }
-    cursors
-        .save(key, next)
-        .await
-        .map_err(|failure| error(ErrorKind::Cursor(failure)))?;
-    record_cursor_lag(key, next, epoch_millis(SystemTime::now()));
-    metrics.records_out(&key.operation, handed_over.signals);
+    metrics.records_out(operation, handed_over.signals);
     for (reason, count) in rejected_by_reason {
-        metrics.records_quarantined(&key.operation, reason, count);
+        metrics.records_quarantined(operation, reason, count);
     }
     Ok(handed_over)
 }

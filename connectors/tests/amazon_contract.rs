@@ -106,11 +106,12 @@ fn catalog_search_maps_asins_to_gtins_and_root_ranks_and_keeps_the_next_token() 
     );
     // The fourth item has no asin: reported, not silently skipped.
     assert_eq!(page.unreadable.len(), 1);
-    assert!(
-        page.unreadable[0].contains("item 3"),
-        "{:?}",
-        page.unreadable
-    );
+    let (quarantine, raw) = &page.unreadable[0];
+    assert_eq!(quarantine.reason, ReasonCode::Undecodable);
+    assert!(quarantine.detail.contains("item 3"), "{quarantine:?}");
+    // The item's own bytes, for the quarantine and a replay.
+    let item: serde_json::Value = serde_json::from_slice(raw).expect("the item's JSON");
+    assert!(item.get("asin").is_none(), "{item}");
     assert_eq!(
         page.next_token.as_deref(),
         Some("xsdflkj324lkjsdlkj3423klkjsdfkljlk2j34klj2l3k4jlksdjl234")

@@ -384,3 +384,51 @@ async fn fee_estimates_are_read_from_the_fees_api() {
     assert_eq!(estimate.lines.len(), 2);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn unreadable_catalog_items_are_quarantined_with_their_bytes() {
+    let faults = FaultConfig {
+        seed: 5,
+        operations: [(
+            AMAZON_SEARCH_CATALOG_ITEMS.to_owned(),
+            Faults {
+                malformed_rate: 0.2,
+                ..Faults::default()
+            },
+        )]
+        .into(),
+        ..FaultConfig::default()
+    };
+    let simulator = start_simulator(120, faults).await;
+    let dir = scratch("catalog");
+    let mut connector = new_connector(&simulator, &dir);
+    let mut cursors = MemoryCursorStore::default();
+    let mut sink = CollectingSink::default();
+    round(&mut connector, &mut cursors, &mut sink).await;
+
+    let malformed = simulator
+        .simulator
+        .stats()
+        .operation(AMAZON_SEARCH_CATALOG_ITEMS)
+        .malformed_elements;
+    assert!(malformed > 0, "the test needs malformed catalog items");
+    let quarantined: Vec<&Sourced> = sink
+        .records()
+        .filter(|record| {
+            matches!(record, Sourced::Rejected { origin, .. } if origin.source == "amazon.searchCatalogItems")
+        })
+        .collect();
+    assert_eq!(
+        quarantined.len() as u64,
+        malformed,
+        "every unreadable catalog item quarantined: {:?}",
+        rejected(&sink)
+    );
+    for record in quarantined {
+        let Sourced::Rejected { raw, .. } = record else {
+            unreachable!("filtered above")
+        };
+        serde_json::from_slice::<serde_json::Value>(raw).expect("the item's own JSON");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use hub_core::gtin::gtin_13;
 
 use super::payload::{CatalogItem, ItemSearchResults};
+use super::undecodable;
+use hub_core::reason::Quarantine;
 
 /// The identifier types that carry a GTIN, in order of preference.
 const GTIN_IDENTIFIER_TYPES: [&str; 3] = ["EAN", "GTIN", "UPC"];
@@ -84,9 +86,10 @@ impl CatalogEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogPage {
     pub entries: Vec<CatalogEntry>,
-    /// Items that are not the documented shape, with what is wrong: their ASINs stay
-    /// unknown, so the offers and stock that name them are quarantined with that reason.
-    pub unreadable: Vec<String>,
+    /// Items that are not the documented shape, with what is wrong and their bytes: they
+    /// go to quarantine, and their ASINs stay unknown, so the offers and stock that name
+    /// them are quarantined too.
+    pub unreadable: Vec<(Quarantine, Vec<u8>)>,
     pub next_token: Option<String>,
 }
 
@@ -107,9 +110,10 @@ pub fn read_search_page(body: &[u8], marketplace_id: &str) -> Result<CatalogPage
             Ok(item) => page
                 .entries
                 .push(CatalogEntry::from_item(&item, marketplace_id)),
-            Err(error) => page
-                .unreadable
-                .push(format!("searchCatalogItems item {index}: {error}")),
+            Err(error) => page.unreadable.push((
+                undecodable(&format!("searchCatalogItems item {index}"), &error),
+                raw.get().as_bytes().to_vec(),
+            )),
         }
     }
     Ok(page)
@@ -203,7 +207,7 @@ mod tests {
                 .as_deref(),
             Some("4006381333932")
         );
-        let bare = item(r#"{"asin": "B000000003"}"#);
+        let bare = item(r#"{"asin": "B000000003", "identifiers": []}"#);
         assert_eq!(CatalogEntry::from_item(&bare, "A13V1IB3VIYZZH").gtin, None);
     }
 

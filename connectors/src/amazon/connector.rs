@@ -31,7 +31,9 @@ use super::payload::{
     MoneyOut, PriceToEstimateFees,
 };
 use super::{CONNECTOR, Marketplace, NEW_CONDITION, rejected};
-use crate::connector::{Connector, PollReport, RecordSink, hand_over, load_cursor};
+use crate::connector::{
+    Connector, PollReport, RecordSink, hand_over, hand_over_without_cursor, load_cursor,
+};
 use crate::machinery::{
     ApiClient, ApiResponse, BreakerState, ConnectorError, Cursor, CursorKey, CursorStore,
     ErrorKind, Secret, TokenCache, epoch_millis, request_oauth2_token,
@@ -202,12 +204,13 @@ impl AmazonConnector {
     }
 
     /// searchCatalogItems for up to 20 identifiers of one type (`EAN`, `ASIN`), with the
-    /// identifiers and sales ranks of each item found.
+    /// identifiers and sales ranks of each item found, and the items that are not the
+    /// documented shape as rejected elements, bound for quarantine.
     async fn search_catalog(
         &mut self,
         identifiers_type: &str,
         identifiers: &[String],
-    ) -> Result<Vec<CatalogEntry>, ConnectorError> {
+    ) -> Result<(Vec<CatalogEntry>, Vec<Sourced>), ConnectorError> {
         let mut url = self.url("/catalog/2022-04-01/items");
         url.query_pairs_mut()
             .append_pair("identifiers", &identifiers.join(","))
@@ -224,18 +227,24 @@ impl AmazonConnector {
                 raw: answer.body.to_vec(),
             })
         })?;
-        for problem in &page.unreadable {
-            tracing::warn!(connector = CONNECTOR, %problem, "catalog item not readable");
-        }
-        Ok(page.entries)
+        let origin = answer.origin();
+        let unreadable = page
+            .unreadable
+            .into_iter()
+            .map(|(quarantine, raw)| rejected(quarantine, &raw, origin.clone()))
+            .collect();
+        Ok((page.entries, unreadable))
     }
 
     /// Resolves the ASINs the catalog does not know yet; those Amazon does not return are
-    /// recorded without GTIN, so their elements are rejected with that reason.
-    async fn resolve_asins(&mut self, asins: Vec<String>) -> Result<(), ConnectorError> {
+    /// recorded without GTIN, so their elements are rejected with that reason. Returns the
+    /// catalog items that could not be read, rejected.
+    async fn resolve_asins(&mut self, asins: Vec<String>) -> Result<Vec<Sourced>, ConnectorError> {
         let unknown = self.catalog.unknown(asins.iter().map(String::as_str));
+        let mut unreadable = Vec::new();
         for chunk in unknown.chunks(PER_CALL) {
-            let entries = self.search_catalog("ASIN", chunk).await?;
+            let (entries, rejected) = self.search_catalog("ASIN", chunk).await?;
+            unreadable.extend(rejected);
             for entry in entries {
                 self.catalog.insert(entry);
             }
@@ -249,14 +258,26 @@ impl AmazonConnector {
                 }
             }
         }
-        Ok(())
+        Ok(unreadable)
     }
 
-    /// Step 2: the next watched GTINs to ASINs.
-    async fn resolve_references(&mut self) -> Result<PollReport, ConnectorError> {
+    /// Step 2: the next watched GTINs to ASINs. Catalog items that cannot be read are
+    /// quarantined: the watched reference they stood for would otherwise never be polled.
+    async fn resolve_references(
+        &mut self,
+        out: &mut dyn RecordSink,
+    ) -> Result<PollReport, ConnectorError> {
         let count = self.unresolved.len().min(PER_CALL);
         let gtins: Vec<String> = self.unresolved[..count].to_vec();
-        let entries = self.search_catalog("EAN", &gtins).await?;
+        let (entries, unreadable) = self.search_catalog("EAN", &gtins).await?;
+        let handed_over = hand_over_without_cursor(
+            self.client.metrics(),
+            CONNECTOR,
+            SEARCH_CATALOG_ITEMS,
+            unreadable,
+            out,
+        )
+        .await?;
         self.unresolved.drain(..count);
         let mut found = 0;
         for entry in entries {
@@ -273,7 +294,9 @@ impl AmazonConnector {
             found,
             "watched references resolved to ASINs"
         );
-        Ok(PollReport::default())
+        let mut report = PollReport::default();
+        report.add(handed_over);
+        Ok(report)
     }
 
     /// Step 1: the notification drop.
@@ -301,8 +324,8 @@ impl AmazonConnector {
             .filter_map(|(_, notification)| notification.as_ref().ok())
             .map(|notification| notification.payload.any_offer_changed.trigger.asin.clone())
             .collect();
-        self.resolve_asins(asins).await?;
-        let page: Vec<Sourced> = messages
+        let unreadable_items = self.resolve_asins(asins).await?;
+        let mut page: Vec<Sourced> = messages
             .into_iter()
             .map(|(bytes, notification)| match notification {
                 Ok(notification) => map_notification(
@@ -315,6 +338,7 @@ impl AmazonConnector {
                 Err(quarantine) => rejected(quarantine, &bytes, unread_origin(received_at)),
             })
             .collect();
+        page.extend(unreadable_items);
         let key = CursorKey::new(CONNECTOR, ANY_OFFER_CHANGED);
         let last = files
             .last()
@@ -460,8 +484,8 @@ impl AmazonConnector {
         let origin = answer.origin();
         let (page, token) = match read_inventory_page(&answer.body) {
             Ok(inventory) => {
-                self.resolve_asins(inventory.asins()).await?;
-                let page = inventory.map(&self.catalog, &self.marketplace, &origin);
+                let mut page = self.resolve_asins(inventory.asins()).await?;
+                page.extend(inventory.map(&self.catalog, &self.marketplace, &origin));
                 (page, inventory.next_token)
             }
             // An unreadable page ends the pass: there is no token to go on with.
@@ -621,7 +645,7 @@ impl Connector for AmazonConnector {
             return self.read_notifications(files, cursors, out).await;
         }
         if !self.unresolved.is_empty() {
-            return self.resolve_references().await;
+            return self.resolve_references(out).await;
         }
         let (next_token, pass_started) = match self.step.clone() {
             Step::Inventory {

@@ -324,7 +324,8 @@ pub struct Pagination {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct CatalogItem {
     pub asin: String,
-    #[serde(default)]
+    /// Always asked for (`includedData=identifiers`): an item without it cannot be matched
+    /// to a reference, so it is not the documented answer and goes to quarantine.
     pub identifiers: Vec<ItemIdentifiersByMarketplace>,
     #[serde(rename = "salesRanks", default)]
     pub sales_ranks: Vec<ItemSalesRanksByMarketplace>,
