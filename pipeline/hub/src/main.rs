@@ -156,7 +156,8 @@ impl BenchCommand {
 #[derive(Debug, clap::Args)]
 struct DemoArgs {
     /// Product references in the catalogue (over Amazon, Cdiscount, Fnac Darty and Mirakl).
-    #[arg(long, default_value_t = 10_000)]
+    /// The run's length grows with it: 10,000 took 26 minutes here (README, demo section).
+    #[arg(long, default_value_t = 2_000)]
     references: usize,
     /// Rounds of market changes after the initial sync, each of as many changes as there
     /// are references; the connectors read the market to its end after each round.
