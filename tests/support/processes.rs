@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use hub::config::Config;
+use hub::processor::ProcessorError;
+use hub::task::StoppableTask;
 
 use crate::hub_binary;
 
@@ -187,27 +189,7 @@ pub fn restored_partitions(log: &Path) -> Result<Vec<i64>> {
 }
 
 /// The processor (`hub::processor::run`) as a task of the test's runtime.
-pub struct ProcessorTask {
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), hub::processor::ProcessorError>>,
-}
-
-impl ProcessorTask {
-    pub fn start(config: &Config) -> Self {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let config = config.clone();
-        let task = tokio::spawn(async move {
-            hub::processor::run(&config, async {
-                stopped.await.ok();
-            })
-            .await
-        });
-        Self { stop, task }
-    }
-
-    /// Asks the processor to stop and returns how it ended.
-    pub async fn stop(self) -> Result<()> {
-        self.stop.send(()).ok();
-        self.task.await?.context("the processor failed")
-    }
+pub fn start_processor(config: &Config) -> StoppableTask<ProcessorError> {
+    let config = config.clone();
+    StoppableTask::spawn(|shutdown| async move { hub::processor::run(&config, shutdown).await })
 }

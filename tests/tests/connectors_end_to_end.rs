@@ -17,6 +17,7 @@ use hub_connectors::connector::Connector;
 use hub_connectors::machinery::ConnectorError;
 use hub_integration_tests::connectors::{broker_config, run_connectors, start_simulator};
 use hub_integration_tests::market::{latest_scores, read_until_or_explain};
+use hub_integration_tests::processes::start_processor;
 use hub_market_sim::http::FaultConfig;
 use hub_schemas::records::ReferenceScore;
 use hub_schemas::{Decoder, Framing, Topic, TopicNames};
@@ -59,14 +60,7 @@ async fn every_simulated_reference_is_scored_on_every_channel_it_is_read_on() ->
     // The scores are read from the start, before the processor creates their topic.
     hub::kafka::ensure_topics(&config.kafka, &topics.specs()).await?;
 
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let processor_config = config.clone();
-    let processor = tokio::spawn(async move {
-        hub::processor::run(&processor_config, async {
-            stopped.await.ok();
-        })
-        .await
-    });
+    let processor = start_processor(&config);
     let scratch = tempfile::tempdir()?;
     let sources = SimulatedSources::new(&simulator, scratch.path());
     let connectors = SOURCES
@@ -109,8 +103,7 @@ async fn every_simulated_reference_is_scored_on_every_channel_it_is_read_on() ->
     )
     .await?;
     connectors.stop().await?;
-    stop.send(()).ok();
-    processor.await??;
+    processor.stop().await?;
 
     let scored: BTreeSet<(String, String)> = latest_scores(&scores).into_keys().collect();
     let unexpected: Vec<_> = scored.difference(&expected).cloned().collect();

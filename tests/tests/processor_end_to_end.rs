@@ -12,7 +12,7 @@ use hub_integration_tests::market::{
     corrupt_reasons, expected_scores, publish, read_until, simulate, use_catalogue_fx_rates,
     wait_for_scores,
 };
-use hub_integration_tests::processes::ProcessorTask;
+use hub_integration_tests::processes::start_processor;
 use hub_schemas::records::QuarantinedRecord;
 use hub_schemas::{Decoder, Framing, Topic, TopicNames};
 
@@ -29,7 +29,7 @@ async fn every_offered_reference_is_scored_and_every_corrupt_record_quarantined(
     publish(&config, &events).await?;
     let topics = TopicNames::new(&config.kafka.topic_prefix)?;
 
-    let processor = ProcessorTask::start(&config);
+    let processor = start_processor(&config);
 
     let expected = expected_scores(&events, &config.scoring)?;
     let expected_reasons = corrupt_reasons(&events);

@@ -14,7 +14,7 @@ use hub_integration_tests::market::{
     expected_scores, expected_scores_under, publish, simulate, use_catalogue_fx_rates,
     wait_for_scores,
 };
-use hub_integration_tests::processes::ProcessorTask;
+use hub_integration_tests::processes::start_processor;
 use hub_integration_tests::{local_broker_config, unique_name};
 use hub_schemas::{Decoder, Framing, TopicNames};
 
@@ -75,7 +75,7 @@ async fn a_published_revision_rescores_every_reference_with_versions_moved_forwa
     let before = expected_scores(&events, &config.scoring)?;
     ensure!(!before.is_empty(), "the simulation must produce scores");
 
-    let processor = ProcessorTask::start(&config);
+    let processor = start_processor(&config);
     wait_for_scores(&config, &decoder, &before, WAIT).await?;
 
     let profiles = std::env::temp_dir().join(unique_name("rescore-config"));
@@ -143,7 +143,7 @@ async fn a_published_revision_rescores_every_reference_with_versions_moved_forwa
         "revisions count up, got {}",
         second.revision
     );
-    let processor = ProcessorTask::start(&config);
+    let processor = start_processor(&config);
     rescore::wait(&config, second.revision, WAIT, |_| {}).await?;
     let caught_up = expected_scores_under(
         &events,

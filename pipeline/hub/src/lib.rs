@@ -12,5 +12,6 @@ pub mod market_feed;
 pub mod processor;
 pub mod rescore;
 pub mod sink;
+pub mod task;
 pub mod telemetry;
 pub mod wiring;

@@ -39,14 +39,13 @@ use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use crate::config::{Config, KafkaConfig};
 use crate::demo::{self, BrokerError, OffsetReader, Span};
 use crate::kafka::{self, KafkaAdapterError};
 use crate::market_feed::{FeedError, MarketFeed, products_topic_key};
 use crate::processor::{self, ProcessorError};
+use crate::task::StoppableTask;
 use crate::wiring::{self, WiringError};
 
 pub use report::{BenchReport, Cleanup, LatencyReport, Measurement, Progress, ThroughputReport};
@@ -513,44 +512,28 @@ fn market(params: &BenchParams) -> Result<MarketSimulation, BenchError> {
 /// The processor of the run once started: the code of `hub process` as a task of this
 /// process, stopped through its shutdown future as SIGTERM would stop it.
 #[derive(Default)]
-struct RunningProcessor(Option<StartedProcessor>);
-
-/// The processor's stop signal and its task.
-struct StartedProcessor {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), ProcessorError>>,
-}
+struct RunningProcessor(Option<StoppableTask<ProcessorError>>);
 
 impl RunningProcessor {
     fn start(&mut self, config: &Arc<Config>) {
-        let (stop, stopped) = oneshot::channel::<()>();
         let config = Arc::clone(config);
-        let task = tokio::spawn(async move {
-            processor::run(&config, async {
-                // A dropped sender (the run failed) stops the processor as well.
-                let _ = stopped.await;
-            })
-            .await
-        });
-        self.0 = Some(StartedProcessor { stop, task });
+        self.0 = Some(StoppableTask::spawn(|shutdown| async move {
+            processor::run(&config, shutdown).await
+        }));
     }
 
     /// An error when the processor has ended: it runs until stopped, so an end is a failure.
     fn check(&self) -> Result<(), BenchError> {
         match &self.0 {
-            Some(started) if started.task.is_finished() => Err(BenchError::ProcessorEnded),
+            Some(started) if started.is_finished() => Err(BenchError::ProcessorEnded),
             _ => Ok(()),
         }
     }
 
     async fn stop(&mut self) -> Result<(), BenchError> {
-        let Some(StartedProcessor { stop, task }) = self.0.take() else {
-            return Ok(());
-        };
-        // The task may already have ended (with an error): then nobody listens any more.
-        let _ = stop.send(());
-        task.await
-            .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))?;
+        if let Some(started) = self.0.take() {
+            started.stop().await?;
+        }
         Ok(())
     }
 }

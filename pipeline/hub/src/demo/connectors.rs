@@ -2,40 +2,25 @@
 //! `connect::run_observed`), stopped as SIGTERM stops them, their sweeps counted.
 
 use hub_connectors::connector::Connector;
-use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::connect::{self, ConnectError, Sweeps};
+use crate::task::StoppableTask;
 
 pub struct RunningConnectors {
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), ConnectError>>,
+    task: StoppableTask<ConnectError>,
     sweeps: watch::Receiver<Sweeps>,
 }
 
 impl RunningConnectors {
     pub fn start(config: &Config, connectors: Vec<Box<dyn Connector>>) -> Self {
-        let (stop, stopped) = oneshot::channel::<()>();
         let (sweeps_sender, sweeps) = watch::channel(Sweeps::new());
         let config = config.clone();
-        let task = tokio::spawn(async move {
-            connect::run_observed(
-                &config,
-                connectors,
-                async {
-                    // A dropped sender (the caller failed) stops the connectors as well.
-                    stopped.await.ok();
-                },
-                sweeps_sender,
-            )
-            .await
+        let task = StoppableTask::spawn(|shutdown| async move {
+            connect::run_observed(&config, connectors, shutdown, sweeps_sender).await
         });
-        RunningConnectors {
-            stop: Some(stop),
-            task,
-            sweeps,
-        }
+        RunningConnectors { task, sweeps }
     }
 
     /// Whether the connectors stopped by themselves: one could not go on (credentials
@@ -51,12 +36,7 @@ impl RunningConnectors {
 
     /// Sends the stop signal (as SIGTERM does) and waits: each connector finishes its poll
     /// in flight, so every page read is acknowledged by the broker and its cursor saved.
-    pub async fn stop(mut self) -> Result<(), ConnectError> {
-        if let Some(stop) = self.stop.take() {
-            stop.send(()).ok();
-        }
-        (&mut self.task)
-            .await
-            .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
+    pub async fn stop(self) -> Result<(), ConnectError> {
+        self.task.stop().await
     }
 }
