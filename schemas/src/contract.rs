@@ -68,7 +68,7 @@ impl Contract {
         Contract::QuarantinedRecord,
     ];
 
-    fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self as usize
     }
 

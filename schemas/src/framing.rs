@@ -15,6 +15,7 @@ use apache_avro::types::Value;
 use crate::codec::{AvroRecord, FieldError};
 use crate::contract::{Contract, Fingerprint, Topic, TopicNames};
 use crate::registry::{RegisteredSchema, RegistryError, SchemaId, SchemaRegistry};
+use crate::resolved;
 
 /// The first two bytes of an Avro single-object encoded value.
 pub const SINGLE_OBJECT_MAGIC: [u8; 2] = [0xC3, 0x01];
@@ -173,24 +174,34 @@ pub enum DecodeError {
 
 /// Reads one Avro datum written with `writer_schema` into a record, resolving it against the
 /// record's current (reader) schema: fields the writer lacks take their defaults, fields
-/// the reader lacks are skipped. Fails if any byte is left over.
+/// the reader lacks are skipped. Fails if any byte is left over. For a one-off writer
+/// schema: it resolves `writer_schema` on every call, where [`Decoder`] resolves each
+/// writer schema once.
 pub fn read_datum<R: AvroRecord>(writer_schema: &Schema, datum: &[u8]) -> Result<R, DatumError> {
-    read_datum_with(writer_schema, false, datum)
-}
-
-fn read_datum_with<R: AvroRecord>(
-    writer_schema: &Schema,
-    writer_is_reader: bool,
-    datum: &[u8],
-) -> Result<R, DatumError> {
-    apache_avro::util::max_allocation_bytes(MAX_ALLOCATION_BYTES);
+    limit_allocations();
     let mut rest = datum;
-    let mut value = apache_avro::from_avro_datum(writer_schema, &mut rest, None)
+    let value = apache_avro::from_avro_datum(writer_schema, &mut rest, None)
         .map_err(DatumError::Malformed)?;
     if !rest.is_empty() {
         return Err(DatumError::TrailingBytes(rest.len()));
     }
-    if !writer_is_reader {
+    into_record(value, false)
+}
+
+fn limit_allocations() {
+    apache_avro::util::max_allocation_bytes(MAX_ALLOCATION_BYTES);
+}
+
+/// The record of a decoded `value`, resolved against the record's current schema unless it
+/// was written with it.
+fn into_record<R: AvroRecord>(
+    mut value: Value,
+    written_with_reader: bool,
+) -> Result<R, DatumError> {
+    if !written_with_reader {
+        // apache-avro 0.21 resolves the reader schema's names on every call here; it has no
+        // public resolution against names resolved once (0.22's `resolve_with_names`). Only
+        // values written with another version of a contract take this path.
         widen_decimals(&mut value);
         value = value
             .resolve(R::CONTRACT.schema())
@@ -287,25 +298,19 @@ impl Encoder {
             topic: topic_name(),
             cause,
         })?;
-        let datum = apache_avro::to_avro_datum(R::CONTRACT.schema(), value).map_err(|cause| {
+        let mut payload = Vec::new();
+        resolved::write_single_object(R::CONTRACT, &value, &mut payload).map_err(|cause| {
             EncodeError::Avro {
                 record: R::CONTRACT.name(),
                 topic: topic_name(),
                 cause,
             }
         })?;
-        let mut payload = Vec::with_capacity(SINGLE_OBJECT_HEADER_LEN + datum.len());
-        match &self.schema_ids {
-            None => {
-                payload.extend_from_slice(&SINGLE_OBJECT_MAGIC);
-                payload.extend_from_slice(&R::CONTRACT.fingerprint().0);
-            }
-            Some(ids) => {
-                payload.push(CONFLUENT_MAGIC);
-                payload.extend_from_slice(&ids[topic.index()].0.to_be_bytes());
-            }
+        if let Some(ids) = &self.schema_ids {
+            let id = ids[topic.index()].0.to_be_bytes();
+            let confluent_header = [CONFLUENT_MAGIC, id[0], id[1], id[2], id[3]];
+            payload.splice(..SINGLE_OBJECT_HEADER_LEN, confluent_header);
         }
-        payload.extend_from_slice(&datum);
         Ok(payload)
     }
 }
@@ -473,11 +478,14 @@ impl Decoder {
                 },
             });
         }
-        read_datum_with(R::CONTRACT.schema(), true, datum).map_err(|cause| DecodeError::Datum {
-            topic: self.topic_name(topic),
-            writer,
-            cause,
-        })
+        limit_allocations();
+        resolved::read_current(R::CONTRACT, datum)
+            .and_then(|value| into_record(value, true))
+            .map_err(|cause| DecodeError::Datum {
+                topic: self.topic_name(topic),
+                writer,
+                cause,
+            })
     }
 
     fn decode_registered<R: AvroRecord>(
@@ -499,12 +507,15 @@ impl Decoder {
             });
         }
         let writer_is_reader = writer.fingerprint() == R::CONTRACT.fingerprint();
-        read_datum_with(writer.schema(), writer_is_reader, datum).map_err(|cause| {
-            DecodeError::Datum {
+        limit_allocations();
+        writer
+            .reader()
+            .read(datum)
+            .and_then(|value| into_record(value, writer_is_reader))
+            .map_err(|cause| DecodeError::Datum {
                 topic: self.topic_name(topic),
                 writer: writer_ref,
                 cause,
-            }
-        })
+            })
     }
 }

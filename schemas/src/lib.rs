@@ -25,6 +25,7 @@ mod contract;
 mod framing;
 pub mod records;
 mod registry;
+mod resolved;
 
 pub use canonical::{CanonicalFormError, parsing_canonical_form};
 pub use codec::{AvroRecord, FieldError, FieldProblem};

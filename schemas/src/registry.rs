@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::contract::Fingerprint;
+use crate::resolved::DatumReader;
 
 /// The registry's own media type, for requests and answers.
 pub const REGISTRY_CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
@@ -188,27 +189,38 @@ impl RegistryError {
     }
 }
 
-/// A writer schema known to the registry, parsed once.
+/// A writer schema known to the registry, parsed and resolved once.
 #[derive(Debug)]
 pub struct RegisteredSchema {
     id: SchemaId,
     schema: Schema,
     fingerprint: Fingerprint,
     full_name: Option<String>,
+    reader: DatumReader,
 }
 
 impl RegisteredSchema {
-    fn new(id: SchemaId, schema: Schema, fingerprint: Fingerprint) -> Self {
+    fn new(id: SchemaId, schema: Schema, fingerprint: Fingerprint) -> Result<Self, RegistryError> {
         let full_name = match &schema {
             Schema::Record(record) => Some(record.name.fullname(None)),
             _ => None,
         };
-        Self {
+        let reader = DatumReader::new(&schema).map_err(|error| RegistryError::UnusableSchema {
+            id,
+            reason: format!("its named types cannot be resolved: {error}"),
+        })?;
+        Ok(Self {
             id,
             fingerprint,
             full_name,
             schema,
-        }
+            reader,
+        })
+    }
+
+    /// Reads datums written with this schema.
+    pub(crate) fn reader(&self) -> &DatumReader {
+        &self.reader
     }
 
     pub fn id(&self) -> SchemaId {
@@ -361,6 +373,7 @@ impl SchemaRegistry {
             .call(self.post(url, &body, &operation)?, &operation)
             .await?;
         let id = SchemaId(answer.id);
+        let registered = RegisteredSchema::new(id, schema.clone(), fingerprint)?;
         self.ids
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -369,7 +382,7 @@ impl SchemaRegistry {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .entry(id)
-            .or_insert_with(|| Arc::new(RegisteredSchema::new(id, schema.clone(), fingerprint)));
+            .or_insert_with(|| Arc::new(registered));
         Ok(id)
     }
 
@@ -413,7 +426,7 @@ impl SchemaRegistry {
                 reason: error.to_string(),
             }
         })?;
-        let registered = Arc::new(RegisteredSchema::new(id, schema, fingerprint));
+        let registered = Arc::new(RegisteredSchema::new(id, schema, fingerprint)?);
         Ok(Arc::clone(
             self.schemas
                 .write()
