@@ -432,3 +432,37 @@ async fn unreadable_catalog_items_are_quarantined_with_their_bytes() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn a_round_rejects_exactly_the_malformed_items_pages_and_summaries_served() {
+    let faults = FaultConfig {
+        seed: 29,
+        default: Faults {
+            malformed_rate: 0.08,
+            ..Faults::default()
+        },
+        ..FaultConfig::default()
+    };
+    // More than one page (50) of FBA inventory.
+    let simulator = start_simulator(260, faults).await;
+    let dir = scratch("malformed");
+    let mut connector = new_connector(&simulator, &dir);
+    let mut cursors = MemoryCursorStore::default();
+    let mut sink = CollectingSink::default();
+    round(&mut connector, &mut cursors, &mut sink).await;
+
+    simulated::assert_rejected_exactly_what_was_corrupted(&simulator, "amazon", sink.records());
+    let stats = simulator.simulator.stats();
+    for operation in [
+        AMAZON_SEARCH_CATALOG_ITEMS,
+        AMAZON_GET_ITEM_OFFERS_BATCH,
+        AMAZON_GET_INVENTORY_SUMMARIES,
+    ] {
+        assert!(
+            stats.operation(operation).malformed_elements > 0,
+            "{operation}: {:?}",
+            stats.operation(operation)
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -28,7 +28,7 @@ use hub_connectors::machinery::{Cursor, CursorKey, CursorStore, HttpSettings, Ra
 use hub_connectors::sourced::{SignalRecord, Sourced};
 use hub_core::channel::Channel;
 use hub_market_sim::http::{
-    FNAC_AUTH, FNAC_OFFERS_QUERY, FNAC_PRICING_QUERY, FaultConfig, RunningSimulator,
+    FNAC_AUTH, FNAC_OFFERS_QUERY, FNAC_PRICING_QUERY, FaultConfig, Faults, RunningSimulator,
 };
 use in_memory::{CollectingSink, MemoryCursorStore};
 
@@ -322,6 +322,51 @@ async fn malformed_offers_are_quarantined_and_throttling_is_obeyed() {
         new_connector,
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_sync_and_a_sweep_reject_exactly_the_malformed_offers_and_pricing_products_served() {
+    let faults = FaultConfig {
+        seed: 23,
+        default: Faults {
+            malformed_rate: 0.06,
+            ..Faults::default()
+        },
+        ..FaultConfig::default()
+    };
+    let simulator = simulated::serve_catalogue(REFERENCES, faults).await;
+    let mut connector = new_connector(&simulator);
+    let mut cursors = MemoryCursorStore::default();
+    let mut sink = CollectingSink::default();
+    let mut poll_to_the_end = async |cursors: &mut MemoryCursorStore| {
+        for _ in 0..200 {
+            if connector
+                .poll(cursors, &mut sink)
+                .await
+                .expect("malformed elements are handed over as rejected")
+                .caught_up
+            {
+                return;
+            }
+        }
+        panic!("the sync never caught up");
+    };
+    poll_to_the_end(&mut cursors).await;
+    make_sweep_due(&mut cursors).await;
+    poll_to_the_end(&mut cursors).await;
+    assert!(
+        matches!(
+            sweep_position(&mut cursors).await,
+            SweepCursor::Waiting { .. }
+        ),
+        "the sweep went to its end"
+    );
+    drop(poll_to_the_end);
+    simulated::assert_rejected_exactly_what_was_corrupted(&simulator, "fnac_darty", sink.records());
+    for operation in [FNAC_OFFERS_QUERY, FNAC_PRICING_QUERY] {
+        let stats = simulator.simulator.stats().operation(operation);
+        assert!(stats.malformed_elements > 0, "{operation}: {stats:?}");
+    }
 }
 
 #[tokio::test]

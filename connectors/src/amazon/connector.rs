@@ -54,6 +54,9 @@ use operations::*;
 
 /// searchCatalogItems takes at most 20 identifiers; getItemOffersBatch at most 20 requests.
 const PER_CALL: usize = 20;
+/// How many times searchCatalogItems by ASIN is asked for ASINs its answer left
+/// unresolved while garbling items (see `resolve_asins`).
+const CATALOG_ATTEMPTS: usize = 3;
 /// Notification files handed over per poll.
 const NOTIFICATIONS_PER_POLL: usize = 100;
 const ACCESS_TOKEN_HEADER: &str = "x-amz-access-token";
@@ -239,23 +242,35 @@ impl AmazonConnector {
     /// Resolves the ASINs the catalog does not know yet; those Amazon does not return are
     /// recorded without GTIN, so their elements are rejected with that reason. Returns the
     /// catalog items that could not be read, rejected.
+    ///
+    /// An answer with unreadable items is asked again for the ASINs it did not resolve, up
+    /// to [`CATALOG_ATTEMPTS`] times: a garbled item says nothing of its ASIN, and the offers
+    /// and stock that name it would be rejected for want of a GTIN although they are sound.
+    /// Only an ASIN still unresolved then, or that Amazon does not return, stays unknown
+    /// (and is not asked again this run).
     async fn resolve_asins(&mut self, asins: Vec<String>) -> Result<Vec<Sourced>, ConnectorError> {
         let unknown = self.catalog.unknown(asins.iter().map(String::as_str));
         let mut unreadable = Vec::new();
         for chunk in unknown.chunks(PER_CALL) {
-            let (entries, rejected) = self.search_catalog("ASIN", chunk).await?;
-            unreadable.extend(rejected);
-            for entry in entries {
-                self.catalog.insert(entry);
-            }
-            for asin in chunk {
-                if !self.catalog.contains(asin) {
-                    self.catalog.insert(CatalogEntry {
-                        asin: asin.clone(),
-                        gtin: None,
-                        root_rank: None,
-                    });
+            let mut asking: Vec<String> = chunk.to_vec();
+            for _ in 0..CATALOG_ATTEMPTS {
+                let (entries, rejected) = self.search_catalog("ASIN", &asking).await?;
+                let garbled = !rejected.is_empty();
+                unreadable.extend(rejected);
+                for entry in entries {
+                    self.catalog.insert(entry);
                 }
+                asking.retain(|asin| !self.catalog.contains(asin));
+                if !garbled || asking.is_empty() {
+                    break;
+                }
+            }
+            for asin in asking {
+                self.catalog.insert(CatalogEntry {
+                    asin,
+                    gtin: None,
+                    root_rank: None,
+                });
             }
         }
         Ok(unreadable)

@@ -66,7 +66,9 @@ pub struct GetOffersResult {
     pub identifier: ItemIdentifier,
     #[serde(rename = "Summary")]
     pub summary: Summary,
-    #[serde(rename = "Offers", default)]
+    /// Required by the productPricingV0 model (empty when nobody offers the item): a page
+    /// without it cannot tell "no offer" from a broken answer, so it is not read.
+    #[serde(rename = "Offers")]
     pub offers: Vec<Offer>,
 }
 

@@ -389,7 +389,21 @@ impl FnacDartyConnector {
             );
         }
         if !self.index.is_current() {
-            self.rebuild_index(now).await?;
+            let (rejected, position, done) = self.rebuild_index(now).await?;
+            // The offers this read could not read are quarantined like those of the
+            // incremental sync: each is a malformed answer, whichever read met it. The read
+            // moves on only once they are handed over, so a refused hand-over reads the
+            // page again.
+            if !rejected.is_empty() {
+                let sweeping = SweepCursor::Sweeping {
+                    after: after.clone(),
+                };
+                report.add(
+                    self.hand_over_sweep(rejected, &sweeping, cursors, out)
+                        .await?,
+                );
+            }
+            self.index.rebuild_advanced(position, done);
             return Ok(true);
         }
         for _ in 0..PRICING_BATCHES_PER_POLL {
@@ -431,13 +445,21 @@ impl FnacDartyConnector {
 
     /// Reads the next page of the full `offers_query` read that rebuilds the index, opening
     /// that read at `now` if none is under way. An unreadable page is read again at the next
-    /// poll: its offers would otherwise be missing from the sweep.
-    async fn rebuild_index(&mut self, now: i64) -> Result<(), ConnectorError> {
+    /// poll: its offers would otherwise be missing from the sweep. Returns the page's offers
+    /// that could not be read, and the read's next position and whether it is done, for
+    /// [`OfferIndex::rebuild_advanced`] once those are handed over.
+    async fn rebuild_index(
+        &mut self,
+        now: i64,
+    ) -> Result<(Vec<Sourced>, OffersCursor, bool), ConnectorError> {
         let rebuild = self.index.rebuild(now);
         let (position, window_max) = (rebuild.position.clone(), rebuild.window_max);
         let (read, answer) = self.read_offers(&position, window_max).await?;
-        let next = match read {
-            Ok(page) => position.after_page(window_max, Some(WindowCount::of(&page))),
+        let (rejected, next) = match read {
+            Ok(page) => {
+                let next = position.after_page(window_max, Some(WindowCount::of(&page)));
+                (page.rejected, next)
+            }
             Err(error) => {
                 tracing::warn!(
                     connector = CONNECTOR,
@@ -446,12 +468,11 @@ impl FnacDartyConnector {
                     %error,
                     "an offers_query page rebuilding the sweep's index is unreadable: reading it again at the next poll"
                 );
-                (position, false)
+                (Vec::new(), (position, false))
             }
         };
         let (position, done) = next;
-        self.index.rebuild_advanced(position, done);
-        Ok(())
+        Ok((rejected, position, done))
     }
 
     async fn hand_over_sweep(

@@ -41,11 +41,14 @@ impl OurShop {
     }
 }
 
-/// One of our offers with its GTIN-13 and currency checked.
+/// One of our offers with its GTIN-13, currency and price checked.
 #[derive(Debug)]
 pub struct ListedOffer {
     pub gtin: String,
     pub currency: String,
+    /// Our price: an offer of ours without one is not OF21's answer (Mirakl refuses to
+    /// create an offer without a price), so it is quarantined rather than published unpriced.
+    pub price: Decimal,
     pub offer: OwnOffer,
 }
 
@@ -147,9 +150,13 @@ fn read_own_offer(raw: &RawValue) -> Result<ListedOffer, (ReasonCode, String)> {
             )
         })?
         .to_owned();
+    let price = offer
+        .price
+        .ok_or_else(|| (ReasonCode::MissingField, format!("{name} has no price")))?;
     Ok(ListedOffer {
         gtin,
         currency,
+        price,
         offer,
     })
 }
@@ -355,10 +362,11 @@ fn read_shop_offer(
 
 /// Our offer's total price as the buyer sees it: OF21's `total_price`, else price plus the
 /// minimum shipping rate.
-fn our_total(offer: &OwnOffer) -> Option<Decimal> {
+fn our_total(listed: &ListedOffer) -> Decimal {
+    let offer = &listed.offer;
     offer
         .total_price
-        .or_else(|| Some(offer.price? + offer.min_shipping_price.unwrap_or_default()))
+        .unwrap_or_else(|| listed.price + offer.min_shipping_price.unwrap_or_default())
 }
 
 fn same(ours: Option<&str>, theirs: Option<&str>) -> bool {
@@ -402,13 +410,13 @@ fn offer_signal(
     // An inactive offer (out of stock, typically) is still our listing at its price, but
     // buyers do not see it: it is never featured.
     let shown = offer.active != Some(false);
-    let ours_total = our_total(offer).filter(|_| shown);
+    let ours_total = shown.then(|| our_total(listed));
     let origin = competition.map_or(own_origin, |(_, origin)| origin).clone();
     let mut signal = OfferSignal {
         gtin: listed.gtin.clone(),
         channel: Channel::Mirakl.key().to_owned(),
         currency: listed.currency.clone(),
-        our_price_incl_vat: offer.price,
+        our_price_incl_vat: Some(listed.price),
         our_shipping_incl_vat: offer.min_shipping_price,
         buy_box_price_incl_vat: None,
         we_own_buy_box: None,
@@ -436,9 +444,9 @@ fn offer_signal(
         signal.lowest_listing_price_incl_vat = lowest.map(|offer| offer.price);
         signal.lowest_shipping_incl_vat = lowest.and_then(|offer| offer.shipping);
         signal.lowest_landed_price_incl_vat = lowest.map(|offer| offer.total_price);
-        // The contract's count includes our listing whenever it has a price (the quality
-        // gate refuses a priced page counted empty), shown to buyers or not.
-        let count = competitors.len() + usize::from(offer.price.is_some());
+        // The contract's count includes our listing, shown to buyers or not (the quality
+        // gate refuses a priced page counted empty).
+        let count = competitors.len() + 1;
         signal.offer_count = Some(i32::try_from(count).unwrap_or(i32::MAX));
         let (featured, ours_featured) = match (ours_total, lowest) {
             (Some(ours), Some(theirs)) if ours <= theirs.total_price => (Some(ours), true),

@@ -60,7 +60,8 @@ pub struct ProductsOffers {
 pub struct ProductOffers {
     #[serde(default)]
     pub product_references: Vec<ProductReferenceId>,
-    #[serde(default)]
+    /// Always written, empty when no shop offers the product: a product without it cannot
+    /// tell "no competitor" from a broken answer, so it is not read.
     pub offers: Vec<Box<RawValue>>,
 }
 

@@ -103,3 +103,60 @@ pub async fn malformed_offers_are_quarantined_and_throttling_is_obeyed<C: Connec
     );
     assert_eq!(stats.retry_after_violations, 0, "Retry-After obeyed");
 }
+
+/// What the simulator corrupted through the operations named `<api>.<operation>`: every
+/// malformed element and every placeholder offer it served, each of which must come out of
+/// the connector as exactly one rejection.
+pub fn corrupted(simulator: &RunningSimulator, api: &str) -> (u64, u64) {
+    let prefix = format!("{api}.");
+    simulator
+        .simulator
+        .stats()
+        .operations
+        .iter()
+        .filter(|(operation, _)| operation.starts_with(&prefix))
+        .fold((0, 0), |(malformed, placeholders), (_, stats)| {
+            (
+                malformed + stats.malformed_elements,
+                placeholders + stats.placeholder_offers,
+            )
+        })
+}
+
+/// Asserts that the connector rejected exactly what the simulator corrupted through `api`
+/// (at least one malformed element), each rejection with a reason, a detail and the raw
+/// bytes of what was refused. Returns the rejections as `REASON: detail` lines.
+pub fn assert_rejected_exactly_what_was_corrupted<'a>(
+    simulator: &RunningSimulator,
+    api: &str,
+    records: impl Iterator<Item = &'a Sourced>,
+) -> Vec<String> {
+    let (malformed, placeholders) = corrupted(simulator, api);
+    assert!(malformed > 0, "the test needs malformed {api} elements");
+    let rejected: Vec<String> = records
+        .filter_map(|record| match record {
+            Sourced::Rejected {
+                reason,
+                detail,
+                raw,
+                ..
+            } => {
+                assert!(
+                    !raw.is_empty(),
+                    "{reason}: {detail}: quarantined without its bytes"
+                );
+                assert!(!detail.is_empty(), "{reason} without a detail");
+                Some(format!("{reason}: {detail}"))
+            }
+            Sourced::Signal { .. } => None,
+        })
+        .collect();
+    assert_eq!(
+        rejected.len() as u64,
+        malformed + placeholders,
+        "{api}: {malformed} malformed elements and {placeholders} placeholder offers served, \
+         {} rejections: {rejected:#?}",
+        rejected.len()
+    );
+    rejected
+}

@@ -30,7 +30,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use super::state::MarketState;
-use super::{Credentials, OperationContext, Simulator, operation};
+use super::{Credentials, OperationContext, PayloadField, Simulator, operation};
 use crate::market::{BuyBox, ChannelMarket, Offer};
 use crate::money::decimal;
 
@@ -706,7 +706,17 @@ async fn inventory_summaries(
         (summaries, fba.len())
     };
     for summary in &mut summaries {
-        malformer.malform(summary, &["asin", "inventoryDetails", "condition"]);
+        // The fbaInventory model marks every field of a summary optional; the hub needs
+        // `asin` and (asked with details=true) `inventoryDetails`, while a summary without
+        // `condition` is read as new stock: only a wrong type breaks it.
+        malformer.malform_fields(
+            summary,
+            &[
+                PayloadField::Required("asin"),
+                PayloadField::Required("inventoryDetails"),
+                PayloadField::Optional("condition"),
+            ],
+        );
     }
     simulator.record_malformed(&context, &malformer);
     let next = offset + INVENTORY_PAGE_SIZE;

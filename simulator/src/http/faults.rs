@@ -222,10 +222,31 @@ pub(crate) fn draw(rng: &mut ChaCha8Rng, share: f64) -> bool {
     share > 0.0 && rng.random_bool(share)
 }
 
+/// A field of a payload element that the [`Malformer`] may break, as the API documents it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadField<'a> {
+    /// Always in the API's answer: it can go missing or get a value of the wrong type.
+    Required(&'a str),
+    /// The API may leave it out, so its absence is a valid answer, not a malformation: it
+    /// can only get a value of the wrong type.
+    Optional(&'a str),
+}
+
+impl<'a> PayloadField<'a> {
+    fn name(self) -> &'a str {
+        match self {
+            PayloadField::Required(name) | PayloadField::Optional(name) => name,
+        }
+    }
+}
+
 /// Malforms payload elements at the operation's configured rate. A route calls
-/// [`Malformer::malform`] on each element it serves, naming the fields a consumer needs:
-/// one of them, chosen at random, gets a value of the wrong type or goes missing, the way
-/// real feeds break (a price written `"12,99 EUR"`, a missing reference list).
+/// [`Malformer::malform`] (every field required) or [`Malformer::malform_fields`] on each
+/// element it serves, naming the fields a consumer needs: one of those the element holds,
+/// chosen at random, gets a value of the wrong type or, when the API always writes it, goes
+/// missing, the way real feeds break (a price written `"12,99 EUR"`, a missing reference
+/// list). A field the element does not hold, or holds as `null`, is never chosen: breaking
+/// it would change nothing, and the element would be counted malformed while served sound.
 pub struct Malformer {
     rate: f64,
     rng: ChaCha8Rng,
@@ -241,29 +262,52 @@ impl Malformer {
         }
     }
 
-    /// Maybe malforms one of `fields` of the JSON object `element`; returns whether it did.
+    /// Maybe malforms one of `fields` of the JSON object `element`, each one a field the API
+    /// always writes; returns whether it did.
     pub fn malform(&mut self, element: &mut Value, fields: &[&str]) -> bool {
+        let fields: Vec<PayloadField<'_>> = fields
+            .iter()
+            .map(|name| PayloadField::Required(name))
+            .collect();
+        self.malform_fields(element, &fields)
+    }
+
+    /// Maybe malforms one of `fields` of the JSON object `element`; returns whether it did.
+    pub fn malform_fields(&mut self, element: &mut Value, fields: &[PayloadField<'_>]) -> bool {
         if fields.is_empty() || !draw(&mut self.rng, self.rate) {
             return false;
         }
         let Some(object) = element.as_object_mut() else {
             return false;
         };
-        let field = fields[self.rng.random_range(0..fields.len())];
-        let broken = match object.get(field) {
-            Some(Value::Number(number)) => {
+        let held: Vec<PayloadField<'_>> = fields
+            .iter()
+            .copied()
+            .filter(|field| {
+                object
+                    .get(field.name())
+                    .is_some_and(|value| !value.is_null())
+            })
+            .collect();
+        if held.is_empty() {
+            return false;
+        }
+        let field = held[self.rng.random_range(0..held.len())];
+        let broken = match &object[field.name()] {
+            Value::Number(number) => {
                 // A decimal comma and a currency sign: a number no JSON reader accepts.
                 Value::String(format!("{number} EUR").replace('.', ","))
             }
-            Some(Value::String(_)) => Value::Array(Vec::new()),
-            Some(Value::Array(_)) => Value::String("N/A".to_owned()),
-            Some(Value::Bool(_)) => Value::String("maybe".to_owned()),
-            _ => Value::Null,
+            Value::String(_) => Value::Array(Vec::new()),
+            Value::Array(_) => Value::String("N/A".to_owned()),
+            Value::Bool(_) => Value::String("maybe".to_owned()),
+            Value::Object(_) | Value::Null => Value::String("N/A".to_owned()),
         };
-        if self.rng.random_bool(0.25) {
-            object.remove(field);
+        let removed = matches!(field, PayloadField::Required(_)) && self.rng.random_bool(0.25);
+        if removed {
+            object.remove(field.name());
         } else {
-            object.insert(field.to_owned(), broken);
+            object.insert(field.name().to_owned(), broken);
         }
         self.malformed += 1;
         true
@@ -336,6 +380,36 @@ mod tests {
         let mut never = Malformer::new(0.0, 3);
         let mut element = serde_json::json!({"price": 1});
         assert!(!never.malform(&mut element, &["price"]));
+    }
+
+    #[test]
+    fn optional_fields_are_mistyped_never_removed() {
+        let mut malformer = Malformer::new(1.0, 9);
+        for _ in 0..50 {
+            let mut element = serde_json::json!({"shipping": 4.99, "price": 12.5});
+            assert!(malformer.malform_fields(&mut element, &[PayloadField::Optional("shipping")]));
+            assert_eq!(element["shipping"], "4,99 EUR", "{element}");
+            assert_eq!(element["price"], 12.5);
+        }
+    }
+
+    #[test]
+    fn fields_the_element_does_not_hold_are_never_chosen() {
+        let mut malformer = Malformer::new(1.0, 4);
+        for _ in 0..50 {
+            let mut element = serde_json::json!({"price": 12.5, "discount": null});
+            assert!(malformer.malform(&mut element, &["price", "discount", "absent"]));
+            assert_ne!(
+                element.get("price"),
+                Some(&serde_json::json!(12.5)),
+                "{element}"
+            );
+            assert_eq!(element["discount"], Value::Null);
+            assert!(element.get("absent").is_none());
+        }
+        let mut bare = serde_json::json!({"discount": null});
+        assert!(!malformer.malform(&mut bare, &["discount", "absent"]));
+        assert_eq!(malformer.malformed(), 50);
     }
 
     #[test]

@@ -495,9 +495,14 @@ fn pricing_product(
     let mut competitors: Vec<Offer> = page.competitors.iter().map(|(_, offer)| *offer).collect();
     competitors.sort_by_key(|offer| offer.landed());
     let mut pricing = String::new();
+    // The element a client reads (and refuses) is the whole `pricing_product`: at most one
+    // of its prices is malformed, so that one malformed element is counted per product.
+    let mut malformed = false;
     for offer in competitors {
         let mut entry = json!({"price": offer.listing as f64 / 100.0});
-        malformer.malform(&mut entry, &["price"]);
+        if !malformed {
+            malformed = malformer.malform(&mut entry, &["price"]);
+        }
         let price = match entry.get("price") {
             Some(Value::Number(number)) => number.to_string(),
             Some(Value::String(text)) => text.clone(),

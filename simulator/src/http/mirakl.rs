@@ -15,7 +15,7 @@ use hub_core::channel::Channel;
 use serde_json::{Value, json};
 
 use super::state::MarketState;
-use super::{OperationContext, Simulator, json_error, operation};
+use super::{OperationContext, PayloadField, Simulator, json_error, operation};
 use crate::catalogue::CatalogueReference;
 use crate::market::{ChannelMarket, Offer};
 
@@ -148,13 +148,16 @@ async fn list_own_offers(
         (own.len(), offers)
     };
     for offer in &mut offers {
-        malformer.malform(
+        // Mirakl's OpenAPI marks `total_price` and `min_shipping_price` optional (the total
+        // is the price plus the minimum shipping rate, which an offer may not have): their
+        // absence is a valid answer, so only a wrong type breaks them.
+        malformer.malform_fields(
             offer,
             &[
-                "price",
-                "total_price",
-                "product_references",
-                "min_shipping_price",
+                PayloadField::Required("price"),
+                PayloadField::Optional("total_price"),
+                PayloadField::Required("product_references"),
+                PayloadField::Optional("min_shipping_price"),
             ],
         );
     }

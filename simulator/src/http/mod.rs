@@ -55,7 +55,8 @@ pub use amazon::{
     AMAZON_GET_MY_FEES_ESTIMATE, AMAZON_LWA_TOKEN, AMAZON_SEARCH_CATALOG_ITEMS, asin_of,
 };
 pub use faults::{
-    FailingWindow, FaultConfig, FaultConfigError, Faults, Malformer, RateLimit, Window,
+    FailingWindow, FaultConfig, FaultConfigError, Faults, Malformer, PayloadField, RateLimit,
+    Window,
 };
 pub use fnac_darty::{FNAC_AUTH, FNAC_OFFERS_QUERY, FNAC_PRICING_QUERY};
 pub use mirakl::{MIRAKL_OF21, MIRAKL_P11};
