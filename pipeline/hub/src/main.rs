@@ -286,3 +286,69 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every command and subcommand (`hub connectors status`, `hub bench latency`...) with
+    /// its path, depth first.
+    fn commands(command: &clap::Command, path: &str, found: &mut Vec<(String, clap::Command)>) {
+        for sub in command.get_subcommands() {
+            let path = format!("{path} {}", sub.get_name());
+            found.push((path.clone(), sub.clone()));
+            commands(sub, &path, found);
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn hub_help_and_every_subcommand_help_say_what_it_does() {
+        let mut hub = Cli::command();
+        let about = hub.get_about().map(ToString::to_string).unwrap_or_default();
+        assert!(
+            about.contains("which product references to source"),
+            "{about}"
+        );
+        let mut all = Vec::new();
+        commands(&hub, "hub", &mut all);
+        let help = hub.render_help().to_string();
+        let mut undocumented = Vec::new();
+        for (path, mut command) in all {
+            let about = command
+                .get_about()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            // clap's own `help` subcommand is documented by clap.
+            if command.get_name() != "help" && about.split_whitespace().count() < 3 {
+                undocumented.push(format!("{path}: about {about:?}"));
+            }
+            for argument in command.get_arguments() {
+                let id = argument.get_id().as_str();
+                if !["help", "version"].contains(&id) && argument.get_help().is_none() {
+                    undocumented.push(format!("{path}: argument {id} has no help"));
+                }
+            }
+            let rendered = command.render_help().to_string();
+            assert!(
+                rendered.contains(&about),
+                "{path} --help omits its description"
+            );
+        }
+        assert!(undocumented.is_empty(), "{undocumented:#?}");
+        for command in [
+            "config", "topics", "migrate", "process", "sink", "demo", "bench",
+        ] {
+            assert!(
+                help.contains(command),
+                "hub --help does not list {command}:\n{help}"
+            );
+        }
+    }
+}

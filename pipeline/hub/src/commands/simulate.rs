@@ -40,11 +40,13 @@ pub struct SimulateArgs {
     /// Every this many seconds, a 429 storm of --storm-secs (0: no storms).
     #[arg(long, default_value_t = 0)]
     pub storm_every_secs: u64,
+    /// Seconds each 429 storm lasts.
     #[arg(long, default_value_t = 5)]
     pub storm_secs: u64,
     /// Every this many seconds, a failing window answering 503 for --failing-secs (0: none).
     #[arg(long, default_value_t = 0)]
     pub failing_every_secs: u64,
+    /// Seconds each failing window lasts.
     #[arg(long, default_value_t = 10)]
     pub failing_secs: u64,
     /// Retry-After of throttled answers, seconds.
