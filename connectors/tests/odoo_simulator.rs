@@ -430,8 +430,8 @@ async fn malformed_rows_are_quarantined_with_their_reason_and_the_read_goes_on()
                 ..
             } => {
                 rejected += 1;
-                // A row not in Odoo's shape, or a supplier price whose variant's barcode
-                // came malformed.
+                // A row not in Odoo's shape, or (should every look-up of its variant come
+                // malformed) a supplier price whose variant has no readable barcode.
                 assert!(
                     matches!(reason, ReasonCode::MappingFailed | ReasonCode::MissingField),
                     "{reason}: {detail}"
@@ -446,6 +446,7 @@ async fn malformed_rows_are_quarantined_with_their_reason_and_the_read_goes_on()
         }
     }
     assert!(rejected > 0);
+    simulated::assert_rejected_exactly_what_was_corrupted(&simulator, "odoo", records.iter());
     assert!(
         products < references && products > references / 2,
         "the other products are read: {products} of {references}"

@@ -25,6 +25,8 @@
 //! product; a counted move (waiting, confirmed, assigned) cannot be deleted before being
 //! cancelled, which writes it.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use reqwest::Url;
 use reqwest::header::AUTHORIZATION;
@@ -35,7 +37,7 @@ use super::config::{OdooConfig, OdooProtocol};
 use super::cursor::{INCREMENTAL_ORDER, WriteDateCursor};
 use super::mapping::{
     OdooMappingSettings, SaleTaxes, VariantBarcodes, changed_products, map_product, map_stock,
-    map_supplierinfo, raw_rows, referenced_products, referenced_taxes,
+    map_supplierinfo, parse_row, raw_rows, referenced_products, referenced_taxes,
 };
 use super::payload::{
     STOCK_CHANGE_FIELDS, STOCK_FIELDS, SUPPLIERINFO_FIELDS, TAX_FIELDS, TaxRow, VARIANT_FIELDS,
@@ -63,6 +65,9 @@ pub const TAXES: &str = "account.tax";
 pub const QUANTS: &str = "stock.quant";
 /// Stock moves: receipts, deliveries, adjustments, and the purchases still expected.
 pub const MOVES: &str = "stock.move";
+/// How many times a look-up whose answer garbled rows is asked again (see
+/// `variant_barcodes`).
+const LOOKUP_ATTEMPTS: usize = 3;
 /// JSON-RPC's `common.authenticate`, once per connector run.
 pub const AUTHENTICATE: &str = "common.authenticate";
 
@@ -259,16 +264,22 @@ impl OdooConnector {
         Ok((rows, response.origin()))
     }
 
-    /// The barcodes of the variants a page of supplier prices refers to.
+    /// The barcodes of the variants a page of supplier prices refers to, and the variant
+    /// rows the look-up could not read, rejected with their bytes.
+    ///
+    /// An answer with unreadable rows is asked again, up to [`LOOKUP_ATTEMPTS`] times: a
+    /// garbled variant row says nothing of its barcode, and the sound supplier prices that
+    /// refer to it would be refused for want of one. Only a variant still unreadable then
+    /// leaves its supplier prices without a barcode, refused as such.
     async fn variant_barcodes(
         &mut self,
         rows: &[Box<RawValue>],
-    ) -> Result<VariantBarcodes, ConnectorError> {
+    ) -> Result<(VariantBarcodes, Vec<Sourced>), ConnectorError> {
         let (variants, templates) = referenced_products(rows);
         let by_variant = json!(["id", "in", variants]);
         let by_template = json!(["product_tmpl_id", "in", templates]);
         let domain = match (variants.is_empty(), templates.is_empty()) {
-            (true, true) => return Ok(VariantBarcodes::default()),
+            (true, true) => return Ok((VariantBarcodes::default(), Vec::new())),
             (false, true) => json!([by_variant]),
             (true, false) => json!([by_template]),
             (false, false) => json!(["|", by_variant, by_template]),
@@ -280,14 +291,25 @@ impl OdooConnector {
             limit: None,
             order: None,
         };
-        let (variant_rows, _) = self.search_read(PRODUCTS, &call).await?;
-        // A variant row Odoo sent in another shape only leaves its supplier prices without a
-        // barcode: they are rejected as such, with their bytes.
-        let variant_rows: Vec<VariantRow> = variant_rows
-            .iter()
-            .filter_map(|raw| serde_json::from_str(raw.get()).ok())
-            .collect();
-        Ok(VariantBarcodes::from_rows(&variant_rows))
+        let mut readable: BTreeMap<i64, VariantRow> = BTreeMap::new();
+        let mut unreadable = Vec::new();
+        for _ in 0..LOOKUP_ATTEMPTS {
+            let (variant_rows, origin) = self.search_read(PRODUCTS, &call).await?;
+            let before = unreadable.len();
+            for raw in &variant_rows {
+                match parse_row::<VariantRow>(PRODUCTS, raw, &origin) {
+                    Ok(row) => {
+                        readable.insert(row.id, row);
+                    }
+                    Err(rejection) => unreadable.push(*rejection),
+                }
+            }
+            if unreadable.len() == before {
+                break;
+            }
+        }
+        let readable: Vec<VariantRow> = readable.into_values().collect();
+        Ok((VariantBarcodes::from_rows(&readable), unreadable))
     }
 
     /// The sales taxes a page of products refers to.
@@ -435,9 +457,10 @@ impl Connector for OdooConnector {
                     .collect()
             }
             Model::Supplierinfo => {
-                let barcodes = self.variant_barcodes(&rows).await?;
+                let (barcodes, unreadable_variants) = self.variant_barcodes(&rows).await?;
                 rows.iter()
                     .flat_map(|raw| map_supplierinfo(raw, &origin, &barcodes, &self.settings))
+                    .chain(unreadable_variants)
                     .collect()
             }
             Model::Quants | Model::Moves => self.stock_of_changed(model, &rows, &origin).await?,

@@ -96,7 +96,9 @@ fn rejected(reason: ReasonCode, detail: String, raw: &RawValue, origin: &Origin)
     }
 }
 
-fn parse_row<T: DeserializeOwned>(
+/// Reads one row of `model`, or the rejection (with its bytes) saying why it is not in
+/// Odoo's shape.
+pub(super) fn parse_row<T: DeserializeOwned>(
     model: &str,
     raw: &RawValue,
     origin: &Origin,
