@@ -260,12 +260,7 @@ impl Piece for &str {
 
 impl Piece for i64 {
     fn append_to(&self, line: &mut String) {
-        let mut digits = [0u8; MAX_DIGITS];
-        let count = digits_reversed(self.unsigned_abs(), 1, &mut digits);
-        if *self < 0 {
-            line.push('-');
-        }
-        push_digits(line, &digits[..count], 0);
+        push_number(line, self.unsigned_abs(), *self < 0, 0);
     }
 }
 
@@ -278,14 +273,57 @@ impl Piece for Decimal {
             line.push_str(&self.to_string());
             return;
         };
-        let scale = self.scale() as usize;
-        let mut digits = [0u8; MAX_DIGITS];
-        // Every digit of the scale, and the units digit.
-        let count = digits_reversed(magnitude, scale + 1, &mut digits);
-        if self.is_sign_negative() {
-            line.push('-');
+        push_number(
+            line,
+            magnitude,
+            self.is_sign_negative(),
+            self.scale() as usize,
+        );
+    }
+}
+
+/// `fixed(value, dp)` as a piece, rendered without building the rounded decimal.
+pub struct Fixed(pub Decimal, pub u32);
+
+impl Piece for Fixed {
+    fn append_to(&self, line: &mut String) {
+        append_fixed(line, self.0, self.1);
+    }
+}
+
+/// Appends `fixed(value, dp)` as its `Display` renders it. When the magnitude and the rounded
+/// value fit 64 bits (every amount and rate), it is rounded and rendered in one go, as
+/// [`fixed_nonzero`] rounds: half away from zero, a result of zero positive. A zero keeps
+/// its sign on the general path, which it therefore takes, as does anything larger.
+fn append_fixed(line: &mut String, value: Decimal, dp: u32) {
+    match u64::try_from(value.mantissa().unsigned_abs()) {
+        Ok(magnitude) if magnitude != 0 && dp <= Decimal::MAX_SCALE => {
+            append_fixed_magnitude(line, magnitude, value.is_sign_negative(), value.scale(), dp)
         }
-        push_digits(line, &digits[..count], scale);
+        _ => fixed(value, dp).append_to(line),
+    }
+}
+
+/// [`append_fixed`] of the decimal `±magnitude × 10^-scale`, `magnitude` not zero.
+fn append_fixed_magnitude(line: &mut String, magnitude: u64, negative: bool, scale: u32, dp: u32) {
+    let rounded = if scale > dp {
+        match u64::try_from(POWERS_OF_TEN[(scale - dp) as usize]) {
+            Ok(divisor) => Some(round_half_up(magnitude, divisor)),
+            Err(_) => None,
+        }
+    } else {
+        POWERS_OF_TEN
+            .get((dp - scale) as usize)
+            .and_then(|power| u64::try_from(*power).ok())
+            .and_then(|power| magnitude.checked_mul(power))
+    };
+    match rounded {
+        Some(rounded) => push_number(line, rounded, negative && rounded != 0, dp as usize),
+        None => {
+            let mut value = Decimal::from_i128_with_scale(i128::from(magnitude), scale);
+            value.set_sign_negative(negative);
+            fixed(value, dp).append_to(line);
+        }
     }
 }
 
@@ -308,7 +346,7 @@ pub struct Amount<'a>(pub Decimal, pub &'a str);
 
 impl Piece for Amount<'_> {
     fn append_to(&self, line: &mut String) {
-        fixed(self.0, CENT_DP).append_to(line);
+        append_fixed(line, self.0, CENT_DP);
         line.push(' ');
         line.push_str(self.1);
     }
@@ -319,7 +357,7 @@ pub struct Percent(pub Decimal);
 
 impl Piece for Percent {
     fn append_to(&self, line: &mut String) {
-        fixed(hundredfold(self.0), 1).append_to(line);
+        append_fixed(line, hundredfold(self.0), 1);
         line.push('%');
     }
 }
@@ -349,6 +387,17 @@ pub fn display_amount(amount: Decimal, currency: &str) -> String {
 /// The most digits [`digits_reversed`] writes: a decimal's 28 places and its units digit
 /// (a `u64` has at most 20).
 const MAX_DIGITS: usize = Decimal::MAX_SCALE as usize + 1;
+
+/// Appends `±magnitude × 10^-scale` as `Decimal`'s `Display` renders it: the sign when
+/// `negative`, then every digit of the scale and the units digit.
+fn push_number(line: &mut String, magnitude: u64, negative: bool, scale: usize) {
+    let mut digits = [0u8; MAX_DIGITS];
+    let count = digits_reversed(magnitude, scale + 1, &mut digits);
+    if negative {
+        line.push('-');
+    }
+    push_digits(line, &digits[..count], scale);
+}
 
 /// Writes the decimal digits of `value` into `digits`, least significant first, zero-padded
 /// to at least `min_digits`, and returns how many it wrote.
@@ -708,6 +757,18 @@ mod tests {
                 return Ok(());
             };
             prop_assert_eq!(text!(Percent(value)), format!("{}%", fixed(hundredfold, 1)));
+        }
+
+        #[test]
+        fn fixed_pieces_render_as_the_fixed_decimal_displays(
+            value in any_decimal(),
+            dp in 0u32..=Decimal::MAX_SCALE,
+        ) {
+            prop_assert_eq!(text!(Fixed(value, dp)), fixed(value, dp).to_string());
+            prop_assert_eq!(
+                text!(Amount(value, "EUR")),
+                format!("{} EUR", fixed(value, CENT_DP))
+            );
         }
 
         #[test]

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 
 use crate::margin::{ChannelFees, Margin};
 use crate::money::{
-    self, Amount, Joined, LINE_CAPACITY, Percent, Piece, append, text, unit_interval,
+    self, Amount, Fixed, Joined, LINE_CAPACITY, Percent, Piece, append, text, unit_interval,
 };
 use crate::profile::WeightProfile;
 use crate::score::{PriceBasis, Situation};
@@ -211,7 +211,7 @@ impl FactorInputs<'_, '_> {
             "sales rank ",
             rank,
             ": about ",
-            money::fixed(velocity, 2),
+            Fixed(velocity, 2),
             " units/day on the page, "
         );
         match sharing {
@@ -221,7 +221,7 @@ impl FactorInputs<'_, '_> {
         append!(
             &mut explanation,
             ": ",
-            money::fixed(ours, 2),
+            Fixed(ours, 2),
             " units/day for us; 0.5 at ",
             half.normalize(),
             " units/day"
@@ -281,7 +281,7 @@ impl FactorInputs<'_, '_> {
                 let cover = Decimal::from(units) / per_day;
                 append!(
                     &mut explanation,
-                    money::fixed(cover, 1),
+                    Fixed(cover, 1),
                     " days of cover (full at ",
                     n.days_of_cover_for_full_score.normalize(),
                     ")"
@@ -374,9 +374,9 @@ impl FactorInputs<'_, '_> {
                         &mut explanation,
                         name,
                         " ",
-                        money::fixed(age_hours, 1),
+                        Fixed(age_hours, 1),
                         "h old (",
-                        money::fixed(fresh, 2),
+                        Fixed(fresh, 2),
                         ")"
                     );
                 }
