@@ -343,7 +343,10 @@ fn merge(base: &mut toml::Table, overlay: toml::Table) {
 /// value without a default is read as TOML when it parses, else as a string; the typed
 /// configuration then rejects a key it does not know, naming it. Such a table's own
 /// defaults are not known here, so a table inside an optional section is set whole:
-/// `HUB_CONNECTORS__MIRAKL__OF21_RATE='{ per_second = 2.5, burst = 1 }'`.
+/// `HUB_CONNECTORS__MIRAKL__OF21_RATE='{ per_second = 2.5, burst = 1 }'`. Names are matched
+/// to existing keys whatever their case (`HUB_GATE__LEGAL_VAT_RATES__FR` sets `FR`); a new
+/// key is lower case, so a map keyed in upper case gets a new entry by being set whole:
+/// `HUB_SCORING__FX__RATES='{ USD = "0.92" }'`.
 fn apply_env_override(
     layered: &mut toml::Table,
     name: &str,
@@ -366,16 +369,17 @@ fn apply_env_override(
         return Err(unknown());
     }
     let mut table = layered
-        .get_mut(section)
+        .get_mut(&existing_key(layered, section))
         .and_then(toml::Value::as_table_mut)
         .ok_or_else(unknown)?;
     for nested in tables {
         table = table
-            .entry(nested.clone())
+            .entry(existing_key(table, nested))
             .or_insert_with(|| toml::Value::Table(toml::Table::new()))
             .as_table_mut()
             .ok_or_else(unknown)?;
     }
+    let key = &existing_key(table, key);
     let typed = match table.get(key) {
         Some(default) if default.is_str() => toml::Value::String(value),
         Some(default) => parse_toml_value(&value)
@@ -391,6 +395,14 @@ fn apply_env_override(
     };
     table.insert(key.clone(), typed);
     Ok(())
+}
+
+/// The key of `table` that `lowercase` names whatever its case, else `lowercase` itself.
+fn existing_key(table: &toml::Table, lowercase: &str) -> String {
+    table
+        .keys()
+        .find(|key| key.to_ascii_lowercase() == lowercase)
+        .map_or_else(|| lowercase.to_owned(), Clone::clone)
 }
 
 fn parse_toml_value(value: &str) -> Option<toml::Value> {
@@ -491,5 +503,153 @@ mod tests {
         std::fs::write(&file, "[kafka]\nbootstrap_server = \"typo:9092\"\n").unwrap();
         let error = Config::load(Some(&file), Vec::new()).unwrap_err();
         assert!(error.to_string().contains("bootstrap_server"), "{error}");
+    }
+
+    /// Every leaf of the configuration (`section.key`, `section.table.key`...), with its value.
+    fn leaves(table: &toml::Table, path: &[String], found: &mut Vec<(Vec<String>, toml::Value)>) {
+        for (key, value) in table {
+            let mut path = path.to_vec();
+            path.push(key.clone());
+            match value {
+                toml::Value::Table(nested) => leaves(nested, &path, found),
+                leaf => found.push((path, leaf.clone())),
+            }
+        }
+    }
+
+    /// Another valid value of the type `value` has, so an override can be seen to apply.
+    fn another(path: &[String], value: &toml::Value) -> toml::Value {
+        use std::str::FromStr;
+        match value {
+            toml::Value::Integer(n) => toml::Value::Integer(n + 1),
+            toml::Value::Float(x) => toml::Value::Float(x + 1.0),
+            toml::Value::Boolean(b) => toml::Value::Boolean(!b),
+            toml::Value::Array(items) => toml::Value::Array(items[..items.len() - 1].to_vec()),
+            toml::Value::String(text) => toml::Value::String(match path.join(".").as_str() {
+                "log.format" => "text".to_owned(),
+                "gate.vat_country" => "DE".to_owned(),
+                "scoring.fx.base" => "USD".to_owned(),
+                _ => {
+                    if let Ok(decimal) = rust_decimal::Decimal::from_str(text) {
+                        (decimal + rust_decimal::Decimal::ONE).to_string()
+                    } else if let Ok(mut address) = text.parse::<SocketAddr>() {
+                        address.set_port(address.port() + 1);
+                        address.to_string()
+                    } else {
+                        format!("{text}-overridden")
+                    }
+                }
+            }),
+            other => panic!("{}: no other value known for {other:?}", path.join(".")),
+        }
+    }
+
+    fn value_at<'t>(table: &'t toml::Table, path: &[String]) -> Option<&'t toml::Value> {
+        let (last, tables) = path.split_last()?;
+        let mut table = table;
+        for key in tables {
+            table = table.get(key)?.as_table()?;
+        }
+        table.get(last)
+    }
+
+    #[test]
+    fn every_key_is_overridden_by_its_environment_variable() {
+        let defaults = toml::Table::try_from(Config::default()).unwrap();
+        let mut all = Vec::new();
+        leaves(&defaults, &[], &mut all);
+        assert!(all.len() > 40, "only {} keys found", all.len());
+        for (path, default) in all {
+            let name = format!("HUB_{}", path.join("__").to_ascii_uppercase());
+            let wanted = another(&path, &default);
+            let text = match &wanted {
+                toml::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            let config = Config::load(None, env(&[(&name, &text)]))
+                .unwrap_or_else(|error| panic!("{name}={text}: {error}"));
+            let loaded = toml::Table::try_from(config).unwrap();
+            assert_eq!(value_at(&loaded, &path), Some(&wanted), "{name}={text}");
+        }
+    }
+
+    #[test]
+    fn a_map_keyed_in_upper_case_is_overridden_by_entry_or_whole() {
+        let config = Config::load(
+            None,
+            env(&[
+                ("HUB_GATE__LEGAL_VAT_RATES__FR", "[\"0.20\"]"),
+                ("HUB_SCORING__FX__RATES", "{ USD = \"0.92\" }"),
+            ]),
+        )
+        .unwrap();
+        let vat = &config.gate.legal_vat_rates;
+        assert_eq!(vat["FR"], [rust_decimal::Decimal::new(20, 2)]);
+        assert!(!vat.contains_key("fr"), "{vat:?}");
+        let rates = toml::Table::try_from(&config.scoring.fx).unwrap();
+        assert_eq!(rates["rates"]["USD"].as_str(), Some("0.92"), "{rates:?}");
+    }
+
+    const HUB_TOML: &str = include_str!("../../../config/hub.toml");
+
+    /// config/hub.toml before its connector examples (tested by hub-connectors), with the
+    /// examples of the other sections (`# key = value`) uncommented.
+    fn hub_toml_with_examples() -> String {
+        let end = HUB_TOML.find("# [connectors.").unwrap_or(HUB_TOML.len());
+        let is_example = |line: &str| {
+            line.split_once(" = ").is_some_and(|(key, _)| {
+                !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            })
+        };
+        HUB_TOML[..end]
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(example) if is_example(example) => example,
+                _ => line,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn config_hub_toml_and_its_examples_are_valid_configurations() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/hub.toml");
+        Config::load(Some(&path), Vec::new()).expect("config/hub.toml as shipped");
+        let examples: Config = toml::from_str(&hub_toml_with_examples())
+            .unwrap_or_else(|error| panic!("config/hub.toml's examples: {error}"));
+        assert!(examples.gate.price_ceiling_by_currency.contains_key("USD"));
+    }
+
+    #[test]
+    fn config_hub_toml_documents_every_key_and_writes_no_secret() {
+        let documented: toml::Table = toml::from_str(&hub_toml_with_examples()).unwrap();
+        let defaults = toml::Table::try_from(Config::default()).unwrap();
+        let mut missing = Vec::new();
+        for (section, keys) in &defaults {
+            // Every source's section is documented and tested by hub-connectors.
+            let Some(keys) = keys.as_table().filter(|_| section != "connectors") else {
+                continue;
+            };
+            for key in keys.keys() {
+                let written = documented
+                    .get(section)
+                    .and_then(|table| table.get(key))
+                    .is_some();
+                if key.contains("password") {
+                    let variable = format!("HUB_{}__{}", section, key).to_ascii_uppercase();
+                    let note = format!("# {key}: a secret, set {variable} instead.");
+                    assert!(!written, "{section}.{key} is a secret: never in the file");
+                    if !HUB_TOML.contains(&note) {
+                        missing.push(format!("{section}.{key} (expected {note:?})"));
+                    }
+                } else if !written {
+                    missing.push(format!("{section}.{key}"));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "config/hub.toml does not document {missing:#?}"
+        );
     }
 }
