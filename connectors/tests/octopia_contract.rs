@@ -1,21 +1,36 @@
 //! Contract of the Octopia (Cdiscount) mapping on recorded `GET /offers` payloads in the
-//! API's shape (`tests/fixtures/octopia/`, hand-written from the developer portal; see
-//! `src/octopia/payload.rs` for the sources and the members that had to be assumed).
+//! API's shape (`tests/fixtures/octopia/`; see `src/octopia/payload.rs` for the sources and
+//! the members that had to be assumed):
+//!
+//! - `offers_page_light.json` is the example answer of Octopia's release note "GET /offers —
+//!   fields for lightweight responses"
+//!   (<https://developer.octopia-io.net/changelog/new-feature/get-offers-new-parameters-and-more-data-on-offers>),
+//!   as published: the documented page, item and instant shapes.
+//! - `offers_page.json` is an incremental sync page (`expand=salesChannelFeedback`),
+//!   `competition_page.json` a competition sweep page (`fields=` the sweep's selection), both
+//!   hand-written in those shapes; the members inside `bestOfferDetails`, `competingOffers`
+//!   and `deliveryOffers` are the assumed ones.
 
 use hub_connectors::machinery::OAuth2TokenResponse;
-use hub_connectors::octopia::mapping::{OFFERS_SOURCE, map_offers_page};
+use hub_connectors::octopia::mapping::{COMPETITION_SOURCE, OFFERS_SOURCE, map_offers_page};
 use hub_connectors::sourced::{Origin, SignalRecord, Sourced};
 use hub_core::reason::ReasonCode;
 use hub_schemas::records::OfferSignal;
 use rust_decimal_macros::dec;
 
 const OFFERS_PAGE: &[u8] = include_bytes!("fixtures/octopia/offers_page.json");
+const LIGHT_PAGE: &[u8] = include_bytes!("fixtures/octopia/offers_page_light.json");
+const COMPETITION_PAGE: &[u8] = include_bytes!("fixtures/octopia/competition_page.json");
 const TOKEN: &[u8] = include_bytes!("fixtures/octopia/token.json");
 const OBSERVED_AT: i64 = 1_795_858_300_000;
 
 fn origin() -> Origin {
+    origin_of(OFFERS_SOURCE)
+}
+
+fn origin_of(source: &str) -> Origin {
     Origin {
-        source: OFFERS_SOURCE.to_owned(),
+        source: source.to_owned(),
         request_id: Some("0HN8Q3R2K6F5T:00000001".to_owned()),
         observed_at: OBSERVED_AT,
     }
@@ -124,7 +139,49 @@ fn the_cursor_moves_to_the_newest_update_read() {
     let page = map_offers_page(OFFERS_PAGE, &origin());
     // 2026-11-28T09:31:00Z, the item without a GTIN: a rejected item was handled too. The
     // item with an unreadable price has no readable updatedAt to contribute.
-    assert_eq!(page.newest_update, Some(1_795_858_260_000));
+    assert_eq!(page.newest_update, Some(1_795_858_260_000_000_000));
+}
+
+#[test]
+fn the_release_notes_own_example_offer_is_read() {
+    let page = map_offers_page(LIGHT_PAGE, &origin());
+    assert_eq!(page.items_read, 1);
+    // "2025-05-31T02:37:26.0000000+00:00": seven fractional digits and an offset.
+    assert_eq!(page.newest_update, Some(1_748_659_046_000_000_000));
+    let signal = offer(&page.sourced[0]);
+    assert_eq!(signal.gtin, "3499550358636");
+    assert_eq!(signal.channel, "cdiscount");
+    // No facial price selected: the integration price, exactly as written (19.9).
+    assert_eq!(signal.our_price_incl_vat, Some(dec!(19.9)));
+    assert_eq!(signal.our_shipping_incl_vat, None);
+    // No feedback asked for: nothing is said of the competition.
+    assert_eq!(signal.buy_box_price_incl_vat, None);
+    assert_eq!(signal.lowest_landed_price_incl_vat, None);
+    assert_eq!(signal.offer_count, None);
+}
+
+#[test]
+fn a_competition_sweep_page_reads_the_selected_feedback() {
+    let page = map_offers_page(COMPETITION_PAGE, &origin_of(COMPETITION_SOURCE));
+    assert_eq!(page.sourced.len(), 2);
+    let ours_best = offer(&page.sourced[0]);
+    assert_eq!(ours_best.source, COMPETITION_SOURCE);
+    // The facial price the buyer sees, below the integrated one.
+    assert_eq!(ours_best.our_price_incl_vat, Some(dec!(314.99)));
+    assert_eq!(ours_best.our_shipping_incl_vat, Some(dec!(4.90)));
+    assert_eq!(ours_best.we_own_buy_box, Some(true));
+    assert_eq!(ours_best.buy_box_price_incl_vat, Some(dec!(319.89)));
+    // 318.50 + 0 lands below 315.00 + 6.99.
+    assert_eq!(ours_best.lowest_listing_price_incl_vat, Some(dec!(318.50)));
+    assert_eq!(ours_best.lowest_landed_price_incl_vat, Some(dec!(318.50)));
+    assert_eq!(ours_best.offer_count, Some(3));
+
+    // Feedback without competitors: we are alone on the page, and no best offer is named.
+    let alone = offer(&page.sourced[1]);
+    assert_eq!(alone.offer_count, Some(1));
+    assert_eq!(alone.lowest_landed_price_incl_vat, None);
+    assert_eq!(alone.buy_box_price_incl_vat, None);
+    assert_eq!(alone.we_own_buy_box, None);
 }
 
 #[test]

@@ -29,6 +29,14 @@ pub struct OctopiaConfig {
     /// 429 Retry-After is honoured.
     #[serde(default = "default_offers_rate")]
     pub offers_rate: RateLimit,
+    /// The competition sweep's rate (the same endpoint, its own budget so a sweep never
+    /// holds the incremental sync back). Octopia publishes no figure: a cautious default.
+    #[serde(default = "default_competition_rate")]
+    pub competition_rate: RateLimit,
+    /// Every offer's competition is read again this long after the last sweep ended:
+    /// Octopia does not document that a competitor's move dates our offer (`updatedAt`).
+    #[serde(default = "default_competition_sweep_interval_ms")]
+    pub competition_sweep_interval_ms: u64,
     /// The token endpoint's rate (tokens live two hours and are cached until then).
     #[serde(default = "default_token_rate")]
     pub token_rate: RateLimit,
@@ -63,6 +71,20 @@ fn default_offers_rate() -> RateLimit {
     }
 }
 
+fn default_competition_rate() -> RateLimit {
+    RateLimit {
+        per_second: 1.0,
+        burst: 1,
+    }
+}
+
+/// Half an hour: a sweep costs one request per 1,000 offers.
+pub const DEFAULT_COMPETITION_SWEEP_INTERVAL_MS: u64 = 30 * 60 * 1000;
+
+fn default_competition_sweep_interval_ms() -> u64 {
+    DEFAULT_COMPETITION_SWEEP_INTERVAL_MS
+}
+
 fn default_token_rate() -> RateLimit {
     RateLimit {
         per_second: 0.1,
@@ -79,6 +101,11 @@ impl OctopiaConfig {
                 "page_size {} must be between 1 and {MAX_OFFERS_PER_PAGE} (GET /offers' largest page)",
                 self.page_size
             )));
+        }
+        if self.competition_sweep_interval_ms == 0 {
+            return Err(invalid(
+                "competition_sweep_interval_ms must be above 0: sweeping back to back would spend the whole competition budget and never let the connector rest".to_owned(),
+            ));
         }
         if self.seller_id.trim().is_empty() {
             return Err(invalid(

@@ -1,10 +1,13 @@
 //! Octopia `GET /offers` pages to offer signals for the `cdiscount` channel: our offer's
 //! price and shipping, Cdiscount's best offer (its buy box) and the cheapest competing new
-//! offer. Pure: bytes in, [`Sourced`] out.
+//! offer. The same mapping reads the incremental sync's pages (`expand=salesChannelFeedback`)
+//! and the competition sweep's (`fields=`, [`super::payload::COMPETITION_FIELDS`]): both are
+//! items of the one documented offer shape, the second with fewer members. Pure: bytes in,
+//! [`Sourced`] out.
 
 use hub_core::channel::Channel;
 use hub_core::reason::ReasonCode;
-use hub_schemas::records::{EpochMillis, OfferSignal};
+use hub_schemas::records::OfferSignal;
 use rust_decimal::Decimal;
 use serde_json::value::RawValue;
 
@@ -13,15 +16,18 @@ use super::payload::{
 };
 use crate::sourced::{Origin, SignalRecord, Sourced};
 
-/// The connector operation carried as each signal's `source`.
+/// The connector operation carried as each signal's `source`: the incremental sync.
 pub const OFFERS_SOURCE: &str = "cdiscount.offers";
+/// The same, for the competition sweep.
+pub const COMPETITION_SOURCE: &str = "cdiscount.competition";
 
-/// A page's elements, mapped, and the newest `updatedAt` read on it (the incremental
-/// cursor moves to it once the whole sync has been handed over).
+/// A page's elements, mapped, and the newest `updatedAt` read on it, in nanoseconds since
+/// the epoch (the incremental cursor moves past it once the whole sync has been handed
+/// over).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MappedPage {
     pub sourced: Vec<Sourced>,
-    pub newest_update: Option<EpochMillis>,
+    pub newest_update: Option<i64>,
     pub items_read: usize,
 }
 
@@ -66,7 +72,7 @@ pub fn map_offers_page(body: &[u8], origin: &Origin) -> MappedPage {
 
 /// One item to a signal or a rejection, with its `updatedAt` when readable (a rejected
 /// offer has been handled too, so the cursor passes it).
-fn map_item(index: usize, item: &RawValue, origin: &Origin) -> (Sourced, Option<EpochMillis>) {
+fn map_item(index: usize, item: &RawValue, origin: &Origin) -> (Sourced, Option<i64>) {
     let reject = |reason, detail: String| Sourced::Rejected {
         reason,
         detail,
@@ -85,7 +91,7 @@ fn map_item(index: usize, item: &RawValue, origin: &Origin) -> (Sourced, Option<
             return (reject(reason, detail), None);
         }
     };
-    let updated_at = match offer.updated_at_millis() {
+    let updated_at = match offer.updated_at_nanos() {
         Ok(updated_at) => updated_at,
         Err(error) => {
             let detail = format!("Octopia offer {}: updatedAt {error}", offer.offer_id);

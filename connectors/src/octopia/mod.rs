@@ -1,8 +1,19 @@
 //! Cdiscount through Octopia's seller REST API (channel `cdiscount`): our offers on
-//! `CDISFR` with Cdiscount's feedback (best offer, competing offers), read incrementally on
-//! `updatedAt`. Each poll reads one `GET /offers` page (following the `Link` header within
-//! a sync) and hands it over; when a sync reaches its last page, the next one asks only for
-//! offers updated after the newest `updatedAt` it read.
+//! `CDISFR` with Cdiscount's feedback (best offer, competing offers), in two reads of the
+//! one documented endpoint, `GET /offers`:
+//!
+//! - The incremental sync, on `updatedAt`: each poll reads one page
+//!   (`expand=salesChannelFeedback`, following the `Link` header within a sync) and hands it
+//!   over; when a sync reaches its last page, the next one asks only for offers updated
+//!   after the newest `updatedAt` it read (`updatedAtMin`, to the 100 ns Octopia writes).
+//! - The competition sweep: Octopia does not document that a change in Cdiscount's feedback
+//!   (a competitor repricing, the best offer moving) moves our offer's `updatedAt`, so every
+//!   `competition_sweep_interval_ms` (counted from the end of the last sweep) the connector
+//!   reads every active offer of ours again with the lightweight selection the release note
+//!   introduced for this (`fields=`[`payload::COMPETITION_FIELDS`], `offerStates=Active`),
+//!   one page per poll between two incremental syncs, from its own cursor
+//!   (`cdiscount/competition`). The deprecated `/competing-offers` and
+//!   `/competing-offer-changes` are not called: `docs/connectors.md` gives the sources.
 
 pub mod config;
 pub mod mapping;
@@ -17,54 +28,104 @@ use serde::{Deserialize, Serialize};
 
 pub use self::config::OctopiaConfig;
 use self::mapping::map_offers_page;
-use self::payload::{CDISCOUNT_FR, next_link};
+use self::payload::{
+    ACTIVE, CDISCOUNT_FR, COMPETITION_FIELDS, EXPAND_FEEDBACK, UPDATED_AT_RESOLUTION_NS, next_link,
+    rfc3339_from_nanos,
+};
 use crate::connector::{Connector, PollReport, RecordSink, hand_over, load_cursor};
 use crate::machinery::{
     ApiClient, ApiResponse, BreakerState, ConnectorError, Cursor, CursorKey, CursorStore,
     ErrorKind, Secret, TokenCache, epoch_millis, request_oauth2_token,
 };
-use crate::wire::rfc3339_from_epoch_millis;
 
 /// The connector's name in configuration, metrics and cursors (the channel it reads).
 pub const CONNECTOR: &str = "cdiscount";
 /// The OAuth2 token endpoint.
 pub const TOKEN: &str = "token";
-/// `GET /offers`.
+/// `GET /offers`, the incremental sync.
 pub const OFFERS: &str = "offers";
+/// `GET /offers`, the competition sweep.
+pub const COMPETITION: &str = "competition";
 /// A token is renewed this long before Octopia says it expires, so no call carries one
 /// that dies in flight.
 const TOKEN_RENEWAL_MARGIN: Duration = Duration::from_secs(60);
 
-/// Where the offers sync stands, persisted as the cursor's JSON value.
+/// Where the offers sync stands, persisted as the cursor's JSON value. Instants are
+/// nanoseconds since the epoch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OffersCursor {
-    /// The sync asks for offers updated at or after this instant (epoch ms); none: all.
-    pub updated_at_min: Option<i64>,
+    /// The sync asks for offers updated at or after this instant; none: all.
+    pub updated_at_min_ns: Option<i64>,
     /// The next page of the sync under way, as the `Link` header gave it.
     pub next_page: Option<String>,
     /// The newest `updatedAt` read in the sync under way.
-    pub newest_update: Option<i64>,
+    pub newest_update_ns: Option<i64>,
 }
 
 impl OffersCursor {
     /// The cursor after a page: the same sync on its next page, or, after its last page, a
-    /// new sync of what was updated after the newest offer read (1 ms later: `updatedAtMin`
-    /// is inclusive and the newest offer was handed over already).
+    /// new sync of what was updated after the newest offer read (one 100 ns step later:
+    /// `updatedAtMin` is inclusive and the newest offer was handed over already).
     pub fn after_page(&self, next_page: Option<String>, newest_on_page: Option<i64>) -> Self {
-        let newest_update = self.newest_update.max(newest_on_page);
+        let newest_update_ns = self.newest_update_ns.max(newest_on_page);
         match next_page {
             Some(next_page) => OffersCursor {
-                updated_at_min: self.updated_at_min,
+                updated_at_min_ns: self.updated_at_min_ns,
                 next_page: Some(next_page),
-                newest_update,
+                newest_update_ns,
             },
             None => OffersCursor {
-                updated_at_min: newest_update
-                    .map(|newest| newest + 1)
-                    .or(self.updated_at_min),
+                updated_at_min_ns: newest_update_ns
+                    .map(|newest| newest.saturating_add(UPDATED_AT_RESOLUTION_NS))
+                    .or(self.updated_at_min_ns),
                 next_page: None,
-                newest_update: None,
+                newest_update_ns: None,
             },
+        }
+    }
+
+    /// Between two syncs: the next page asked for starts a new one.
+    fn at_rest(&self) -> bool {
+        self.next_page.is_none()
+    }
+}
+
+/// Where the competition sweep stands, persisted as the `cdiscount/competition` cursor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CompetitionSweep {
+    /// No sweep under way: the next one starts at `due_at` (epoch ms).
+    Waiting { due_at: i64 },
+    /// A sweep under way: it reads `next_page` next, its first page when none.
+    Sweeping { next_page: Option<String> },
+}
+
+impl CompetitionSweep {
+    /// The page a sweep reads at `now` (`Some(None)`: the first page of a new sweep), or
+    /// none while waiting.
+    pub fn page_due(&self, now: i64) -> Option<Option<&str>> {
+        match self {
+            CompetitionSweep::Waiting { due_at } => (now >= *due_at).then_some(None),
+            CompetitionSweep::Sweeping { next_page } => Some(next_page.as_deref()),
+        }
+    }
+
+    /// After a sweep page: on to the next, or, after the last, waiting one interval.
+    pub fn after_page(next_page: Option<String>, now: i64, interval_ms: u64) -> Self {
+        match next_page {
+            Some(next_page) => CompetitionSweep::Sweeping {
+                next_page: Some(next_page),
+            },
+            None => CompetitionSweep::waiting_from(now, interval_ms),
+        }
+    }
+
+    /// The first sweep waits one interval after the first complete sync, which read every
+    /// offer's feedback already.
+    pub fn waiting_from(now: i64, interval_ms: u64) -> Self {
+        CompetitionSweep::Waiting {
+            due_at: now.saturating_add(i64::try_from(interval_ms).unwrap_or(i64::MAX)),
         }
     }
 }
@@ -83,8 +144,10 @@ pub struct OctopiaConnector {
     token_url: Url,
     offers_url: Url,
     page_size: u32,
+    sweep_interval_ms: u64,
     token: TokenCache,
-    cursor_key: CursorKey,
+    offers_key: CursorKey,
+    competition_key: CursorKey,
 }
 
 impl OctopiaConnector {
@@ -118,6 +181,7 @@ impl OctopiaConnector {
         let client = ApiClient::builder(CONNECTOR, &config.http)
             .operation(TOKEN, config.token_rate)
             .operation(OFFERS, config.offers_rate)
+            .operation(COMPETITION, config.competition_rate)
             .build()?;
         Ok(OctopiaConnector {
             client,
@@ -127,8 +191,10 @@ impl OctopiaConnector {
             token_url: url("token_url", &config.token_url)?,
             offers_url,
             page_size: config.page_size,
+            sweep_interval_ms: config.competition_sweep_interval_ms,
             token: TokenCache::new(TOKEN_RENEWAL_MARGIN),
-            cursor_key: CursorKey::new(CONNECTOR, OFFERS),
+            offers_key: CursorKey::new(CONNECTOR, OFFERS),
+            competition_key: CursorKey::new(CONNECTOR, COMPETITION),
         })
     }
 
@@ -140,13 +206,29 @@ impl OctopiaConnector {
         };
         serde_json::from_str(&cursor.value).unwrap_or_else(|error| {
             tracing::warn!(
-                cursor = %self.cursor_key,
+                cursor = %self.offers_key,
                 value = %cursor.value,
                 %error,
                 "the cursor is not an offers sync position: starting a full sync"
             );
             OffersCursor::default()
         })
+    }
+
+    /// The sweep state a cursor holds; none before the first complete sync. One we cannot
+    /// read is dropped: the sweep then waits one interval from the end of the next sync.
+    fn sweep_state(&self, cursor: Option<&Cursor>) -> Option<CompetitionSweep> {
+        let cursor = cursor?;
+        serde_json::from_str(&cursor.value)
+            .map_err(|error| {
+                tracing::warn!(
+                    cursor = %self.competition_key,
+                    value = %cursor.value,
+                    %error,
+                    "the cursor is not a competition sweep state: scheduling a new sweep"
+                );
+            })
+            .ok()
     }
 
     /// The cached token, or a new one from the token endpoint.
@@ -162,16 +244,20 @@ impl OctopiaConnector {
             .await
     }
 
-    /// The URL of the page the cursor points at.
-    fn page_url(&self, position: &OffersCursor) -> Result<Url, ConnectorError> {
+    /// A `Link` target, which may be relative to the API's host.
+    fn linked_page(&self, next: &str) -> Result<Url, ConnectorError> {
+        self.offers_url.join(next).map_err(|error| {
+            ConnectorError::config(
+                CONNECTOR,
+                format!("the Link header's next page {next:?} is not a URL: {error}"),
+            )
+        })
+    }
+
+    /// The URL of the offers sync page the cursor points at.
+    fn offers_page_url(&self, position: &OffersCursor) -> Result<Url, ConnectorError> {
         if let Some(next) = &position.next_page {
-            // Link targets may be relative to the API's host.
-            return self.offers_url.join(next).map_err(|error| {
-                ConnectorError::config(
-                    CONNECTOR,
-                    format!("the Link header's next page {next:?} is not a URL: {error}"),
-                )
-            });
+            return self.linked_page(next);
         }
         let mut url = self.offers_url.clone();
         {
@@ -179,9 +265,9 @@ impl OctopiaConnector {
             query
                 .append_pair("salesChannelId", CDISCOUNT_FR)
                 .append_pair("limit", &self.page_size.to_string())
-                .append_pair("expand", "salesChannelFeedback");
-            if let Some(min) = position.updated_at_min {
-                let min = rfc3339_from_epoch_millis(min).map_err(|error| {
+                .append_pair("expand", EXPAND_FEEDBACK);
+            if let Some(min) = position.updated_at_min_ns {
+                let min = rfc3339_from_nanos(min).map_err(|error| {
                     ConnectorError::config(CONNECTOR, format!("cursor updatedAtMin: {error}"))
                 })?;
                 query.append_pair("updatedAtMin", &min);
@@ -190,13 +276,31 @@ impl OctopiaConnector {
         Ok(url)
     }
 
-    async fn get_offers(&mut self, url: &Url) -> Result<ApiResponse, ConnectorError> {
+    /// The URL of a competition sweep page: `next` from the `Link` header, or the first.
+    fn sweep_page_url(&self, next: Option<&str>) -> Result<Url, ConnectorError> {
+        if let Some(next) = next {
+            return self.linked_page(next);
+        }
+        let mut url = self.offers_url.clone();
+        url.query_pairs_mut()
+            .append_pair("salesChannelId", CDISCOUNT_FR)
+            .append_pair("limit", &self.page_size.to_string())
+            .append_pair("offerStates", ACTIVE)
+            .append_pair("fields", COMPETITION_FIELDS);
+        Ok(url)
+    }
+
+    async fn get_offers(
+        &mut self,
+        operation: &str,
+        url: &Url,
+    ) -> Result<ApiResponse, ConnectorError> {
         let mut renewed = false;
         loop {
             let token = self.access_token().await?;
             let answer = self
                 .client
-                .send(OFFERS, |http| {
+                .send(operation, |http| {
                     http.get(url.clone())
                         .header(AUTHORIZATION, format!("Bearer {}", token.expose()))
                         .header("SellerId", &self.seller_id)
@@ -215,6 +319,109 @@ impl OctopiaConnector {
             }
         }
     }
+
+    /// One page of the incremental sync; `sweep` is the sweep's state, scheduled here when
+    /// the first sync completes.
+    async fn poll_offers(
+        &mut self,
+        position: OffersCursor,
+        sweep: Option<CompetitionSweep>,
+        cursors: &mut dyn CursorStore,
+        out: &mut dyn RecordSink,
+    ) -> Result<PollReport, ConnectorError> {
+        let url = self.offers_page_url(&position)?;
+        let answer = self.get_offers(OFFERS, &url).await?;
+        let page = map_offers_page(&answer.body, &answer.origin());
+        let next_page = next_page_link(&answer);
+        let sync_complete = next_page.is_none();
+        let next = cursor_of(&answer, &position.after_page(next_page, page.newest_update))?;
+        let handed_over = hand_over(
+            self.client.metrics(),
+            &self.offers_key,
+            page.sourced,
+            &next,
+            cursors,
+            out,
+        )
+        .await?;
+        let now = epoch_millis(SystemTime::now());
+        let sweep_due = match sweep {
+            Some(sweep) => sweep.page_due(now).is_some(),
+            None if sync_complete => {
+                let first = CompetitionSweep::waiting_from(now, self.sweep_interval_ms);
+                let scheduled = cursor_of(&answer, &first)?;
+                hand_over(
+                    self.client.metrics(),
+                    &self.competition_key,
+                    Vec::new(),
+                    &scheduled,
+                    cursors,
+                    out,
+                )
+                .await?;
+                false
+            }
+            None => false,
+        };
+        let mut report = PollReport {
+            caught_up: sync_complete && !sweep_due,
+            ..PollReport::default()
+        };
+        report.add(handed_over);
+        Ok(report)
+    }
+
+    /// One page of the competition sweep. Never caught up: the incremental sync polls next.
+    async fn poll_competition(
+        &mut self,
+        page_url: Url,
+        cursors: &mut dyn CursorStore,
+        out: &mut dyn RecordSink,
+    ) -> Result<PollReport, ConnectorError> {
+        let answer = self.get_offers(COMPETITION, &page_url).await?;
+        let page = map_offers_page(&answer.body, &answer.origin());
+        let after = CompetitionSweep::after_page(
+            next_page_link(&answer),
+            epoch_millis(SystemTime::now()),
+            self.sweep_interval_ms,
+        );
+        let next = cursor_of(&answer, &after)?;
+        let handed_over = hand_over(
+            self.client.metrics(),
+            &self.competition_key,
+            page.sourced,
+            &next,
+            cursors,
+            out,
+        )
+        .await?;
+        let mut report = PollReport::default();
+        report.add(handed_over);
+        Ok(report)
+    }
+}
+
+/// The `rel="next"` target of a response's `Link` headers.
+fn next_page_link(answer: &ApiResponse) -> Option<String> {
+    answer
+        .headers
+        .get_all(LINK)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(next_link)
+        .map(str::to_owned)
+}
+
+/// A cursor holding `state` as JSON, advanced now.
+fn cursor_of(answer: &ApiResponse, state: &impl Serialize) -> Result<Cursor, ConnectorError> {
+    Ok(Cursor {
+        value: serde_json::to_string(state).map_err(|error| {
+            answer.error(ErrorKind::Config(format!(
+                "cursor not serialisable: {error}"
+            )))
+        })?,
+        advanced_at: epoch_millis(SystemTime::now()),
+    })
 }
 
 #[async_trait]
@@ -227,47 +434,27 @@ impl Connector for OctopiaConnector {
         self.client.circuit()
     }
 
+    /// Between two incremental syncs, a due sweep reads its next page; otherwise the sync
+    /// reads its next one.
     async fn poll(
         &mut self,
         cursors: &mut dyn CursorStore,
         out: &mut dyn RecordSink,
     ) -> Result<PollReport, ConnectorError> {
-        let position = self.sync_position(load_cursor(cursors, &self.cursor_key).await?.as_ref());
-        let url = self.page_url(&position)?;
-        let answer = self.get_offers(&url).await?;
-        let page = map_offers_page(&answer.body, &answer.origin());
-        let next_page = answer
-            .headers
-            .get_all(LINK)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .find_map(next_link)
-            .map(str::to_owned);
-        let sync_complete = next_page.is_none();
-        let next_position = position.after_page(next_page, page.newest_update);
-        let next = Cursor {
-            value: serde_json::to_string(&next_position).map_err(|error| {
-                answer.error(ErrorKind::Config(format!(
-                    "cursor not serialisable: {error}"
-                )))
-            })?,
-            advanced_at: epoch_millis(SystemTime::now()),
+        let position = self.sync_position(load_cursor(cursors, &self.offers_key).await?.as_ref());
+        let sweep = self.sweep_state(load_cursor(cursors, &self.competition_key).await?.as_ref());
+        let now = epoch_millis(SystemTime::now());
+        let sweep_page = match &sweep {
+            Some(sweep) if position.at_rest() => sweep
+                .page_due(now)
+                .map(|next| self.sweep_page_url(next))
+                .transpose()?,
+            _ => None,
         };
-        let handed_over = hand_over(
-            self.client.metrics(),
-            &self.cursor_key,
-            page.sourced,
-            &next,
-            cursors,
-            out,
-        )
-        .await?;
-        let mut report = PollReport {
-            caught_up: sync_complete,
-            ..PollReport::default()
-        };
-        report.add(handed_over);
-        Ok(report)
+        match sweep_page {
+            Some(page_url) => self.poll_competition(page_url, cursors, out).await,
+            None => self.poll_offers(position, sweep, cursors, out).await,
+        }
     }
 }
 
@@ -275,28 +462,113 @@ impl Connector for OctopiaConnector {
 mod tests {
     use super::*;
 
+    const MS: i64 = 1_000_000;
+
     #[test]
     fn a_sync_follows_its_pages_then_asks_for_newer_updates() {
         let start = OffersCursor::default();
-        let middle = start.after_page(Some("/offers?pageToken=a".to_owned()), Some(5));
+        let middle = start.after_page(Some("/offers?pageToken=a".to_owned()), Some(5 * MS));
         assert_eq!(
             middle,
             OffersCursor {
-                updated_at_min: None,
+                updated_at_min_ns: None,
                 next_page: Some("/offers?pageToken=a".to_owned()),
-                newest_update: Some(5),
+                newest_update_ns: Some(5 * MS),
             }
         );
-        let done = middle.after_page(None, Some(3));
+        let done = middle.after_page(None, Some(3 * MS));
         assert_eq!(
             done,
             OffersCursor {
-                updated_at_min: Some(6),
+                updated_at_min_ns: Some(5 * MS + UPDATED_AT_RESOLUTION_NS),
                 next_page: None,
-                newest_update: None,
+                newest_update_ns: None,
             }
         );
         // A sync that read nothing keeps asking from the same instant.
-        assert_eq!(done.after_page(None, None).updated_at_min, Some(6));
+        assert_eq!(
+            done.after_page(None, None).updated_at_min_ns,
+            Some(5 * MS + UPDATED_AT_RESOLUTION_NS)
+        );
+    }
+
+    #[test]
+    fn a_sweep_waits_its_interval_then_walks_its_pages() {
+        let waiting = CompetitionSweep::waiting_from(1_000, 500);
+        assert_eq!(waiting, CompetitionSweep::Waiting { due_at: 1_500 });
+        assert_eq!(waiting.page_due(1_499), None);
+        assert_eq!(
+            waiting.page_due(1_500),
+            Some(None),
+            "a new sweep reads its first page"
+        );
+        let sweeping =
+            CompetitionSweep::after_page(Some("/offers?pageToken=b".to_owned()), 1_600, 500);
+        assert_eq!(
+            sweeping.page_due(0),
+            Some(Some("/offers?pageToken=b")),
+            "under way: due at once"
+        );
+        assert_eq!(
+            CompetitionSweep::after_page(None, 1_700, 500),
+            CompetitionSweep::Waiting { due_at: 2_200 },
+            "after its last page, the next sweep waits one interval"
+        );
+        for state in [
+            waiting,
+            sweeping,
+            CompetitionSweep::Sweeping { next_page: None },
+        ] {
+            let json = serde_json::to_string(&state).expect("serialisable");
+            assert_eq!(
+                serde_json::from_str::<CompetitionSweep>(&json).expect("readable"),
+                state
+            );
+        }
+    }
+
+    #[test]
+    fn the_sweep_asks_for_the_lightweight_selection_of_active_offers() {
+        let config: OctopiaConfig =
+            toml::from_str("seller_id = \"98979\"\npage_size = 500").expect("config");
+        let connector = OctopiaConnector::new(
+            &config,
+            ClientCredentials {
+                client_id: Secret::new("id".to_owned()),
+                client_secret: Secret::new("secret".to_owned()),
+            },
+        )
+        .expect("connector");
+        let first = connector.sweep_page_url(None).expect("url");
+        let query: Vec<(String, String)> = first.query_pairs().into_owned().collect();
+        assert_eq!(first.path(), "/seller/v2/offers");
+        assert!(query.contains(&("salesChannelId".to_owned(), "CDISFR".to_owned())));
+        assert!(query.contains(&("limit".to_owned(), "500".to_owned())));
+        assert!(query.contains(&("offerStates".to_owned(), "Active".to_owned())));
+        assert!(query.contains(&("fields".to_owned(), COMPETITION_FIELDS.to_owned())));
+        assert!(
+            query.iter().all(|(name, _)| name != "expand"),
+            "with fields, Octopia ignores expand"
+        );
+        let linked = connector
+            .sweep_page_url(Some("/seller/v2/offers?pageToken=c"))
+            .expect("url");
+        assert_eq!(
+            linked.as_str(),
+            "https://api.octopia-io.net/seller/v2/offers?pageToken=c"
+        );
+
+        let incremental = connector
+            .offers_page_url(&OffersCursor {
+                updated_at_min_ns: Some(1_748_659_046_000_000_100),
+                ..OffersCursor::default()
+            })
+            .expect("url");
+        let query: Vec<(String, String)> = incremental.query_pairs().into_owned().collect();
+        assert!(query.contains(&("expand".to_owned(), "salesChannelFeedback".to_owned())));
+        assert!(query.contains(&(
+            "updatedAtMin".to_owned(),
+            "2025-05-31T02:37:26.0000001Z".to_owned()
+        )));
     }
 }

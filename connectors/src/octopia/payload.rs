@@ -1,46 +1,92 @@
 //! Octopia seller API v2 payloads (Cdiscount's channel `CDISFR`), as the API writes them.
 //!
-//! Sources for the shapes (developer.octopia-io.net and public clients, read 2026-11-28):
-//! - token: `POST https://auth.octopia-io.net/auth/realms/maas/protocol/openid-connect/token`,
+//! # Confirmed from Octopia's developer portal (read 2026-11-28)
+//!
+//! - Token: `POST https://auth.octopia-io.net/auth/realms/maas/protocol/openid-connect/token`,
 //!   form `grant_type=client_credentials&client_id=..&client_secret=..`, answering the
 //!   OpenID Connect token JSON (`access_token`, `expires_in` seconds, 7200 in practice);
 //!   calls carry `Authorization: Bearer <token>` and the `SellerId` header.
-//! - `GET /seller/v2/offers?salesChannelId=CDISFR&limit=..&updatedAtMin=..&expand=salesChannelFeedback`
-//!   ("Retrieve Offers" reference page and the June 2025 release note "GET /offers — fields
-//!   for lightweight responses + Cdiscount salesChannelFeedback"): limit up to 1,000; every
-//!   item always carries `offerId` (`sellerId_product_condition_channel`),
-//!   `sellerExternalReference`, `offerState` (`Active`/`Inactive`), `createdAt`, `updatedAt`;
-//!   the release note's example item writes the product as `"product": {"gtin": ..}` and the
-//!   price integrated by the seller incl. taxes as `"integrationPrice": {"price": ..}` (the
-//!   same `price`/`originPrice` pair as the offer requests and as `facialPrice`, the price
-//!   displayed on the channel); `deliveryOffers`; `salesChannelFeedback` (Cdiscount only)
-//!   holds `isOnline`, `bestOfferDetails`, `offerQuality`, `competingOffers` and
-//!   `productInformation`.
-//! - pages: `{"itemsPerPage": n, "items": [...]}`, the next page linked by the `Link`
-//!   header (`<url>; rel="next"`), as the public PHP and Odoo clients read it.
-//! - competition: Octopia's release note makes `expand=salesChannelFeedback` the way to read
-//!   the competing offers of our offers; the older `GET /competing-offers?products=..` and
-//!   `GET /competing-offer-changes` are marked deprecated by the public PHP client, and no
-//!   public source shows their answers, so the connector reads competition from the feedback
-//!   only (incrementally: an offer's `updatedAt` moves when its feedback does).
+//! - `GET /seller/v2/offers`, "Retrieve Offers"
+//!   (<https://developer.octopia-io.net/api-reference/offer-management/retrieve-offers>),
+//!   table "Key States & Attributes": `salesChannelId` is required in every request;
+//!   `offerId` is the composite `sellerId_product_condition_channel`;
+//!   `sellerExternalReference`; the product's `gtin` and Octopia's `productReference`;
+//!   `condition` (`New`, `Refurbished`, `Used`...); `offerState` `Active` or `Inactive`;
+//!   the integration price is "Price integrated by seller (including taxes)" and the facial
+//!   price the "Price displayed on the sales channel", which "may differ from integration
+//!   price if rounded, converted"; filters `offerIds`, `sellerExternalReferences`, `gtins`,
+//!   `offerStates`. The same reference (its context7 mirror) gives the two Cdiscount calls
+//!   `GET /offers?salesChannelId=CDISFR&expand=salesChannelFeedback` ("currently only
+//!   available on Cdiscount") and, "Retrieve Offers with Competing Data",
+//!   `GET /offers?salesChannelId=CDISFR&fields=salesChannelFeedback.competingOffers`.
+//! - The release note "GET /offers — fields for lightweight responses + Cdiscount
+//!   salesChannelFeedback"
+//!   (<https://developer.octopia-io.net/changelog/new-feature/get-offers-new-parameters-and-more-data-on-offers>,
+//!   also <https://developer.octopia-io.net/?p=666>): `limit` up to 1,000; `fields` names a
+//!   field (`condition`), a node (`salesChannelFeedback`) or a node's field
+//!   (`facialPrice.price`), and "the API will always include these base fields: offerId,
+//!   sellerExternalReference, offerState, createdAt, updatedAt"; "If parameters fields and
+//!   expand are both sent, the expand parameter will be ignored"; "combine fields with
+//!   updatedAtMin to fetch only offers updated after a given RFC3339 timestamp". Cdiscount
+//!   only: `comments`, `offerCompetition`, `salesChannelFeedback.bestOfferDetails` ("Best
+//!   offer information"), `offerQuality.scoreReasons`; other channels only:
+//!   `salesChannelAcceptanceStatus`, `deliveryOffers.storageCountry`, `isBestOffer` and
+//!   `BestOffer`. Its example answer, reproduced in `tests/fixtures/octopia/offers_page_light.json`,
+//!   fixes the page (`{"items": [..], "itemsPerPage": n}`), the item's `salesChannelId`, an
+//!   `offerId` writing the condition as Cdiscount's code (`1234_TES3499550358636_6_CDISFR`,
+//!   6 = new), timestamps with seven fractional digits and an offset
+//!   (`2025-05-31T02:37:26.0000000+00:00`), `"product": {"gtin": ..}` and
+//!   `"integrationPrice": {"price": 19.9}` (a JSON number).
+//! - "Offer feature V2", Get Offers (<https://developer.octopia-io.net/?p=1034>, "NEW –
+//!   Released June 2025"): POST offer search "must not used anymore"; `salesChannelFeedback`
+//!   (expand, Cdiscount) reports the real online status, the best offer ("Which offer has
+//!   the best offer on the sales channel and with which price"), the offer quality
+//!   (Qualiscore), the competing offers ("the data about the competitors in order to adjust
+//!   your price strategy") and seller and product ratings.
+//! - Paging: the next page is linked by the `Link` header (`<url>; rel="next"`), as the
+//!   public PHP clients read it (`hasNextPage`/`getNextPageUrl`).
 //!
-//! Not found in any public source, so chosen as the most plausible shape and isolated here:
-//! the members inside `deliveryOffers`, `bestOfferDetails` and `competingOffers` (named after
-//! the offer-request fields `price`/`shippingPrice`/`condition`/`sellerId` the same API
-//! uses elsewhere). A change there is a change to this file and its fixtures only.
+//! # Assumed: not found in any public source
+//!
+//! Checked: the three portal pages above (the stored copies end before their field tables
+//! for the feedback), the context7 mirror, and public code (a PHP SDK's `getOffers`, which
+//! lists `limit`, `fields`, `expand`, `offerIds`, `offerStates`, `gtins`,
+//! `sellerExternalReferences`, `updatedAtMin`; a JavaScript client reading
+//! `salesChannelFeedback.productInformation.productReviewsAverageRating`). None shows the
+//! members inside `bestOfferDetails`, the items of `competingOffers`, `offerCompetition`,
+//! or the items of `deliveryOffers`, nor the name of the online-status member. They are
+//! named here after the members the same API uses in offer requests (`price`,
+//! `shippingPrice`, `condition`, `sellerId`) and the portal's wording (`isOnline`,
+//! `isBestOffer`): [`BestOfferDetails`], [`CompetingOffer`], [`DeliveryOffer`] and
+//! [`SalesChannelFeedback::is_online`]. A change there is a change to this file and its
+//! fixtures only. Whether a change in Cdiscount's feedback (a competitor repricing) moves
+//! our offer's `updatedAt` is not documented either: see `docs/connectors.md` for how the
+//! connector reads competition without relying on it.
 
-use hub_schemas::records::EpochMillis;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::wire::{epoch_millis_from_rfc3339, json_decimal};
+use crate::wire::json_decimal;
 
 /// Octopia's sales channel id for Cdiscount.fr; its prices are in euros, VAT included.
 pub const CDISCOUNT_FR: &str = "CDISFR";
 pub const CDISCOUNT_FR_CURRENCY: &str = "EUR";
 /// The largest page `GET /offers` serves.
 pub const MAX_OFFERS_PER_PAGE: u32 = 1000;
+/// `expand` value adding Cdiscount's feedback to every offer.
+pub const EXPAND_FEEDBACK: &str = "salesChannelFeedback";
+/// The `fields` of the competition sweep: what an offer signal is made of, and nothing else
+/// (the base fields come with every item). With `fields`, Octopia ignores `expand`, so the
+/// two feedback nodes are named here.
+pub const COMPETITION_FIELDS: &str = "product.gtin,condition,integrationPrice.price,\
+facialPrice.price,deliveryOffers,salesChannelFeedback.bestOfferDetails,\
+salesChannelFeedback.competingOffers";
+/// The `offerStates` filter of the sweep: an inactive offer has no competition to compare.
+pub const ACTIVE: &str = "Active";
+/// Octopia writes instants to the 100 ns (seven fractional digits): the step the
+/// incremental cursor moves past the newest `updatedAt` it read.
+pub const UPDATED_AT_RESOLUTION_NS: i64 = 100;
 
 /// One page of `GET /offers`. Items stay raw so that one malformed item is quarantined with
 /// its own bytes instead of failing the page.
@@ -77,9 +123,28 @@ pub struct Offer {
 }
 
 impl Offer {
-    pub fn updated_at_millis(&self) -> Result<EpochMillis, String> {
-        epoch_millis_from_rfc3339(&self.updated_at)
+    /// `updatedAt` in nanoseconds since the epoch: every digit Octopia wrote counts, so that
+    /// the cursor moves past the newest offer read and no further.
+    pub fn updated_at_nanos(&self) -> Result<i64, String> {
+        nanos_from_rfc3339(&self.updated_at)
     }
+}
+
+/// An RFC 3339 instant (`2025-05-31T02:37:26.0000000+00:00`) in nanoseconds since the epoch.
+pub fn nanos_from_rfc3339(text: &str) -> Result<i64, String> {
+    let instant = text
+        .trim()
+        .parse::<jiff::Timestamp>()
+        .map_err(|error| format!("{text:?} is not an RFC 3339 timestamp ({error})"))?;
+    i64::try_from(instant.as_nanosecond())
+        .map_err(|_| format!("{text:?} is outside the range of 64-bit epoch nanoseconds"))
+}
+
+/// Nanoseconds since the epoch as the RFC 3339 UTC instant `updatedAtMin` takes.
+pub fn rfc3339_from_nanos(nanos: i64) -> Result<String, String> {
+    jiff::Timestamp::from_nanosecond(i128::from(nanos))
+        .map(|instant| instant.to_string())
+        .map_err(|error| format!("{nanos} ns is outside the representable time range ({error})"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -119,7 +184,9 @@ pub struct DeliveryOffer {
     pub shipping_price: Decimal,
 }
 
-/// What Cdiscount reports about the offer (`expand=salesChannelFeedback`).
+/// What Cdiscount reports about the offer (`expand=salesChannelFeedback`, or the nodes named
+/// in `fields`). The node and its `bestOfferDetails` and `competingOffers` are documented;
+/// the members inside them are assumed (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SalesChannelFeedback {
@@ -173,6 +240,20 @@ pub fn next_link(link_header: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants_keep_the_seven_digits_octopia_writes() {
+        // The release note's own `updatedAt`.
+        let read = nanos_from_rfc3339("2025-05-31T02:37:26.0000000+00:00").expect("instant");
+        assert_eq!(read, 1_748_659_046_000_000_000);
+        let finer = nanos_from_rfc3339("2025-05-31T02:37:26.0000001+00:00").expect("instant");
+        assert_eq!(finer - read, UPDATED_AT_RESOLUTION_NS);
+        assert_eq!(
+            rfc3339_from_nanos(finer).expect("in range"),
+            "2025-05-31T02:37:26.0000001Z"
+        );
+        assert!(nanos_from_rfc3339("31/05/2025").is_err());
+    }
 
     #[test]
     fn the_next_link_is_found_among_others() {

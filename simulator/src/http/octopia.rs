@@ -4,13 +4,29 @@
 //!
 //! Shapes follow the connector's recorded fixtures (`connectors/src/octopia/payload.rs`
 //! lists the sources and the members that had to be assumed): `{"itemsPerPage", "items"}`,
-//! the next page in the `Link` header. Competition is served where Octopia serves it for
-//! Cdiscount, in each offer's `salesChannelFeedback` (the deprecated `/competing-offers`
-//! endpoints are not served). Items are our offers ordered by `updatedAt`, then by
-//! offer id, so `updatedAtMin` plus the page token walks the catalogue without gaps while
-//! the market moves; an offer's `updatedAt` is when its product page last changed.
+//! the next page in the `Link` header, `offerId` as `sellerId_product_condition_channel`
+//! with Cdiscount's condition code, instants with seven fractional digits. As documented
+//! ("Retrieve Offers" and the release note "GET /offers — fields for lightweight
+//! responses"): `expand=salesChannelFeedback` adds Cdiscount's feedback; `fields` selects
+//! fields, nodes or a node's fields (`salesChannelFeedback.competingOffers`), always with
+//! the base fields `offerId`, `sellerExternalReference`, `offerState`, `createdAt`,
+//! `updatedAt`, and makes `expand` ignored; `offerStates` and `updatedAtMin` filter; `limit`
+//! goes up to 1,000. The deprecated `/competing-offers` endpoints are not served.
+//!
+//! `updatedAt` dates OUR offer only: its price, shipping or quantity. Whether Octopia also
+//! moves it when Cdiscount's feedback changes (a competitor repricing) is not documented,
+//! so the simulator takes the reading under which a client relying on it would miss
+//! competitor moves: those show only in the feedback, whenever it is asked for. The market
+//! moves in simulated time, far ahead of the wall clock, so an offer is dated on the wall
+//! clock when its current version is first served (the offers of the market at the API's
+//! opening at its opening), each new date after every date served before, so that a client
+//! asking for what changed after the newest date it read misses nothing. Items are ordered
+//! by `updatedAt`, then by catalogue index, so `updatedAtMin` plus the page token walks
+//! the offers without gaps while the market moves.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -22,7 +38,7 @@ use hub_schemas::records::EpochMillis;
 use serde_json::{Value, json};
 
 use super::state::MarketState;
-use super::timestamps::{page_updated_at, rfc3339};
+use super::timestamps::seven_digit_utc;
 use super::{OperationContext, Simulator, operation};
 use crate::market::{BuyBox, ChannelMarket, Offer};
 
@@ -39,14 +55,127 @@ const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
 const TOKEN_LIFETIME_SECS: u64 = 7200;
 const COMPETITOR_SELLER_IDS: u64 = 41_000;
+/// Cdiscount's code for the new condition, as `offerId` writes it.
+const CONDITION_NEW_CODE: u8 = 6;
+const FEEDBACK: &str = "salesChannelFeedback";
+/// What every item carries, whatever `fields` selects.
+const BASE_FIELDS: [&str; 5] = [
+    "offerId",
+    "sellerExternalReference",
+    "offerState",
+    "createdAt",
+    "updatedAt",
+];
 
 pub(super) fn routes(simulator: &Simulator) -> Router<Simulator> {
+    let repository = OfferRepository::open(&simulator.market(), wall_clock_ms());
     Router::new()
         .route(TOKEN_PATH, operation(simulator, OCTOPIA_TOKEN, post(token)))
         .route(
             OFFERS_PATH,
             operation(simulator, OCTOPIA_OFFERS, get(offers)),
         )
+        .layer(Extension(repository))
+}
+
+fn wall_clock_ms() -> EpochMillis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as EpochMillis)
+}
+
+/// What Octopia's offer repository holds of one of our offers: a change to any is an update
+/// of the offer. The competitors on its product page are not part of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct OfferVersion {
+    price: i64,
+    shipping: i64,
+    quantity: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Dated {
+    version: OfferVersion,
+    updated_at: EpochMillis,
+}
+
+#[derive(Debug, Default)]
+struct Dates {
+    by_index: HashMap<usize, Dated>,
+    /// The newest date given so far: a new one comes after it.
+    newest: EpochMillis,
+}
+
+/// The `updatedAt` of each of our offers (by catalogue index), on the wall clock.
+#[derive(Clone)]
+struct OfferRepository {
+    dates: Arc<Mutex<Dates>>,
+}
+
+impl OfferRepository {
+    /// Dates every offer of `market` at `opened_at`.
+    fn open(market: &MarketState, opened_at: EpochMillis) -> OfferRepository {
+        let by_index = own_offers(market)
+            .map(|(index, version)| {
+                (
+                    index,
+                    Dated {
+                        version,
+                        updated_at: opened_at,
+                    },
+                )
+            })
+            .collect();
+        OfferRepository {
+            dates: Arc::new(Mutex::new(Dates {
+                by_index,
+                newest: opened_at,
+            })),
+        }
+    }
+
+    /// Every offer of ours with its `updatedAt`, dating now those that changed (or
+    /// appeared) since they were last served.
+    fn updated_at(&self, market: &MarketState) -> Vec<(EpochMillis, usize)> {
+        let mut dates = self.dates.lock().expect("offer repository lock poisoned");
+        let now = wall_clock_ms().max(dates.newest + 1);
+        let mut dated_now = false;
+        let served = own_offers(market)
+            .map(|(index, version)| {
+                let dated = dates.by_index.entry(index).or_insert(Dated {
+                    version,
+                    updated_at: now,
+                });
+                if dated.version != version {
+                    *dated = Dated {
+                        version,
+                        updated_at: now,
+                    };
+                }
+                dated_now |= dated.updated_at == now;
+                (dated.updated_at, index)
+            })
+            .collect();
+        if dated_now {
+            dates.newest = now;
+        }
+        served
+    }
+}
+
+/// Our offers on Cdiscount (catalogue index) and what Octopia holds of them.
+fn own_offers(market: &MarketState) -> impl Iterator<Item = (usize, OfferVersion)> + '_ {
+    (0..market.catalogue().references.len()).filter_map(|index| {
+        let ours = market.page(index, Channel::Cdiscount)?.ours?;
+        Some((
+            index,
+            OfferVersion {
+                price: ours.listing,
+                shipping: ours.shipping,
+                quantity: market.state(index).erp.quantity.max(0),
+            },
+        ))
+    })
 }
 
 /// A refused call, answered in the problem-details shape the seller API answers with.
@@ -177,11 +306,35 @@ fn parse_page_token(token: &str) -> Option<Position> {
     })
 }
 
+/// The offers a call asks for, and how it wants them written.
 struct OffersQuery {
     limit: usize,
-    updated_at_min: Option<EpochMillis>,
-    expand_feedback: bool,
+    /// Inclusive, in nanoseconds since the epoch: Octopia's instants go to 100 ns.
+    updated_at_min_ns: Option<i128>,
+    /// `offerStates`; none: every state.
+    states: Option<Vec<String>>,
+    selection: Selection,
     after: Option<Position>,
+}
+
+/// What an item carries.
+enum Selection {
+    /// Every field; Cdiscount's feedback with `expand=salesChannelFeedback`.
+    Full { feedback: bool },
+    /// `fields`: these paths (`condition`, `facialPrice.price`, `salesChannelFeedback`...)
+    /// and the base fields.
+    Fields(Vec<String>),
+}
+
+impl Selection {
+    fn feedback(&self) -> bool {
+        match self {
+            Selection::Full { feedback } => *feedback,
+            Selection::Fields(paths) => paths
+                .iter()
+                .any(|path| path.split('.').next() == Some(FEEDBACK)),
+        }
+    }
 }
 
 fn read_query(query: &HashMap<String, String>) -> Result<OffersQuery, Problem> {
@@ -207,16 +360,29 @@ fn read_query(query: &HashMap<String, String>) -> Result<OffersQuery, Problem> {
                 ))
             })?,
     };
-    let updated_at_min = query
+    let updated_at_min_ns = query
         .get("updatedAtMin")
         .map(|raw| {
             raw.parse::<jiff::Timestamp>()
-                .map(|timestamp| timestamp.as_millisecond())
+                .map(|timestamp| timestamp.as_nanosecond())
                 .map_err(|_| {
                     bad(format!(
-                        "updatedAtMin must be an ISO 8601 date-time, got '{raw}'"
+                        "updatedAtMin must be an RFC 3339 date-time, got '{raw}'"
                     ))
                 })
+        })
+        .transpose()?;
+    let states = query
+        .get("offerStates")
+        .map(|raw| {
+            raw.split(',')
+                .map(|state| match state.trim() {
+                    state @ ("Active" | "Inactive") => Ok(state.to_owned()),
+                    other => Err(bad(format!(
+                        "offerStates must list Active or Inactive, got '{other}'"
+                    ))),
+                })
+                .collect::<Result<Vec<_>, _>>()
         })
         .transpose()?;
     let after = query
@@ -225,12 +391,27 @@ fn read_query(query: &HashMap<String, String>) -> Result<OffersQuery, Problem> {
             parse_page_token(raw).ok_or_else(|| bad(format!("pageToken '{raw}' is not valid")))
         })
         .transpose()?;
+    // Documented: with both, expand is ignored.
+    let selection = match query.get("fields") {
+        Some(fields) => Selection::Fields(
+            fields
+                .split(',')
+                .map(str::trim)
+                .filter(|path| !path.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        ),
+        None => Selection::Full {
+            feedback: query
+                .get("expand")
+                .is_some_and(|expand| expand.split(',').any(|part| part == FEEDBACK)),
+        },
+    };
     Ok(OffersQuery {
         limit,
-        updated_at_min,
-        expand_feedback: query
-            .get("expand")
-            .is_some_and(|expand| expand.split(',').any(|part| part == "salesChannelFeedback")),
+        updated_at_min_ns,
+        states,
+        selection,
         after,
     })
 }
@@ -238,6 +419,7 @@ fn read_query(query: &HashMap<String, String>) -> Result<OffersQuery, Problem> {
 async fn offers(
     State(simulator): State<Simulator>,
     Extension(context): Extension<OperationContext>,
+    Extension(repository): Extension<OfferRepository>,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
@@ -251,36 +433,42 @@ async fn offers(
     let seller_id = simulator.credentials().octopia_seller_id;
     let (mut items, next) = {
         let market = simulator.market();
-        let mut selected: Vec<(Position, &ChannelMarket, Offer)> =
-            (0..market.catalogue().references.len())
-                .filter_map(|index| {
-                    let page = market.page(index, Channel::Cdiscount)?;
-                    let ours = page.ours?;
-                    let position = Position {
-                        updated_at: page_updated_at(&market, page),
-                        index,
-                    };
-                    let wanted = request
-                        .updated_at_min
-                        .is_none_or(|min| position.updated_at >= min)
-                        && request.after.is_none_or(|after| position > after);
-                    wanted.then_some((position, page, ours))
-                })
-                .collect();
-        selected.sort_by_key(|(position, _, _)| *position);
-        let next = (selected.len() > request.limit).then(|| selected[request.limit - 1].0);
+        // The simulated shop keeps its offers active: a stock-out shows in `quantity`.
+        let state_wanted = request
+            .states
+            .as_ref()
+            .is_none_or(|states| states.iter().any(|state| state == "Active"));
+        let mut selected: Vec<Position> = repository
+            .updated_at(&market)
+            .into_iter()
+            .map(|(updated_at, index)| Position { updated_at, index })
+            .filter(|position| {
+                state_wanted
+                    && request
+                        .updated_at_min_ns
+                        .is_none_or(|min| i128::from(position.updated_at) * 1_000_000 >= min)
+                    && request.after.is_none_or(|after| *position > after)
+            })
+            .collect();
+        selected.sort_unstable();
+        let next = (selected.len() > request.limit).then(|| selected[request.limit - 1]);
         let items: Vec<Value> = selected
             .iter()
             .take(request.limit)
-            .map(|(position, page, ours)| {
-                own_offer(
+            .filter_map(|position| {
+                let page = market.page(position.index, Channel::Cdiscount)?;
+                let item = own_offer(
                     &market,
                     seller_id,
                     *position,
                     page,
-                    *ours,
-                    request.expand_feedback,
-                )
+                    page.ours?,
+                    request.selection.feedback(),
+                );
+                Some(match &request.selection {
+                    Selection::Full { .. } => item,
+                    Selection::Fields(paths) => project(&item, paths),
+                })
             })
             .collect();
         (items, next)
@@ -300,6 +488,42 @@ async fn offers(
         }
     }
     response
+}
+
+/// The base fields of `item` and the `paths` it has: a field or node (`condition`,
+/// `deliveryOffers`) whole, a node's field (`facialPrice.price`) inside its node.
+fn project(item: &Value, paths: &[String]) -> Value {
+    let mut projected = serde_json::Map::new();
+    for base in BASE_FIELDS {
+        if let Some(value) = item.get(base) {
+            projected.insert(base.to_owned(), value.clone());
+        }
+    }
+    for path in paths {
+        let (node, field) = match path.split_once('.') {
+            Some((node, field)) => (node, Some(field)),
+            None => (path.as_str(), None),
+        };
+        let Some(value) = item.get(node) else {
+            continue;
+        };
+        match field {
+            None => {
+                projected.insert(node.to_owned(), value.clone());
+            }
+            Some(field) => {
+                if let Some(inner) = value.get(field) {
+                    let entry = projected
+                        .entry(node.to_owned())
+                        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+                    if let Some(entry) = entry.as_object_mut() {
+                        entry.insert(field.to_owned(), inner.clone());
+                    }
+                }
+            }
+        }
+    }
+    Value::Object(projected)
 }
 
 fn next_link(query: &HashMap<String, String>, last: Position) -> String {
@@ -346,25 +570,24 @@ fn own_offer(
     let reference = market.reference(position.index);
     let gtin = &reference.product.gtin;
     let quantity = market.state(position.index).erp.quantity.max(0);
+    let product_reference = format!("AUC{gtin}");
     let mut item = json!({
-        "offerId": format!("{seller_id}_{gtin}_New_{SALES_CHANNEL}"),
+        "offerId": format!("{seller_id}_{product_reference}_{CONDITION_NEW_CODE}_{SALES_CHANNEL}"),
         "sellerId": seller_id,
         "salesChannelId": SALES_CHANNEL,
         "sellerExternalReference": reference.product.sku,
-        "product": {"gtin": gtin, "reference": format!("AUC{gtin}")},
+        "product": {"gtin": gtin, "reference": product_reference},
         "condition": "New",
-        // The simulated shop keeps its offers active: a stock-out shows in `quantity`,
-        // and a state that moved without `updatedAt` would escape incremental syncs.
         "offerState": "Active",
         "integrationPrice": {"price": amount(ours.listing)},
         "facialPrice": {"price": amount(ours.listing), "originPrice": amount(ours.listing)},
         "quantity": quantity,
         "deliveryOffers": [{"deliveryModeCode": "TRK", "shippingPrice": amount(ours.shipping)}],
-        "createdAt": rfc3339(market.catalogue().as_of),
-        "updatedAt": rfc3339(position.updated_at),
+        "createdAt": seven_digit_utc(market.catalogue().as_of),
+        "updatedAt": seven_digit_utc(position.updated_at),
     });
     if expand_feedback && let Some(object) = item.as_object_mut() {
-        object.insert("salesChannelFeedback".to_owned(), feedback(page, ours));
+        object.insert(FEEDBACK.to_owned(), feedback(page, ours));
     }
     item
 }

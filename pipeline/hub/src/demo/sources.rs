@@ -137,6 +137,9 @@ impl<'a> SimulatedSources<'a> {
             client_secret_env: GIVEN.to_owned(),
             page_size: 100,
             offers_rate: LOCAL_RATE,
+            competition_rate: LOCAL_RATE,
+            competition_sweep_interval_ms:
+                hub_connectors::octopia::config::DEFAULT_COMPETITION_SWEEP_INTERVAL_MS,
             token_rate: LOCAL_RATE,
             http: HttpSettings::default(),
         };
