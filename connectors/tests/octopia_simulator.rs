@@ -1,5 +1,6 @@
 //! The Octopia (Cdiscount) connector over real HTTP against the simulator: a full sync
-//! pages to the end with the token fetched once and cached; incremental syncs read the
+//! pages to the end, resumed after a restart with no gap and no duplicate, its token fetched
+//! once per connector and cached; incremental syncs read the
 //! offers whose `updatedAt` moved, ours; a competitor's move, which the simulated API (like
 //! the documentation) does not promise to date, reaches the output through the competition
 //! sweep (`fields=` the lightweight selection), every active offer once per sweep, resumed
@@ -189,14 +190,22 @@ async fn full_then_incremental_syncs_read_every_offer_then_our_updated_ones() {
     let ours = our_gtins(&simulator);
     assert!(ours.len() > PAGE_SIZE as usize * 2, "several pages to walk");
 
-    let mut connector = new_connector(&simulator);
+    // The full sync's first page, then a restart from the persisted cursor.
     let mut cursors = MemoryCursorStore::default();
-    let (first, polls) = sync(&mut connector, &mut cursors).await;
-    let first = views(first.records());
-    // Pagination to the end: every offer of ours, once, in ceil(n / page) pages.
+    let mut first_page = CollectingSink::default();
+    let report = new_connector(&simulator)
+        .poll(&mut cursors, &mut first_page)
+        .await
+        .expect("poll");
+    assert!(!report.caught_up, "a sync under way");
+    let mut connector = new_connector(&simulator);
+    let (rest, polls) = sync(&mut connector, &mut cursors).await;
+    let first = views(first_page.records().chain(rest.records()));
+    // Pagination to the end: every offer of ours, once (`views` fails on a duplicate), in
+    // ceil(n / page) pages.
     let before = of(&first, OFFERS_SOURCE);
     assert_eq!(before.keys().cloned().collect::<Vec<_>>(), ours);
-    assert_eq!(polls, ours.len().div_ceil(PAGE_SIZE as usize));
+    assert_eq!(1 + polls, ours.len().div_ceil(PAGE_SIZE as usize));
     assert!(
         !first.contains_key(COMPETITION_SOURCE),
         "the full sync read every offer's feedback: no sweep yet"
@@ -236,8 +245,8 @@ async fn full_then_incremental_syncs_read_every_offer_then_our_updated_ones() {
     let stats = simulator.simulator.stats();
     assert_eq!(
         stats.operation(OCTOPIA_TOKEN).requests,
-        2,
-        "one token per connector, cached across its polls"
+        3,
+        "one token per connector (two for the restarted sync, one fresh), cached across its polls"
     );
     assert!(stats.operation(OCTOPIA_OFFERS).requests > 0);
 }
