@@ -349,6 +349,50 @@ async fn migrations_apply_once_and_are_recorded() {
     drop_database(&client, &database).await;
 }
 
+/// What the contract asks of each table: its engine (with its version column), its
+/// partitions, its sorting key, its retention, and LowCardinality for channels and sources.
+#[tokio::test]
+async fn tables_have_the_engines_partitions_retention_and_column_types_of_the_contract() {
+    let (client, database) = migrated_database().await;
+    let described = strings(
+        &client,
+        &format!(
+            "SELECT concat(name, ' | ', splitByString(' PARTITION BY', splitByString(' ORDER BY', engine_full)[1])[1], \
+             ' | ', partition_key, ' | ', sorting_key, ' | ', \
+             if(position(engine_full, 'TTL toDateTime(observed_at) + toIntervalDay(400)') > 0, '400 days', 'kept')) \
+             FROM system.tables WHERE database = '{database}' AND engine != 'MaterializedView' \
+             ORDER BY name"
+        ),
+    )
+    .await;
+    assert_eq!(
+        described,
+        [
+            "cost_signals | MergeTree | toYYYYMM(observed_at) | gtin, cost_kind, observed_at | 400 days",
+            "offer_signals | MergeTree | toYYYYMM(observed_at) | gtin, channel, observed_at | 400 days",
+            "products | ReplacingMergeTree(updated_at) |  | gtin | kept",
+            "quarantine | MergeTree | toYYYYMM(observed_at) | reason_code, observed_at | 400 days",
+            "schema_migrations | ReplacingMergeTree(applied_at) |  | version | kept",
+            "score_versions | ReplacingMergeTree | toYYYYMM(scored_at) | gtin, channel, version | kept",
+            "scores | MergeTree | toYYYYMM(scored_at) | gtin, channel, version | kept",
+            "scores_current | ReplacingMergeTree(version) | toYYYYMM(scored_at) | gtin, channel | kept",
+            "stock_signals | MergeTree | toYYYYMM(observed_at) | gtin, stock_source, observed_at | 400 days",
+        ]
+    );
+
+    let not_low_cardinality = strings(
+        &client,
+        &format!(
+            "SELECT concat(table, '.', name, ' ', type) FROM system.columns \
+             WHERE database = '{database}' AND name IN ('channel', 'source', 'stock_source', 'cost_kind') \
+             AND type != 'LowCardinality(String)' ORDER BY table, name"
+        ),
+    )
+    .await;
+    assert_eq!(not_low_cardinality, Vec::<String>::new());
+    drop_database(&client, &database).await;
+}
+
 #[tokio::test]
 async fn a_changed_applied_migration_is_refused() {
     let (client, database) = migrated_database().await;
