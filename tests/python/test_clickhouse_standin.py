@@ -7,20 +7,30 @@ Address from HUB_CLICKHOUSE_URL (default http://127.0.0.1:8123); start it with
 
 from __future__ import annotations
 
+import base64
 import datetime
 import gzip
+import json
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
 from decimal import Decimal
+from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import clickhouse_connect
+import lz4.frame
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 URL = os.environ.get("HUB_CLICKHOUSE_URL", "http://127.0.0.1:8123").rstrip("/")
+SERVER = Path(__file__).resolve().parents[2] / "devtools" / "clickhouse-http" / "server.py"
 
 
 def post(body: bytes, headers: dict[str, str] | None = None, **params: str):
@@ -141,3 +151,171 @@ def test_get_is_read_only_and_settings_apply_per_request(database):
 
     status, headers, _ = post(b"SELECT 1", no_such_setting="1")
     assert (status, headers["X-ClickHouse-Exception-Code"]) == (400, "115")
+
+
+def test_output_formats_the_clients_read(database):
+    post(
+        b"CREATE TABLE f (gtin String, price Decimal(18, 4)) ENGINE = MergeTree ORDER BY gtin",
+        database=database,
+    )
+    status, _, body = post(
+        b"INSERT INTO f VALUES ('3017620422003', 19.99), ('0000000000017', -0.0001)",
+        database=database,
+    )
+    assert status == 200, body
+
+    def select(fmt: str) -> tuple[str, bytes]:
+        status, headers, body = post(
+            f"SELECT gtin, price FROM f ORDER BY gtin FORMAT {fmt}".encode(), database=database
+        )
+        assert status == 200, body
+        assert headers["X-ClickHouse-Format"] == fmt
+        return headers["Content-Type"], body
+
+    content_type, body = select("JSON")
+    assert content_type.startswith("application/json")
+    answer = json.loads(body)
+    assert answer["meta"] == [
+        {"name": "gtin", "type": "String"},
+        {"name": "price", "type": "Decimal(18, 4)"},
+    ]
+    assert answer["data"] == [
+        {"gtin": "0000000000017", "price": -0.0001},
+        {"gtin": "3017620422003", "price": 19.99},
+    ]
+    assert answer["rows"] == 2
+    _, body = select("JSONEachRow")
+    assert [json.loads(line) for line in body.splitlines()] == answer["data"]
+    _, body = select("JSONCompact")
+    assert json.loads(body)["data"] == [["0000000000017", -0.0001], ["3017620422003", 19.99]]
+    content_type, body = select("TabSeparatedWithNames")
+    assert content_type.startswith("text/tab-separated-values")
+    assert body == b"gtin\tprice\n0000000000017\t-0.0001\n3017620422003\t19.99\n"
+    _, body = select("TSV")
+    assert body == b"0000000000017\t-0.0001\n3017620422003\t19.99\n"
+
+    # RowBinary: per row, the string's LEB128 length and bytes, then the Decimal64's
+    # little-endian unscaled value.
+    def row(gtin: str, unscaled: int) -> bytes:
+        return bytes([len(gtin)]) + gtin.encode() + unscaled.to_bytes(8, "little", signed=True)
+
+    rows = row("0000000000017", -1) + row("3017620422003", 199_900)
+    content_type, body = select("RowBinary")
+    assert content_type == "application/octet-stream"
+    assert body == rows
+    # RowBinaryWithNamesAndTypes (what the official Rust crate validates rows against):
+    # the column count, the names, the types, then the rows.
+    header = b"\x02" + b"\x04gtin\x05price" + b"\x06String\x0eDecimal(18, 4)"
+    assert select("RowBinaryWithNamesAndTypes")[1] == header + rows
+
+
+def test_lz4_request_body(database):
+    post(b"CREATE TABLE z (n UInt32) ENGINE = MergeTree ORDER BY n", database=database)
+    rows = "".join(f"{n}\n" for n in range(500)).encode()
+    status, _, body = post(
+        lz4.frame.compress(rows),
+        {"Content-Encoding": "lz4"},
+        database=database,
+        query="INSERT INTO z FORMAT TabSeparated",
+    )
+    assert status == 200, body
+    assert post(b"SELECT sum(n) FROM z", database=database)[2] == b"124750\n"
+
+
+class PrivateStandin:
+    """A stand-in of the test's own, on a free port, over a data directory it keeps across
+    restarts, requiring a password."""
+
+    USER, PASSWORD = "hub", "s3cret"
+
+    def __init__(self, data_dir: str):
+        self.data_dir = data_dir
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(SERVER), "--port", str(self.port), "--data-dir", self.data_dir,
+             "--user", self.USER, "--password", self.PASSWORD],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.process.stderr.read().decode()
+            try:
+                with urllib.request.urlopen(f"{self.url}/ping", timeout=1) as response:
+                    if response.read() == b"Ok.\n":
+                        return
+            except OSError:
+                time.sleep(0.2)
+        pytest.fail(f"the private stand-in did not answer on {self.url} within 60 s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            assert self.process.wait(timeout=30) == 0, "SIGTERM stops the stand-in cleanly"
+        self.process = None
+
+    def post(self, sql: bytes, headers: dict[str, str] | None = None, **params: str):
+        query = f"?{urlencode(params)}" if params else ""
+        request = urllib.request.Request(f"{self.url}/{query}", data=sql, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.headers, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, error.read()
+
+
+@pytest.fixture()
+def private_standin(tmp_path):
+    standin = PrivateStandin(str(tmp_path / "clickhouse"))
+    standin.start()
+    yield standin
+    standin.stop()
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def test_basic_auth_and_the_other_credentials_clickhouse_accepts(private_standin):
+    user, password = PrivateStandin.USER, PrivateStandin.PASSWORD
+    for headers, params in [
+        ({}, {}),
+        (basic(user, "wrong"), {}),
+        (basic("default", ""), {}),
+    ]:
+        status, answer, body = private_standin.post(b"SELECT 1", headers, **params)
+        assert (status, answer["X-ClickHouse-Exception-Code"]) == (401, "516"), body
+        assert b"Authentication failed" in body
+    for headers, params in [
+        (basic(user, password), {}),
+        ({"X-ClickHouse-User": user, "X-ClickHouse-Key": password}, {}),
+        ({}, {"user": user, "password": password}),
+    ]:
+        assert private_standin.post(b"SELECT 1", headers, **params)[:3:2] == (200, b"1\n")
+    parts = urlsplit(private_standin.url)
+    client = clickhouse_connect.get_client(
+        host=parts.hostname, port=parts.port, username=user, password=password
+    )
+    assert client.command("SELECT 41 + 1") == 42
+    client.close()
+
+
+def test_tables_are_kept_in_the_data_directory_across_restarts(private_standin):
+    auth = basic(PrivateStandin.USER, PrivateStandin.PASSWORD)
+    for sql in [
+        b"CREATE DATABASE kept",
+        b"CREATE TABLE kept.t (n UInt32) ENGINE = MergeTree ORDER BY n",
+        b"INSERT INTO kept.t VALUES (1), (2), (3)",
+    ]:
+        status, _, body = private_standin.post(sql, auth)
+        assert status == 200, body
+    private_standin.stop()
+    private_standin.start()
+    assert private_standin.post(b"SELECT sum(n) FROM kept.t", auth)[2] == b"6\n"
