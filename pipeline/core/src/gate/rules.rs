@@ -33,10 +33,16 @@ pub(crate) fn quoted(value: &str) -> String {
 /// Appends [`quoted`]`(value)`. A value of printable ASCII other than `"` and `\` is its own
 /// Debug escape, so it is copied between quotes without the formatting machinery.
 fn push_quoted(detail: &mut String, value: &str) {
-    let cut = value
-        .char_indices()
-        .nth(QUOTED_CHARS)
-        .map(|(index, _)| index);
+    // A value of at most QUOTED_CHARS bytes has at most as many characters: uncut, without
+    // decoding it.
+    let cut = if value.len() <= QUOTED_CHARS {
+        None
+    } else {
+        value
+            .char_indices()
+            .nth(QUOTED_CHARS)
+            .map(|(index, _)| index)
+    };
     let excerpt = &value[..cut.unwrap_or(value.len())];
     if excerpt
         .bytes()
