@@ -3,6 +3,7 @@
 //! new content are read, and an unchanged rewrite is not.
 
 mod in_memory;
+mod simulated;
 
 use std::path::{Path, PathBuf};
 
@@ -271,4 +272,72 @@ async fn a_file_published_at_a_url_is_read_again_only_when_it_changes() {
             .requests
             >= 3
     );
+}
+
+#[tokio::test]
+async fn every_malformed_line_of_every_simulated_supplier_file_is_rejected_once() {
+    use hub_market_sim::PriceFeed;
+    use hub_market_sim::http::{FaultConfig, Faults};
+
+    let faults = FaultConfig {
+        seed: 31,
+        default: Faults {
+            malformed_rate: 0.1,
+            ..Faults::default()
+        },
+        ..FaultConfig::default()
+    };
+    let simulator = simulated::serve_catalogue(150, faults).await;
+    let mappings = tempfile::tempdir().unwrap();
+    let feeds = simulator
+        .simulator
+        .catalogue()
+        .suppliers
+        .iter()
+        .map(|supplier| {
+            let mapping = mappings.path().join(format!("{}.toml", supplier.id));
+            let text = match supplier.price_feed {
+                PriceFeed::SupplierFile => simulated_supplier_mapping(&supplier.id),
+                // Its prices are kept in Odoo: the file is read for its stock.
+                PriceFeed::OdooSupplierinfo => simulated_supplier_mapping(&supplier.id)
+                    .replace("unit_cost = \"Prix HT\"\n", ""),
+            };
+            std::fs::write(&mapping, text).unwrap();
+            SupplierFeedConfig {
+                mapping,
+                directory: None,
+                url: Some(format!(
+                    "{}/suppliers/{}/prices.csv",
+                    simulator.base_url(),
+                    supplier.id
+                )),
+            }
+        })
+        .collect();
+    let config = SupplierFeedsConfig {
+        feeds,
+        rate: RateLimit {
+            per_second: 100.0,
+            burst: 10,
+        },
+        http: HttpSettings::default(),
+    };
+    let mut connector = SupplierFeedsConnector::from_config(&config).expect("connector");
+    let (mut cursors, mut sink) = (MemoryCursorStore::default(), CollectingSink::default());
+    let mut polls = 0;
+    while !connector
+        .poll(&mut cursors, &mut sink)
+        .await
+        .expect("malformed lines are handed over as rejected")
+        .caught_up
+    {
+        polls += 1;
+        // A poll reads a feed's new file or finds the feed idle and moves to the next: each
+        // feed read then found idle, then every feed idle in a row.
+        assert!(
+            polls <= 3 * config.feeds.len(),
+            "the files were never read to their end"
+        );
+    }
+    simulated::assert_rejected_exactly_what_was_corrupted(&simulator, "supplier", sink.records());
 }

@@ -2,6 +2,7 @@
 //! request counters. Locks are held for a computation, never across an await.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -31,6 +32,10 @@ struct Inner {
     faults: Mutex<FaultState>,
     stats: Mutex<BTreeMap<String, OperationStats>>,
     started: Instant,
+    /// The hash of the sound content each file (by operation and name) was last served
+    /// with: a file is malformed the same way at every download of that content, and
+    /// counted malformed when its content changes.
+    files_served: Mutex<HashMap<(&'static str, String), u64>>,
     credentials: Credentials,
     placeholder_share: f64,
     seed: u64,
@@ -191,6 +196,7 @@ impl Simulator {
                 }),
                 stats: Mutex::new(BTreeMap::new()),
                 started: Instant::now(),
+                files_served: Mutex::new(HashMap::new()),
                 credentials: config.credentials,
                 placeholder_share: config.placeholder_share,
                 seed: config.market_seed,
@@ -383,6 +389,34 @@ impl Simulator {
                 .or_default()
                 .placeholder_offers += placeholders;
         }
+    }
+
+    /// The malformer of file `name` served with the sound content `sound`: its choices
+    /// depend on the content and the fault seed only, so every download of the same content
+    /// is malformed the same way, as a file written once. Says whether the file's content
+    /// changed since its last download (or this is its first): only then are its malformed
+    /// lines counted ([`Simulator::record_malformed`]), as a client reads a file again only
+    /// when it changed.
+    pub(crate) fn file_malformer(
+        &self,
+        context: &OperationContext,
+        name: &str,
+        sound: &str,
+    ) -> (Malformer, bool) {
+        let mut hasher = DefaultHasher::new();
+        sound.hash(&mut hasher);
+        let content = hasher.finish();
+        let fault_seed = self.faults().config.seed;
+        let previous = self
+            .inner
+            .files_served
+            .lock()
+            .expect("served files lock poisoned")
+            .insert((context.operation, name.to_owned()), content);
+        (
+            Malformer::new(context.malformed_rate, fault_seed ^ content),
+            previous != Some(content),
+        )
     }
 
     /// Counts the elements a route served malformed.

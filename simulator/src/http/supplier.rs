@@ -31,8 +31,7 @@ async fn price_file(
     Extension(context): Extension<OperationContext>,
     Path(supplier_id): Path<String>,
 ) -> Response {
-    let mut malformer = context.malformer();
-    let (lines, now) = {
+    let (mut lines, prices, now) = {
         let market = simulator.market();
         let catalogue = market.catalogue();
         let Some(supplier) = catalogue
@@ -48,7 +47,7 @@ async fn price_file(
         // A supplier whose prices the buyers keep in Odoo still sends its stock; its file
         // then has no price.
         let prices = catalogue.suppliers[supplier].price_feed == PriceFeed::SupplierFile;
-        let mut lines = vec![SUPPLIER_FILE_HEADER.to_owned()];
+        let mut lines = Vec::new();
         for (index, reference) in catalogue.references.iter().enumerate() {
             for line in &market.state(index).supplier_lines {
                 if line.supplier != supplier {
@@ -59,31 +58,42 @@ async fn price_file(
                 } else {
                     String::new()
                 };
-                let mut fields = serde_json::json!({
-                    "EAN": reference.product.gtin,
-                    "Prix HT": price,
-                    "Stock": line.quantity.to_string(),
+                lines.push(FileLine {
+                    fields: serde_json::json!({
+                        "EAN": reference.product.gtin,
+                        "Prix HT": price,
+                        "Stock": line.quantity.to_string(),
+                    }),
+                    currency: line.currency,
+                    lead_time_days: line.lead_time_days,
+                    moq: line.moq,
                 });
-                malformer.malform(&mut fields, &["EAN", "Prix HT", "Stock"]);
-                let text = |name: &str| match &fields[name] {
-                    serde_json::Value::String(text) => text.clone(),
-                    serde_json::Value::Null => String::new(),
-                    other => other.to_string(),
-                };
-                lines.push(format!(
-                    "{};{};{};{};{};{}",
-                    text("EAN"),
-                    text("Prix HT"),
-                    line.currency,
-                    text("Stock"),
-                    line.lead_time_days,
-                    line.moq
-                ));
             }
         }
-        (lines, market.simulated_now())
+        (lines, prices, market.simulated_now())
     };
-    simulator.record_malformed(&context, &malformer);
+    // A supplier's file is the same until the supplier rewrites it: the same sound content
+    // is served malformed the same way at every download, and its malformed lines are
+    // counted when the content changes, as a client reads the file again only then.
+    let sound: Vec<String> = lines.iter().map(FileLine::render).collect();
+    let (mut malformer, first_served) =
+        simulator.file_malformer(&context, &supplier_id, &sound.join("\n"));
+    // A file without prices is read for its stock only: its empty price cells are no
+    // field a client reads.
+    let fields: &[&str] = if prices {
+        &["EAN", "Prix HT", "Stock"]
+    } else {
+        &["EAN", "Stock"]
+    };
+    for line in &mut lines {
+        malformer.malform(&mut line.fields, fields);
+    }
+    if first_served {
+        simulator.record_malformed(&context, &malformer);
+    }
+    let body: Vec<String> = std::iter::once(SUPPLIER_FILE_HEADER.to_owned())
+        .chain(lines.iter().map(FileLine::render))
+        .collect();
     let last_modified = jiff::Timestamp::from_millisecond(now)
         .map(|time| time.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string())
         .unwrap_or_default();
@@ -92,7 +102,35 @@ async fn price_file(
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
             (header::LAST_MODIFIED, last_modified),
         ],
-        lines.join("\r\n") + "\r\n",
+        body.join("\r\n") + "\r\n",
     )
         .into_response()
+}
+
+/// One line of a supplier's file; `fields` holds the cells a client needs, which the
+/// malformer may break.
+struct FileLine {
+    fields: serde_json::Value,
+    currency: &'static str,
+    lead_time_days: i32,
+    moq: i32,
+}
+
+impl FileLine {
+    fn render(&self) -> String {
+        let text = |name: &str| match &self.fields[name] {
+            serde_json::Value::String(text) => text.clone(),
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        format!(
+            "{};{};{};{};{};{}",
+            text("EAN"),
+            text("Prix HT"),
+            self.currency,
+            text("Stock"),
+            self.lead_time_days,
+            self.moq
+        )
+    }
 }

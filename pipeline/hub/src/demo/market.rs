@@ -5,8 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hub_market_sim::http::{
-    FaultConfig, Faults, MarketClock, RunningSimulator, SUPPLIER_PRICE_FILE, SimServerConfig,
-    SimServerError, Simulator,
+    FaultConfig, Faults, MarketClock, RunningSimulator, SimServerConfig, SimServerError, Simulator,
 };
 use hub_market_sim::{Catalogue, CatalogueParams};
 use hub_schemas::records::EpochMillis;
@@ -82,10 +81,7 @@ async fn new_simulator(params: &DemoParams, as_of: EpochMillis) -> Result<Simula
                 malformed_rate: params.malformed_rate,
                 ..Faults::default()
             },
-            // The simulator malforms each download anew, while a supplier's file is the same
-            // until the supplier rewrites it: malformed downloads would make every poll find
-            // a "new" file, and the supplier feeds would never be read to their end.
-            operations: [(SUPPLIER_PRICE_FILE.to_owned(), Faults::default())].into(),
+            ..FaultConfig::default()
         },
         ..SimServerConfig::default()
     };
