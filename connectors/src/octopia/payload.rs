@@ -43,6 +43,11 @@
 //!   the best offer on the sales channel and with which price"), the offer quality
 //!   (Qualiscore), the competing offers ("the data about the competitors in order to adjust
 //!   your price strategy") and seller and product ratings.
+//! - Delivery modes, "Delivery Modes" (<https://developer.octopia-io.net/?p=3055>): the REST
+//!   APIs name them by code (`THD` TrackedHomeDelivery, `SHD` SignedHomeDelivery, `EHD`
+//!   ExpressHomeDelivery, `NTHD`, and `FDHD`/`SRHD`/`WSHD` for large parcels), where the XML
+//!   packages and the SOAP API said `Tracked`/`TRK`; tracked delivery is mandatory on every
+//!   channel. The fixtures write these codes.
 //! - Paging: the next page is linked by the `Link` header (`<url>; rel="next"`), as the
 //!   public PHP clients read it (`hasNextPage`/`getNextPageUrl`).
 //!
@@ -175,7 +180,8 @@ pub struct Price {
     pub origin_price: Option<Decimal>,
 }
 
-/// One delivery mode of the offer with what the buyer pays for it.
+/// One delivery mode of the offer (its code from <https://developer.octopia-io.net/?p=3055>,
+/// `THD`...) with what the buyer pays for it; both member names are assumed.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryOffer {

@@ -582,7 +582,7 @@ fn own_offer(
         "integrationPrice": {"price": amount(ours.listing)},
         "facialPrice": {"price": amount(ours.listing), "originPrice": amount(ours.listing)},
         "quantity": quantity,
-        "deliveryOffers": [{"deliveryModeCode": "TRK", "shippingPrice": amount(ours.shipping)}],
+        "deliveryOffers": [{"deliveryModeCode": "THD", "shippingPrice": amount(ours.shipping)}],
         "createdAt": seven_digit_utc(market.catalogue().as_of),
         "updatedAt": seven_digit_utc(position.updated_at),
     });
