@@ -170,6 +170,45 @@ pub fn rounded_quotient(numerator: Decimal, denominator: Decimal, dp: u32) -> De
         .unwrap_or_else(|| fixed(numerator / denominator, dp))
 }
 
+/// `rate(value / reference - 1)`, bit for bit: the relative gap of a price to a reference
+/// price, as [`rounded_quotient`]`(value - reference, reference, RATE_SCALE)` rounds it.
+///
+/// Why they agree: the 28-digit quotient `value / reference` is off the exact one by at most
+/// a unit of its last digit, below `10^-21` for the quotients the integer path takes (below
+/// `10^6 + 1`); subtracting 1 is exact; so `rate` rounds a value within `10^-21` of the exact
+/// `(value - reference) / reference`, which is what the integer path rounds, and the argument
+/// of [`rounded_quotient`] applies. A gap that rounds to zero (whose sign the general path
+/// decides), and anything beyond the integer path's limits, takes the general path.
+pub fn relative_gap(value: Decimal, reference: Decimal) -> Decimal {
+    value
+        .checked_sub(reference)
+        .and_then(|difference| integer_rounded_quotient(difference, reference, RATE_SCALE))
+        .unwrap_or_else(|| rate(value / reference - Decimal::ONE))
+}
+
+/// `rate(unit_interval(1 - unit_interval(part / whole)))`, bit for bit: what is left of a
+/// whole once a positive part is taken, as a share, e.g. the score of a cost share against
+/// the share at which it scores zero.
+///
+/// Why they agree: when `0 < part < whole` the exact share lies in `(0, 1)` at least
+/// `1 / D'` from either end (`D'` the scaled denominator, below `10^12`), so the 28-digit
+/// quotient (off by at most `10^-28`) is not clamped, `1 -` it is exact, and `rate` rounds a
+/// value within `10^-28` of the exact `(whole - part) / whole`, which the integer path of
+/// [`rounded_quotient`] rounds, by the same argument. Otherwise, or beyond the integer
+/// path's limits, the general path.
+pub fn rounded_complement(part: Decimal, whole: Decimal) -> Decimal {
+    let positive = |value: Decimal| !value.is_sign_negative() && !value.is_zero();
+    if positive(part)
+        && positive(whole)
+        && let Some(rest) = whole.checked_sub(part)
+        && positive(rest)
+        && let Some(complement) = integer_rounded_quotient(rest, whole, RATE_SCALE)
+    {
+        return complement;
+    }
+    rate(unit_interval(Decimal::ONE - unit_interval(part / whole)))
+}
+
 const QUOTIENT_DENOMINATOR_LIMIT: u128 = 1_000_000_000_000;
 const QUOTIENT_MAGNITUDE_LIMIT: u128 = 1_000_000;
 
@@ -737,6 +776,69 @@ mod tests {
                 nudged,
                 denominator,
                 dp
+            );
+        }
+
+        #[test]
+        fn relative_gap_is_bit_identical_to_dividing_then_subtracting_one(
+            value in any_operand(),
+            reference in any_operand(),
+        ) {
+            // A quotient beyond 96 bits overflows (and panics) on both paths alike.
+            let Some(quotient) = value.checked_div(reference) else {
+                return Ok(());
+            };
+            prop_assert_eq!(
+                relative_gap(value, reference).serialize(),
+                rate(quotient - Decimal::ONE).serialize(),
+                "{} against {}",
+                value,
+                reference
+            );
+        }
+
+        #[test]
+        fn rounded_complement_is_bit_identical_to_one_minus_the_clamped_share(
+            part in any_operand(),
+            whole in any_operand(),
+        ) {
+            let Some(share) = part.checked_div(whole) else {
+                return Ok(());
+            };
+            prop_assert_eq!(
+                rounded_complement(part, whole).serialize(),
+                rate(unit_interval(Decimal::ONE - unit_interval(share))).serialize(),
+                "{} of {}",
+                part,
+                whole
+            );
+        }
+
+        /// Parts whose share of the whole is on, or one unit of the part's scale either side
+        /// of, a midpoint of the rounding.
+        #[test]
+        fn rounded_complement_rounds_midpoints_as_the_general_path(
+            whole in any_operand(),
+            midpoint_units in 0i64..1_000_000,
+            nudge in -1i64..=1,
+            extra_scale in 0u32..=4,
+        ) {
+            prop_assume!(!whole.is_zero());
+            let midpoint = Decimal::new(midpoint_units * 10 + 5, RATE_SCALE + 1);
+            let Some(on_midpoint) = midpoint.checked_mul(whole) else {
+                return Ok(());
+            };
+            let part = on_midpoint
+                + Decimal::new(nudge, (on_midpoint.scale() + extra_scale).min(Decimal::MAX_SCALE));
+            let Some(share) = part.checked_div(whole) else {
+                return Ok(());
+            };
+            prop_assert_eq!(
+                rounded_complement(part, whole).serialize(),
+                rate(unit_interval(Decimal::ONE - unit_interval(share))).serialize(),
+                "{} of {}",
+                part,
+                whole
             );
         }
 

@@ -151,7 +151,7 @@ impl FactorInputs<'_, '_> {
             let Some(reference) = reference.filter(|price| *price > Decimal::ZERO) else {
                 continue;
             };
-            let gap = money::rate(ours / reference - Decimal::ONE);
+            let gap = money::relative_gap(ours, reference);
             raw_value.get_or_insert(gap);
             sum += Decimal::ONE - unit_interval(gap / gap_for_zero);
             if compared > 0 {
@@ -311,7 +311,8 @@ impl FactorInputs<'_, '_> {
         let currency = self.currency();
         FactorValue {
             raw_value: Some(share),
-            normalised: Decimal::ONE - unit_interval(share / zero_at),
+            // Already at the rate scale and in [0, 1], as `evaluate` would round and clamp it.
+            normalised: money::rounded_complement(share, zero_at),
             confidence: min_of(&[self.offer_freshness]),
             explanation: text!(
                 what,
