@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder};
 use rdkafka::Statistics;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::LogFormat;
 
@@ -37,21 +39,39 @@ const BATCH_SIZE_BUCKETS: &[f64] = &[
     1.0, 10.0, 100.0, 500.0, 1_000.0, 5_000.0, 10_000.0, 50_000.0, 100_000.0,
 ];
 
-/// Installs the global log subscriber; `RUST_LOG` filters (default `info`).
+/// Installs the global log subscriber on stderr; `RUST_LOG` filters (default `info`).
 pub fn init_logging(format: LogFormat) {
+    // A second initialisation (tests) keeps the first subscriber.
+    let _ = log_subscriber(format, std::io::stderr).try_init();
+}
+
+/// The log subscriber writing to `writer`: JSON lines with the event's fields at the top
+/// level and the current span's (the record's correlation id) under `span`, or text.
+fn log_subscriber<W>(format: LogFormat, writer: W) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // A second initialisation (tests) keeps the first subscriber.
-    let _ = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
+        .with_writer(writer);
+    match format {
+        LogFormat::Json => Box::new(
+            builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .finish(),
+        ),
+        LogFormat::Text => Box::new(builder.finish()),
+    }
+}
+
+/// The span of one consumed record: every log line about it carries its correlation id
+/// (see [`crate::kafka::RecordProvenance`]: the producer's header, else one derived from
+/// the record's position).
+pub fn record_span(correlation_id: &str) -> tracing::Span {
+    tracing::info_span!("record", correlation_id = %correlation_id)
 }
 
 /// Serves `/metrics` on `listen`; must be called inside a tokio runtime.
@@ -94,5 +114,50 @@ pub fn record_consumer_lag(statistics: &Statistics) {
             )
             .set(partition_statistics.consumer_lag as f64);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// What the subscriber wrote, shared with the test.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn json_log_lines_carry_the_record_correlation_id() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = log_subscriber(LogFormat::Json, move || writer.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let _record = record_span("hub.signals.offers-2-41").entered();
+            tracing::warn!(gtin = "3017620422003", "reference not scored");
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.trim())
+            .unwrap_or_else(|error| panic!("not one JSON line ({error}): {text}"));
+        assert_eq!(line["level"], "WARN", "{line}");
+        assert_eq!(line["message"], "reference not scored", "{line}");
+        assert_eq!(line["gtin"], "3017620422003", "{line}");
+        assert_eq!(line["span"]["name"], "record", "{line}");
+        assert_eq!(
+            line["span"]["correlation_id"], "hub.signals.offers-2-41",
+            "{line}"
+        );
     }
 }

@@ -34,7 +34,7 @@ use tracing::Instrument;
 use crate::config::{Config, KafkaConfig};
 use crate::control::{self, ActiveScoring, ControlRecordError, ControlState, RescoreProgress};
 use crate::kafka::{self, KafkaAdapterError, PartitionReadError, RecordProvenance, TopicPolicy};
-use crate::telemetry::names;
+use crate::telemetry::{self, names};
 use crate::wiring::{self, WiringError};
 use context::ProcessorContext;
 
@@ -187,10 +187,7 @@ pub async fn run(
                 let message = message.map_err(ProcessorError::Consumer)?;
                 // Every log line about this record carries its correlation id.
                 let provenance = RecordProvenance::from_message(&message);
-                let span = tracing::info_span!(
-                    "record",
-                    correlation_id = %provenance.correlation_id
-                );
+                let span = telemetry::record_span(&provenance.correlation_id);
                 processor
                     .handle(&consumer, &message, provenance)
                     .instrument(span)
