@@ -423,46 +423,49 @@ pub fn display_amount(amount: Decimal, currency: &str) -> String {
     text
 }
 
-/// The most digits [`digits_reversed`] writes: a decimal's 28 places and its units digit
-/// (a `u64` has at most 20).
-const MAX_DIGITS: usize = Decimal::MAX_SCALE as usize + 1;
+/// The longest text [`push_number`] writes: a sign, the point and 29 digits (a `u64` has at
+/// most 20, and a scale of at most 28 writes that many places and the units digit).
+const NUMBER_TEXT_CAPACITY: usize = 1 + 1 + Decimal::MAX_SCALE as usize + 1;
 
 /// Appends `±magnitude × 10^-scale` as `Decimal`'s `Display` renders it: the sign when
 /// `negative`, then every digit of the scale and the units digit.
 fn push_number(line: &mut String, magnitude: u64, negative: bool, scale: usize) {
-    let mut digits = [0u8; MAX_DIGITS];
-    let count = digits_reversed(magnitude, scale + 1, &mut digits);
-    if negative {
-        line.push('-');
-    }
-    push_digits(line, &digits[..count], scale);
-}
-
-/// Writes the decimal digits of `value` into `digits`, least significant first, zero-padded
-/// to at least `min_digits`, and returns how many it wrote.
-fn digits_reversed(mut value: u64, min_digits: usize, digits: &mut [u8; MAX_DIGITS]) -> usize {
-    let mut count = 0;
-    while value > 0 || count < min_digits {
+    let mut text = [0u8; NUMBER_TEXT_CAPACITY];
+    let mut start = text.len();
+    let mut rest = magnitude;
+    for _ in 0..scale {
+        start -= 1;
         // The remainder is below 10, so the narrowing cannot truncate.
-        digits[count] = b'0' + (value % 10) as u8;
-        value /= 10;
-        count += 1;
+        text[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
     }
-    count
-}
-
-/// Appends digits written by [`digits_reversed`], most significant first, with a decimal
-/// point before the last `scale` of them. Pushed one by one: for the few digits of an
-/// amount that is cheaper than checking a buffer is UTF-8 and copying it (a third of the
-/// rendering's cost when measured).
-fn push_digits(line: &mut String, reversed_digits: &[u8], scale: usize) {
-    line.reserve(reversed_digits.len() + 1);
-    for (position, digit) in reversed_digits.iter().enumerate().rev() {
-        line.push(char::from(*digit));
-        if position == scale && scale > 0 {
-            line.push('.');
+    if scale > 0 {
+        start -= 1;
+        text[start] = b'.';
+    }
+    loop {
+        start -= 1;
+        text[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
         }
     }
+    if negative {
+        start -= 1;
+        text[start] = b'-';
+    }
+    push_ascii(line, &text[start..]);
+}
+
+/// Appends ASCII bytes to a line without checking them again as UTF-8: the check and the
+/// copy it forces cost more than writing the few digits of a number.
+fn push_ascii(line: &mut String, ascii: &[u8]) {
+    debug_assert!(ascii.is_ascii());
+    // SAFETY: every caller passes ASCII bytes only (digits, `.`, `-`), each a whole UTF-8
+    // character, so the string stays valid UTF-8.
+    let bytes = unsafe { line.as_mut_vec() };
+    bytes.extend_from_slice(ascii);
 }
 
 /// Serde helpers that accept a decimal only as a string (`"0.15"`) or an integer (`30`), and
