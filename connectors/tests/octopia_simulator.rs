@@ -398,6 +398,7 @@ async fn the_simulated_api_answers_fields_with_the_base_fields_and_the_selection
                 "offerState",
                 "product",
                 "salesChannelFeedback",
+                "salesChannelId",
                 "sellerExternalReference",
                 "updatedAt",
             ]

@@ -492,6 +492,33 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// However a sync's pages fall, the next sync starts one step after the newest
+        /// `updatedAt` read in it: past every offer handed over, short of any later one.
+        #[test]
+        fn the_next_sync_starts_just_after_the_newest_update_read(
+            start in proptest::option::of(0i64..1_000_000),
+            pages in proptest::collection::vec(proptest::option::of(0i64..2_000_000), 1..8),
+        ) {
+            let mut cursor = OffersCursor {
+                updated_at_min_ns: start,
+                ..OffersCursor::default()
+            };
+            let last = pages.len() - 1;
+            for (index, newest) in pages.iter().enumerate() {
+                let next = (index < last).then(|| format!("/offers?pageToken={index}"));
+                cursor = cursor.after_page(next, *newest);
+            }
+            let newest = pages.iter().flatten().max();
+            proptest::prop_assert_eq!(cursor.next_page, None);
+            proptest::prop_assert_eq!(cursor.newest_update_ns, None);
+            proptest::prop_assert_eq!(
+                cursor.updated_at_min_ns,
+                newest.map(|newest| newest + UPDATED_AT_RESOLUTION_NS).or(start)
+            );
+        }
+    }
+
     #[test]
     fn a_sweep_waits_its_interval_then_walks_its_pages() {
         let waiting = CompetitionSweep::waiting_from(1_000, 500);

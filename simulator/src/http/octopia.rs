@@ -10,7 +10,8 @@
 //! responses"): `expand=salesChannelFeedback` adds Cdiscount's feedback; `fields` selects
 //! fields, nodes or a node's fields (`salesChannelFeedback.competingOffers`), always with
 //! the base fields `offerId`, `sellerExternalReference`, `offerState`, `createdAt`,
-//! `updatedAt`, and makes `expand` ignored; `offerStates` and `updatedAtMin` filter; `limit`
+//! `updatedAt` (and `salesChannelId`, as the release note's example answer shows), and
+//! makes `expand` ignored; `offerStates` and `updatedAtMin` filter; `limit`
 //! goes up to 1,000. The deprecated `/competing-offers` endpoints are not served.
 //!
 //! `updatedAt` dates OUR offer only: its price, shipping or quantity. Whether Octopia also
@@ -58,13 +59,15 @@ const COMPETITOR_SELLER_IDS: u64 = 41_000;
 /// Cdiscount's code for the new condition, as `offerId` writes it.
 const CONDITION_NEW_CODE: u8 = 6;
 const FEEDBACK: &str = "salesChannelFeedback";
-/// What every item carries, whatever `fields` selects.
-const BASE_FIELDS: [&str; 5] = [
+/// What every item carries, whatever `fields` selects: the release note's five base fields,
+/// and `salesChannelId`, which its example answer to a `fields` request carries too.
+const BASE_FIELDS: [&str; 6] = [
     "offerId",
     "sellerExternalReference",
     "offerState",
     "createdAt",
     "updatedAt",
+    "salesChannelId",
 ];
 
 pub(super) fn routes(simulator: &Simulator) -> Router<Simulator> {
