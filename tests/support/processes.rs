@@ -73,6 +73,11 @@ impl Drop for ProcessorChild {
 }
 
 impl ProcessorChild {
+    /// Where this process serves its Prometheus metrics.
+    pub fn metrics_url(&self) -> &str {
+        &self.metrics_url
+    }
+
     /// Input records this process has handled and committed, from its own metrics.
     pub async fn records_completed(&self) -> Result<u64> {
         let text = reqwest::get(&self.metrics_url).await?.text().await?;

@@ -29,6 +29,21 @@ pub mod names {
     pub const SINK_BATCH_SIZE: &str = "hub_sink_batch_size";
     pub const SINK_INSERT_DURATION: &str = "hub_sink_insert_duration_seconds";
     pub const SIGNAL_TO_SCORE_LATENCY: &str = "hub_signal_to_score_latency_seconds";
+
+    /// Every name above: what `/metrics` may expose besides the connectors' own.
+    pub const ALL: [&str; 11] = [
+        RECEIVED_EVENTS,
+        SENT_EVENTS,
+        ERRORS,
+        DISCARDED_EVENTS,
+        QUARANTINED_RECORDS,
+        SCORES_EMITTED,
+        STATE_REFERENCES,
+        CONSUMER_LAG,
+        SINK_BATCH_SIZE,
+        SINK_INSERT_DURATION,
+        SIGNAL_TO_SCORE_LATENCY,
+    ];
 }
 
 /// Seconds buckets from 1 ms to 2 min: signal-to-score latency spans both.
