@@ -54,15 +54,18 @@
 //! # Assumed: not found in any public source
 //!
 //! Checked: the three portal pages above (the stored copies end before their field tables
-//! for the feedback), the context7 mirror, and public code (a PHP SDK's `getOffers`, which
+//! for the feedback), the context7 mirror, and public code (a PHP client's `getOffers`, which
 //! lists `limit`, `fields`, `expand`, `offerIds`, `offerStates`, `gtins`,
 //! `sellerExternalReferences`, `updatedAtMin`; a JavaScript client reading
 //! `salesChannelFeedback.productInformation.productReviewsAverageRating`). None shows the
 //! members inside `bestOfferDetails`, the items of `competingOffers`, `offerCompetition`,
 //! or the items of `deliveryOffers`, nor the name of the online-status member. They are
-//! named here after the members the same API uses in offer requests (`price`,
-//! `shippingPrice`, `condition`, `sellerId`) and the portal's wording (`isOnline`,
-//! `isBestOffer`): [`BestOfferDetails`], [`CompetingOffer`], [`DeliveryOffer`] and
+//! named after what the same API writes elsewhere: `price` and `condition` as in offer
+//! requests (`{"price": {"price": .., "originPrice": ..}, "condition": "New"}`, a public PHP
+//! client's example), `sellerId` as the Key States table names a seller, `isBestOffer` as
+//! the release note names the best-offer flag of the other channels, `isOnline` after the
+//! portal's "On line offers"; `shippingPrice` and `deliveryModeCode` have no public source
+//! at all. They are [`BestOfferDetails`], [`CompetingOffer`], [`DeliveryOffer`] and
 //! [`SalesChannelFeedback::is_online`]. A change there is a change to this file and its
 //! fixtures only. Whether a change in Cdiscount's feedback (a competitor repricing) moves
 //! our offer's `updatedAt` is not documented either: see `docs/connectors.md` for how the
