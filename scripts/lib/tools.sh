@@ -14,13 +14,23 @@ tools_say() { printf '[tools] %s\n' "$*" >&2; }
 
 apt_updated=
 apt_install() { # packages...
+  # As root directly; otherwise through sudo (a CI runner's user), or say what to run.
+  local as_root=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || {
+      tools_say "missing packages: $*; install them as root (apt-get install $*) and run again"
+      return 1
+    }
+    as_root=(sudo)
+  fi
   if [ -z "$apt_updated" ]; then
     tools_say "apt-get update"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
     apt_updated=1
   fi
   tools_say "apt-get install $*"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "$@" >&2
 }
 
 install_system_packages() {
