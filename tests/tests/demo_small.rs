@@ -70,10 +70,10 @@ async fn current_versions(client: &clickhouse::Client) -> Result<BTreeMap<(Strin
         .collect())
 }
 
-/// The report's claims, checked against the simulator's counts and against ClickHouse.
-/// `exact`: every source's quarantine must equal what the simulator corrupted through it;
-/// otherwise it must not exceed it (nothing served sound is quarantined).
-async fn check(report: &DemoReport, client: &clickhouse::Client, exact: bool) -> Result<()> {
+/// The report's claims, checked against the simulator's counts and against ClickHouse:
+/// every source's connector refused exactly what the simulator corrupted through it, one
+/// record each, and the quality gate refused nothing served sound.
+async fn check(report: &DemoReport, client: &clickhouse::Client) -> Result<()> {
     let findings = &report.findings;
     let priorities = &findings.top_priorities;
     ensure!(!priorities.is_empty(), "no top priority in the report");
@@ -114,18 +114,14 @@ async fn check(report: &DemoReport, client: &clickhouse::Client, exact: bool) ->
     }
 
     for source in &findings.quarantine_by_source {
-        let within = if exact {
-            source.quarantined == source.corrupted()
-        } else {
-            source.quarantined <= source.corrupted()
-        };
         ensure!(
-            within,
-            "{}: the simulator served {} malformed elements and {} placeholder offers, {} records were quarantined",
+            source.matches() && source.refused_by_gate == 0,
+            "{}: the simulator served {} malformed elements and {} placeholder offers, its connector refused {} records and the quality gate {}",
             source.api,
             source.malformed_served,
             source.placeholders_served,
-            source.quarantined
+            source.refused_by_connector,
+            source.refused_by_gate
         );
     }
     let quarantined: u64 = findings
@@ -136,7 +132,7 @@ async fn check(report: &DemoReport, client: &clickhouse::Client, exact: bool) ->
     let by_source: u64 = findings
         .quarantine_by_source
         .iter()
-        .map(|source| source.quarantined)
+        .map(|source| source.quarantined())
         .sum();
     ensure!(
         quarantined == by_source,
@@ -180,7 +176,7 @@ async fn a_small_demo_reads_the_simulated_apis_and_a_rerun_supersedes_it() -> Re
     // Clean payloads: every offered (reference, channel) is scored, and nothing is
     // quarantined but the marketplaces' placeholder offers the simulator served.
     let first = run(&config, &params(0.0)).await?;
-    check(&first, &client, true).await.context("first run")?;
+    check(&first, &client).await.context("first run")?;
     ensure!(
         first.findings.unscored_offer_pairs.is_empty(),
         "{} of {} offered pairs are unscored, e.g. {:?}",
@@ -198,15 +194,14 @@ async fn a_small_demo_reads_the_simulated_apis_and_a_rerun_supersedes_it() -> Re
         second.market_started_at,
         first.market_ended_at
     );
-    // Amazon's, Mirakl's, Odoo's and Fnac Darty's connectors do not yet quarantine every
-    // malformed element they are served one for one: the report shows both counts per source.
-    check(&second, &client, false).await.context("second run")?;
+    // Every malformed element and placeholder offer is quarantined, one for one.
+    check(&second, &client).await.context("second run")?;
     let (corrupted, quarantined) = second.findings.quarantine_by_source.iter().fold(
         (0, 0),
         |(corrupted, quarantined), source| {
             (
                 corrupted + source.corrupted(),
-                quarantined + source.quarantined,
+                quarantined + source.quarantined(),
             )
         },
     );

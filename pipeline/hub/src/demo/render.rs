@@ -215,22 +215,23 @@ impl DemoReport {
         )?;
         writeln!(
             f,
-            "  {:<12} {:>10} {:>13} {:>12}",
-            "api", "malformed", "placeholders", "quarantined"
+            "  (each malformed element and placeholder offer must be refused by its connector, one record each;\n   the quality gate's refusals are of records served sound, counted apart)"
+        )?;
+        writeln!(
+            f,
+            "  {:<12} {:>10} {:>13} {:>12} {:>10}",
+            "api", "malformed", "placeholders", "connector", "gate"
         )?;
         for source in &findings.quarantine_by_source {
-            let verdict = if source.corrupted() == source.quarantined {
-                "ok"
-            } else {
-                "MISMATCH"
-            };
+            let verdict = if source.matches() { "ok" } else { "MISMATCH" };
             writeln!(
                 f,
-                "  {:<12} {:>10} {:>13} {:>12}  {verdict}",
+                "  {:<12} {:>10} {:>13} {:>12} {:>10}  {verdict}",
                 source.api,
                 thousands(source.malformed_served),
                 thousands(source.placeholders_served),
-                thousands(source.quarantined)
+                thousands(source.refused_by_connector),
+                thousands(source.refused_by_gate)
             )?;
         }
         if !findings.sink_refusals.is_empty() {

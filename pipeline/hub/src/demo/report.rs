@@ -71,20 +71,35 @@ pub struct ReasonCount {
 
 /// One source API's quarantined records in this run, next to what the simulator served
 /// malformed through it: every malformed element and every marketplace placeholder offer
-/// must end in quarantine, and nothing else.
+/// must be refused by its connector, one record each, and nothing else. Records the quality
+/// gate refused (the connector published them) are counted apart: they were served sound,
+/// so they are no part of that comparison, and a sound record refused is worth a look.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceCount {
     /// The API, as the first part of the source names (`mirakl`, `amazon`, `supplier`...).
     pub api: String,
     pub malformed_served: u64,
     pub placeholders_served: u64,
-    pub quarantined: u64,
+    /// Refused by the connector, before publication (no original topic).
+    pub refused_by_connector: u64,
+    /// Published by the connector, refused by the processor's quality gate.
+    pub refused_by_gate: u64,
 }
 
 impl SourceCount {
-    /// What the simulator corrupted through this API: what must be quarantined.
+    /// What the simulator corrupted through this API: what its connector must refuse.
     pub fn corrupted(&self) -> u64 {
         self.malformed_served + self.placeholders_served
+    }
+
+    /// Every record of this API in quarantine.
+    pub fn quarantined(&self) -> u64 {
+        self.refused_by_connector + self.refused_by_gate
+    }
+
+    /// Whether the connector refused exactly what the simulator corrupted.
+    pub fn matches(&self) -> bool {
+        self.refused_by_connector == self.corrupted()
     }
 }
 
@@ -265,7 +280,8 @@ struct FactorRow {
 #[derive(Debug, Row, Deserialize)]
 struct SourceRow {
     api: String,
-    records: u64,
+    by_connector: u64,
+    by_gate: u64,
 }
 
 #[derive(Debug, Row, Deserialize)]
@@ -427,9 +443,9 @@ pub async fn read(
         .await?;
     let by_source: Vec<SourceRow> = reader
         .fetch(
-            "Quarantine of this run by source API",
+            "Quarantine of this run by source API: refused by its connector (no original topic) or by the quality gate",
             format!(
-                "SELECT\n    splitByChar('.', source)[1] AS api,\n    count() AS records\nFROM quarantine\nWHERE {}\nGROUP BY api\nORDER BY api",
+                "SELECT\n    splitByChar('.', source)[1] AS api,\n    countIf(ifNull(original_topic, '') = '') AS by_connector,\n    countIf(ifNull(original_topic, '') != '') AS by_gate\nFROM quarantine\nWHERE {}\nGROUP BY api\nORDER BY api",
                 span.sql_condition(&topics.quarantine)
             ),
         )
@@ -494,7 +510,8 @@ fn source_counts(served: &SimStats, quarantined: Vec<SourceRow>) -> Vec<SourceCo
             api: api.to_owned(),
             malformed_served: 0,
             placeholders_served: 0,
-            quarantined: 0,
+            refused_by_connector: 0,
+            refused_by_gate: 0,
         })
     }
     let mut apis: BTreeMap<String, SourceCount> = BTreeMap::new();
@@ -504,7 +521,9 @@ fn source_counts(served: &SimStats, quarantined: Vec<SourceRow>) -> Vec<SourceCo
         count.placeholders_served += stats.placeholder_offers;
     }
     for row in quarantined {
-        entry(&mut apis, &row.api).quarantined += row.records;
+        let count = entry(&mut apis, &row.api);
+        count.refused_by_connector += row.by_connector;
+        count.refused_by_gate += row.by_gate;
     }
     apis.into_values().collect()
 }
@@ -610,19 +629,36 @@ mod tests {
             vec![
                 SourceRow {
                     api: "mirakl".into(),
-                    records: 9,
+                    by_connector: 9,
+                    by_gate: 2,
                 },
                 SourceRow {
                     api: "supplier".into(),
-                    records: 1,
+                    by_connector: 1,
+                    by_gate: 0,
                 },
             ],
         );
-        let got: Vec<(&str, u64, u64)> = counts
+        let got: Vec<(&str, u64, u64, u64, bool)> = counts
             .iter()
-            .map(|c| (c.api.as_str(), c.corrupted(), c.quarantined))
+            .map(|c| {
+                (
+                    c.api.as_str(),
+                    c.corrupted(),
+                    c.refused_by_connector,
+                    c.quarantined(),
+                    c.matches(),
+                )
+            })
             .collect();
-        assert_eq!(got, [("mirakl", 9, 9), ("odoo", 0, 0), ("supplier", 0, 1)]);
+        assert_eq!(
+            got,
+            [
+                ("mirakl", 9, 9, 11, true),
+                ("odoo", 0, 0, 0, true),
+                ("supplier", 0, 1, 1, false)
+            ]
+        );
         assert_eq!(api_of("supplier.grossiste.csv"), "supplier");
     }
 }
