@@ -209,6 +209,78 @@ pub fn rounded_complement(part: Decimal, whole: Decimal) -> Decimal {
     rate(unit_interval(Decimal::ONE - unit_interval(part / whole)))
 }
 
+/// `rate(unit_interval((unit_interval(a / b) + unit_interval(c / d)) / 2))` for the shares
+/// `(a, b)` and `(c, d)`, bit for bit: the mean of two shares of a full score, each capped
+/// at the full score, e.g. the margin potential's rate and amount parts.
+///
+/// Why the integer path agrees: with the scales moved into integer numerators and
+/// denominators below `10^9`, an exact share at or above 1 is computed as at least 1 and
+/// capped to exactly 1, one at or below 0 as at most 0, and one in between lies at least
+/// `10^-9` inside `(0, 1)`, where the 28-digit quotient is off by at most `10^-28` and not
+/// clamped. Their sum is exact and halving it rounds by at most `0.5 × 10^-28`, so `rate`
+/// rounds a value within `1.5 × 10^-28` of the exact mean `n / (2 D1 D2)`. An exact mean that
+/// is not a midpoint of the rounding lies at least `10^-6 / (4 D1 D2)`, above `10^-25`, from
+/// every midpoint, so both round alike. An exact midpoint (where the two quotients' errors
+/// could push the 28-digit mean either way), a mean that rounds to zero, and anything beyond
+/// the limits take the general path.
+pub fn mean_of_capped_shares(first: (Decimal, Decimal), second: (Decimal, Decimal)) -> Decimal {
+    integer_mean_of_capped_shares(first, second).unwrap_or_else(|| {
+        let capped = |(part, whole): (Decimal, Decimal)| unit_interval(part / whole);
+        rate(unit_interval(
+            (capped(first) + capped(second)) / Decimal::TWO,
+        ))
+    })
+}
+
+const SHARE_DENOMINATOR_LIMIT: u128 = 1_000_000_000;
+
+/// The exact share `part / whole` clamped into [0, 1], as an integer numerator and
+/// denominator (below [`SHARE_DENOMINATOR_LIMIT`]).
+fn capped_share(part: Decimal, whole: Decimal) -> Option<(u128, u128)> {
+    let part_mantissa = part.mantissa().unsigned_abs();
+    let whole_mantissa = whole.mantissa().unsigned_abs();
+    if whole_mantissa == 0 {
+        return None;
+    }
+    if part_mantissa == 0 || part.is_sign_negative() != whole.is_sign_negative() {
+        return Some((0, 1));
+    }
+    let power = |scale: u32| POWERS_OF_TEN[scale as usize];
+    let numerator = part_mantissa.checked_mul(power(whole.scale()))?;
+    let denominator = whole_mantissa.checked_mul(power(part.scale()))?;
+    if denominator >= SHARE_DENOMINATOR_LIMIT {
+        return None;
+    }
+    Some(if numerator >= denominator {
+        (1, 1)
+    } else {
+        (numerator, denominator)
+    })
+}
+
+fn integer_mean_of_capped_shares(
+    first: (Decimal, Decimal),
+    second: (Decimal, Decimal),
+) -> Option<Decimal> {
+    let (first_numerator, first_denominator) = capped_share(first.0, first.1)?;
+    let (second_numerator, second_denominator) = capped_share(second.0, second.1)?;
+    // Below 2 × 10^18 and 2 × 10^24: far within a u128.
+    let denominator = 2 * first_denominator * second_denominator;
+    let numerator = (first_numerator * second_denominator + second_numerator * first_denominator)
+        * POWERS_OF_TEN[RATE_SCALE as usize];
+    let quotient = numerator / denominator;
+    let twice_remainder = 2 * (numerator - quotient * denominator);
+    if twice_remainder == denominator {
+        return None;
+    }
+    let rounded = quotient + u128::from(twice_remainder > denominator);
+    if rounded == 0 {
+        return None;
+    }
+    // At most 10^6, the mean being at most 1.
+    Some(Decimal::from_parts(rounded as u32, 0, 0, false, RATE_SCALE))
+}
+
 const QUOTIENT_DENOMINATOR_LIMIT: u128 = 1_000_000_000_000;
 const QUOTIENT_MAGNITUDE_LIMIT: u128 = 1_000_000;
 
@@ -653,6 +725,17 @@ mod tests {
             })
     }
 
+    /// Operands of shares: mostly small enough for the integer paths' denominator limits.
+    fn any_share_operand() -> impl Strategy<Value = Decimal> {
+        let small =
+            (0i64..100_000, any::<bool>(), 0u32..=6).prop_map(|(magnitude, negative, scale)| {
+                let mut value = Decimal::new(magnitude, scale);
+                value.set_sign_negative(negative);
+                value
+            });
+        prop_oneof![3 => small, 1 => any_operand()]
+    }
+
     fn rounded_then_rescaled(value: Decimal, dp: u32) -> Decimal {
         let mut general = value.round_dp_with_strategy(dp, COMMERCIAL_ROUNDING);
         general.rescale(dp);
@@ -693,6 +776,30 @@ mod tests {
                 fixed(value, 3).serialize(),
                 rounded_then_rescaled(value, 3).serialize(),
                 "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn mean_of_capped_shares_on_a_midpoint_is_the_decimal_mean() {
+        // Thirds of a millionth: their exact mean is a midpoint of the rounding, which the
+        // 28-digit quotients may miss either way, so the decimal computation decides.
+        let mean = |first: (Decimal, Decimal), second: (Decimal, Decimal)| {
+            rate(unit_interval(
+                (unit_interval(first.0 / first.1) + unit_interval(second.0 / second.1))
+                    / Decimal::TWO,
+            ))
+        };
+        for (first, second) in [
+            ((dec!(1), dec!(3000000)), (dec!(2), dec!(3000000))),
+            ((dec!(0.1), dec!(0.3)), (dec!(0.2000010), dec!(0.3))),
+            ((dec!(5), dec!(7)), (dec!(3), dec!(4))),
+            ((dec!(-1), dec!(3)), (dec!(9), dec!(1))),
+        ] {
+            assert_eq!(
+                mean_of_capped_shares(first, second).serialize(),
+                mean(first, second).serialize(),
+                "{first:?} and {second:?}"
             );
         }
     }
@@ -842,6 +949,28 @@ mod tests {
                 "{} of {}",
                 part,
                 whole
+            );
+        }
+
+        #[test]
+        fn mean_of_capped_shares_is_bit_identical_to_the_decimal_mean(
+            first in (any_share_operand(), any_share_operand()),
+            second in (any_share_operand(), any_share_operand()),
+        ) {
+            let (Some(first_share), Some(second_share)) =
+                (first.0.checked_div(first.1), second.0.checked_div(second.1))
+            else {
+                return Ok(());
+            };
+            prop_assert_eq!(
+                mean_of_capped_shares(first, second).serialize(),
+                rate(unit_interval(
+                    (unit_interval(first_share) + unit_interval(second_share)) / Decimal::TWO
+                ))
+                .serialize(),
+                "{:?} and {:?}",
+                first,
+                second
             );
         }
 

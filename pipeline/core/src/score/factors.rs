@@ -84,13 +84,16 @@ impl FactorInputs<'_, '_> {
             return FactorValue::missing(self.margin_blockers);
         };
         let n = &self.profile.normalisation;
-        let rate_part = unit_interval(margin.margin_rate / n.margin_rate_for_full_score);
-        let amount_part = unit_interval(margin.net_margin_excl_vat / n.net_margin_for_full_score);
         let price = self.price.expect("a margin is computed at a price");
         let currency = self.currency();
         FactorValue {
             raw_value: Some(margin.margin_rate),
-            normalised: (rate_part + amount_part) / Decimal::TWO,
+            // The mean of the rate and amount parts, already rounded and clamped as `evaluate`
+            // would round and clamp it.
+            normalised: money::mean_of_capped_shares(
+                (margin.margin_rate, n.margin_rate_for_full_score),
+                (margin.net_margin_excl_vat, n.net_margin_for_full_score),
+            ),
             confidence: min_of(&[self.offer_freshness, self.cost_freshness]),
             explanation: text!(
                 "net margin ",
