@@ -17,6 +17,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use toml::value::Datetime;
 
+use crate::calendar::display_time;
 use crate::category::Category;
 use crate::channel::Channel;
 use crate::money::{self, exact};
@@ -127,7 +128,7 @@ impl FeeSchedules {
             .filter(|schedule| schedule.valid_to.is_none_or(|end| at < end))
             .ok_or_else(|| FeeError::NoScheduleInForce {
                 channel,
-                at: calendar::display_time(at),
+                at: display_time(at),
             })
     }
 
@@ -170,7 +171,7 @@ impl FeeSchedules {
                          valid_from",
                         earlier.version,
                         later.version,
-                        calendar::display_time(later.valid_from)
+                        display_time(later.valid_from)
                     ),
                 ));
             }
@@ -182,7 +183,7 @@ impl FeeSchedules {
                          before {} or drop its valid_to",
                         earlier.version,
                         later.version,
-                        calendar::display_time(later.valid_from)
+                        display_time(later.valid_from)
                     ),
                 ));
             }

@@ -8,7 +8,6 @@
 //! a fixed order (identity, currency, time, amounts, cross-field, jumps) and the first failure
 //! is the verdict, so a record has exactly one reason code.
 
-pub(crate) mod calendar;
 mod candidate;
 pub mod config;
 mod cost;

@@ -2,6 +2,7 @@
 //! HTTP types, so every rule is unit-, property- and golden-tested in isolation.
 
 pub mod action;
+pub mod calendar;
 pub mod category;
 pub mod channel;
 pub mod fees;

@@ -170,6 +170,34 @@ pub fn rounded_quotient(numerator: Decimal, denominator: Decimal, dp: u32) -> De
         .unwrap_or_else(|| fixed(numerator / denominator, dp))
 }
 
+/// A factor's contribution to the score, `fixed(100 × weight × normalised, SCORE_SCALE)`, bit
+/// for bit: the product is formed from the mantissas, which is what `Decimal`'s
+/// multiplication gives (the full product, at the sum of the scales) when it fits 96 bits
+/// at a scale of at most 28, as weights and normalised values at the rate scale do. A zero
+/// factor (whose sign the multiplication decides) and anything larger multiply as decimals.
+pub fn contribution(weight: Decimal, normalised: Decimal) -> Decimal {
+    let scale = weight.scale() + normalised.scale();
+    let product = weight
+        .mantissa()
+        .unsigned_abs()
+        .checked_mul(normalised.mantissa().unsigned_abs())
+        .and_then(|product| product.checked_mul(100))
+        .filter(|product| *product != 0 && *product >> 96 == 0 && scale <= Decimal::MAX_SCALE);
+    match product {
+        Some(product) => fixed(
+            Decimal::from_parts(
+                product as u32,
+                (product >> 32) as u32,
+                (product >> 64) as u32,
+                weight.is_sign_negative() != normalised.is_sign_negative(),
+                scale,
+            ),
+            SCORE_SCALE,
+        ),
+        None => fixed(Decimal::ONE_HUNDRED * weight * normalised, SCORE_SCALE),
+    }
+}
+
 /// `rate(value / reference - 1)`, bit for bit: the relative gap of a price to a reference
 /// price, as [`rounded_quotient`]`(value - reference, reference, RATE_SCALE)` rounds it.
 ///
@@ -971,6 +999,45 @@ mod tests {
                 "{:?} and {:?}",
                 first,
                 second
+            );
+        }
+
+        #[test]
+        fn contribution_is_bit_identical_to_multiplying_decimals(
+            weight in any_decimal(),
+            normalised in any_decimal(),
+        ) {
+            let Some(product) = Decimal::ONE_HUNDRED
+                .checked_mul(weight)
+                .and_then(|hundredfold| hundredfold.checked_mul(normalised))
+            else {
+                return Ok(());
+            };
+            prop_assert_eq!(
+                contribution(weight, normalised).serialize(),
+                fixed(product, SCORE_SCALE).serialize(),
+                "{} × {}",
+                weight,
+                normalised
+            );
+        }
+
+        #[test]
+        fn contribution_of_rates_is_bit_identical_to_multiplying_decimals(
+            weight in (0i64..=1_000_000, any::<bool>())
+                .prop_map(|(units, negative)| {
+                    let mut value = Decimal::new(units, RATE_SCALE);
+                    value.set_sign_negative(negative);
+                    value
+                }),
+            normalised in (0i64..=1_000_000).prop_map(|units| Decimal::new(units, RATE_SCALE)),
+        ) {
+            prop_assert_eq!(
+                contribution(weight, normalised).serialize(),
+                fixed(Decimal::ONE_HUNDRED * weight * normalised, SCORE_SCALE).serialize(),
+                "{} × {}",
+                weight,
+                normalised
             );
         }
 

@@ -350,10 +350,7 @@ pub fn evaluate(
             value.normalised = money::rate(money::unit_interval(value.normalised));
             value.raw_value = value.raw_value.map(money::rate);
             let weight = profile.weight(factor);
-            let contribution = money::fixed(
-                Decimal::ONE_HUNDRED * weight * value.normalised,
-                money::SCORE_SCALE,
-            );
+            let contribution = money::contribution(weight, value.normalised);
             score += contribution;
             confidence += weight * money::unit_interval(value.confidence);
             FactorScore {

@@ -2,12 +2,12 @@
 
 use hub_schemas::records::{CostKind, CostSignal, EpochMillis};
 
-use super::calendar::{MILLIS_PER_DAY, format_utc};
 use super::rules::{
     Subject, at_least, currency, gtin, observation_time, positive_price, price_jump, required_text,
     set_normalised,
 };
 use super::{GateConfig, Verdict};
+use crate::calendar::{MILLIS_PER_DAY, format_utc};
 use crate::reason::{Quarantine, ReasonCode, RecordType};
 
 /// Checks one cost signal. `previous` is the last accepted cost for the same GTIN, cost kind

@@ -7,9 +7,9 @@ use std::fmt::{self, Write};
 use hub_schemas::records::EpochMillis;
 use rust_decimal::Decimal;
 
-use super::calendar::format_utc;
 use super::config::GateConfig;
 use super::currency::active_currency;
+use crate::calendar::format_utc;
 use crate::gtin::{GtinError, gtin_13};
 use crate::reason::{Quarantine, ReasonCode, RecordType};
 

@@ -6,7 +6,7 @@
 use hub_schemas::records::EpochMillis;
 use serde::{Deserialize, Serialize};
 
-use crate::gate::calendar::{MILLIS_PER_DAY, days_from_civil};
+use crate::calendar::{MILLIS_PER_DAY, days_from_civil};
 
 /// How a supplier writes dates.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,10 +1,11 @@
 //! Proleptic Gregorian calendar arithmetic on epoch milliseconds (UTC), enough to print
-//! times in quarantine details and to read supplier dates, without a date-time dependency.
+//! times in quarantine details and explanations, to read supplier dates and to date fee
+//! schedules, without a date-time dependency in the core.
 //! The conversions are H. Hinnant's `days_from_civil` / `civil_from_days`.
 
 use hub_schemas::records::EpochMillis;
 
-pub(crate) const MILLIS_PER_DAY: i64 = 86_400_000;
+pub const MILLIS_PER_DAY: i64 = 86_400_000;
 
 fn is_leap_year(year: i64) -> bool {
     year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
@@ -20,7 +21,7 @@ fn days_in_month(year: i64, month: u32) -> u32 {
 }
 
 /// Days since 1970-01-01 of a calendar date, or `None` if the date does not exist.
-pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> Option<i64> {
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> Option<i64> {
     if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
         return None;
     }
@@ -33,7 +34,8 @@ pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> Option<i64> {
     Some(era * 146_097 + day_of_era - 719_468)
 }
 
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+/// The calendar date (year, month 1-12, day 1-31) of a day counted since 1970-01-01.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let shifted = days + 719_468;
     let era = shifted.div_euclid(146_097);
     let day_of_era = shifted - era * 146_097;
@@ -41,17 +43,19 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
         (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    // Both stay within 1..=31 and 1..=12 for every i64 day, so the casts are exact.
+    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
     let month = if month_from_march < 10 {
         month_from_march + 3
     } else {
         month_from_march - 9
-    };
+    } as u32;
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
 
-/// RFC 3339 UTC rendering, e.g. `2025-03-01T08:30:00.000Z`, for any `i64` milliseconds.
+/// RFC 3339 UTC rendering to the millisecond, e.g. `2025-03-01T08:30:00.000Z`, for any `i64`
+/// milliseconds: quarantine details quote the exact instants a rule compared.
 pub(crate) fn format_utc(at: EpochMillis) -> String {
     let days = at.div_euclid(MILLIS_PER_DAY);
     let millis_of_day = at.rem_euclid(MILLIS_PER_DAY);
@@ -63,6 +67,19 @@ pub(crate) fn format_utc(at: EpochMillis) -> String {
         seconds_of_day / 60 % 60,
         seconds_of_day % 60,
         millis_of_day % 1000
+    )
+}
+
+/// RFC 3339 UTC rendering to the second, e.g. `2024-10-01T13:05:00Z`, for messages and
+/// explanations a person reads.
+pub fn display_time(at: EpochMillis) -> String {
+    let (year, month, day) = civil_from_days(at.div_euclid(MILLIS_PER_DAY));
+    let seconds_of_day = at.rem_euclid(MILLIS_PER_DAY) / 1000;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        seconds_of_day / 3600,
+        seconds_of_day / 60 % 60,
+        seconds_of_day % 60
     )
 }
 
@@ -78,7 +95,6 @@ mod tests {
         assert_eq!(days_from_civil(1969, 12, 31), Some(-1));
         for days in [-800_000, -1, 0, 11_016, 19_782, 2_932_896] {
             let (year, month, day) = civil_from_days(days);
-            let (month, day) = (u32::try_from(month).unwrap(), u32::try_from(day).unwrap());
             assert_eq!(days_from_civil(year, month, day), Some(days));
         }
     }
@@ -99,5 +115,15 @@ mod tests {
         assert_eq!(format_utc(-1), "1969-12-31T23:59:59.999Z");
         assert!(format_utc(i64::MAX).ends_with('Z'));
         assert!(format_utc(i64::MIN).ends_with('Z'));
+    }
+
+    #[test]
+    fn displays_to_the_second() {
+        assert_eq!(display_time(1_727_740_800_000), "2024-10-01T00:00:00Z");
+        assert_eq!(
+            display_time(951_782_400_000 + 3_723_999),
+            "2000-02-29T01:02:03Z"
+        );
+        assert_eq!(display_time(-1), "1969-12-31T23:59:59Z");
     }
 }
