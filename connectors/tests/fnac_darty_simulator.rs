@@ -361,7 +361,6 @@ async fn a_sync_and_a_sweep_reject_exactly_the_malformed_offers_and_pricing_prod
         ),
         "the sweep went to its end"
     );
-    drop(poll_to_the_end);
     simulated::assert_rejected_exactly_what_was_corrupted(&simulator, "fnac_darty", sink.records());
     for operation in [FNAC_OFFERS_QUERY, FNAC_PRICING_QUERY] {
         let stats = simulator.simulator.stats().operation(operation);
