@@ -3,7 +3,7 @@
 use std::fmt::{self, Display, Formatter, Write as _};
 use std::time::Duration;
 
-use hub_core::fees::calendar::display_time;
+use hub_core::calendar::display_time;
 use hub_core::money::{display_amount, fixed};
 use hub_schemas::records::{FactorContribution, MarginBreakdown};
 use rust_decimal::Decimal;
