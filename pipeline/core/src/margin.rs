@@ -209,6 +209,10 @@ fn lines(
         Precision::Charged => money::charged(amount),
         Precision::Exact => amount,
     };
+    let rounded_product = |a: Decimal, b: Decimal| match precision {
+        Precision::Charged => money::charged_product(a, b),
+        Precision::Exact => a * b,
+    };
     let schedule = terms.schedule;
     let revenue_incl_vat = price_incl_vat + terms.shipping_incl_vat - terms.levies_incl_vat;
     let revenue_excl_vat = match precision {
@@ -216,13 +220,11 @@ fn lines(
         Precision::Exact => money::excl_vat(revenue_incl_vat, terms.vat_rate),
     };
     let rule = schedule.commission_rule(terms.category);
-    let proportional = round(
-        rule.rate
-            * schedule.commission_base.amount(
-                price_incl_vat,
-                terms.shipping_incl_vat,
-                terms.vat_rate,
-            ),
+    let proportional = rounded_product(
+        rule.rate,
+        schedule
+            .commission_base
+            .amount(price_incl_vat, terms.shipping_incl_vat, terms.vat_rate),
     );
     let commission_excl_vat = match regime {
         CommissionRegime::AsCharged => proportional.max(rule.minimum_excl_vat),
@@ -242,7 +244,7 @@ fn lines(
     };
     let digital_services_fee_excl_vat = match schedule.digital_services_fee_rate {
         Some(rate) if terms.digital_services_fee => {
-            round(rate * (commission_excl_vat + marketplace_fulfilment_fee))
+            rounded_product(rate, commission_excl_vat + marketplace_fulfilment_fee)
         }
         _ => Decimal::ZERO,
     };
@@ -256,7 +258,7 @@ fn lines(
     let operational = terms.operational;
     let operational_cost_excl_vat = operational.handling_excl_vat
         + operational.storage_excl_vat
-        + round(operational.returns_provision_rate * revenue_excl_vat);
+        + rounded_product(operational.returns_provision_rate, revenue_excl_vat);
     Ok(ChannelFees {
         price_incl_vat,
         revenue_excl_vat,

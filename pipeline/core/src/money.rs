@@ -105,7 +105,54 @@ where
 
 /// A fee or cost line as charged: rounded to the cent, carried at the money scale.
 pub fn charged(value: Decimal) -> Decimal {
-    fixed(fixed(value, CENT_DP), MONEY_SCALE)
+    charged_magnitude(
+        value.mantissa().unsigned_abs(),
+        value.is_sign_negative(),
+        value.scale(),
+    )
+    .unwrap_or_else(|| fixed(fixed(value, CENT_DP), MONEY_SCALE))
+}
+
+/// `charged(a × b)`, bit for bit, with the product formed from the mantissas when it fits
+/// 96 bits at a scale of at most 28: then it is the exact product `Decimal`'s
+/// multiplication gives. A zero product (whose sign the multiplication decides) and
+/// anything larger multiply as decimals.
+pub fn charged_product(a: Decimal, b: Decimal) -> Decimal {
+    let scale = a.scale() + b.scale();
+    a.mantissa()
+        .unsigned_abs()
+        .checked_mul(b.mantissa().unsigned_abs())
+        .filter(|product| *product != 0 && *product >> 96 == 0 && scale <= Decimal::MAX_SCALE)
+        .and_then(|product| {
+            charged_magnitude(product, a.is_sign_negative() != b.is_sign_negative(), scale)
+        })
+        .unwrap_or_else(|| charged(a * b))
+}
+
+/// [`charged`] of the decimal `±magnitude × 10^-scale` in one rounding and one padding, as
+/// the two [`fixed`] calls do them (half away from zero, a result of zero positive), when
+/// `magnitude` is not zero and fits 64 bits; `None` leaves the rest to them.
+fn charged_magnitude(magnitude: u128, negative: bool, scale: u32) -> Option<Decimal> {
+    const PAD_TO_MONEY: u64 = 10u64.pow(MONEY_SCALE - CENT_DP);
+    let magnitude = u64::try_from(magnitude)
+        .ok()
+        .filter(|magnitude| *magnitude != 0)?;
+    let cents = if scale > CENT_DP {
+        round_half_up(
+            magnitude,
+            u64::try_from(POWERS_OF_TEN[(scale - CENT_DP) as usize]).ok()?,
+        )
+    } else {
+        magnitude.checked_mul(u64::try_from(POWERS_OF_TEN[(CENT_DP - scale) as usize]).ok()?)?
+    };
+    let padded = u128::from(cents) * u128::from(PAD_TO_MONEY);
+    Some(Decimal::from_parts(
+        padded as u32,
+        (padded >> 32) as u32,
+        (padded >> 64) as u32,
+        negative,
+        MONEY_SCALE,
+    ))
 }
 
 /// A money amount at the contract's money scale.
@@ -1038,6 +1085,33 @@ mod tests {
                 "{} × {}",
                 weight,
                 normalised
+            );
+        }
+
+        #[test]
+        fn charged_is_bit_identical_to_rounding_to_the_cent_then_padding(value in any_decimal()) {
+            prop_assert_eq!(
+                charged(value).serialize(),
+                fixed(fixed(value, CENT_DP), MONEY_SCALE).serialize(),
+                "{}",
+                value
+            );
+        }
+
+        #[test]
+        fn charged_product_is_bit_identical_to_charging_the_decimal_product(
+            a in any_operand(),
+            b in any_operand(),
+        ) {
+            let Some(product) = a.checked_mul(b) else {
+                return Ok(());
+            };
+            prop_assert_eq!(
+                charged_product(a, b).serialize(),
+                fixed(fixed(product, CENT_DP), MONEY_SCALE).serialize(),
+                "{} × {}",
+                a,
+                b
             );
         }
 
