@@ -19,11 +19,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use hub_connectors::connector::Connector;
-use hub_connectors::fnac_darty::config::DEFAULT_PRICING_SWEEP_INTERVAL_MS;
-use hub_connectors::fnac_darty::sweep::SweepCursor;
-use hub_connectors::fnac_darty::{
-    CONNECTOR, FnacDartyConfig, FnacDartyConnector, PRICING_BATCHES_PER_POLL, PRICING_SWEEP,
+use hub_connectors::fnac_darty::config::{
+    DEFAULT_PRICING_BATCHES_PER_POLL, DEFAULT_PRICING_SWEEP_INTERVAL_MS,
 };
+use hub_connectors::fnac_darty::sweep::SweepCursor;
+use hub_connectors::fnac_darty::{CONNECTOR, FnacDartyConfig, FnacDartyConnector, PRICING_SWEEP};
 use hub_connectors::machinery::{Cursor, CursorKey, CursorStore, HttpSettings, RateLimit, Secret};
 use hub_connectors::sourced::{SignalRecord, Sourced};
 use hub_core::channel::Channel;
@@ -41,12 +41,16 @@ async fn start_simulator() -> RunningSimulator {
 }
 
 fn new_connector(simulator: &RunningSimulator) -> FnacDartyConnector {
+    connector_with(simulator, test_config(simulator))
+}
+
+fn test_config(simulator: &RunningSimulator) -> FnacDartyConfig {
     let credentials = simulator.simulator.credentials();
     let fast = RateLimit {
         per_second: 200.0,
         burst: 20,
     };
-    let config = FnacDartyConfig {
+    FnacDartyConfig {
         base_url: format!("{}/api.php", simulator.base_url()),
         partner_id: credentials.fnac_partner_id.clone(),
         shop_id: credentials.fnac_shop_id.clone(),
@@ -58,8 +62,13 @@ fn new_connector(simulator: &RunningSimulator) -> FnacDartyConnector {
         pricing_query_rate: fast,
         // Long: the tests start sweeps themselves (`make_sweep_due`).
         pricing_sweep_interval_ms: DEFAULT_PRICING_SWEEP_INTERVAL_MS,
+        pricing_batches_per_poll: DEFAULT_PRICING_BATCHES_PER_POLL,
         http: HttpSettings::default(),
-    };
+    }
+}
+
+fn connector_with(simulator: &RunningSimulator, config: FnacDartyConfig) -> FnacDartyConnector {
+    let credentials = simulator.simulator.credentials();
     let gtin_by_sku: HashMap<String, String> = simulator
         .simulator
         .catalogue()
@@ -426,7 +435,7 @@ async fn a_restarted_connector_resumes_the_sweep_after_the_last_ean_swept() {
     let simulator = start_simulator().await;
     let ours = our_gtins(&simulator);
     assert!(
-        ours.len() > PRICING_BATCHES_PER_POLL * 10 * 2,
+        ours.len() > DEFAULT_PRICING_BATCHES_PER_POLL as usize * 10 * 2,
         "the sweep takes several polls"
     );
     let mut cursors = MemoryCursorStore::default();
@@ -459,4 +468,52 @@ async fn a_restarted_connector_resumes_the_sweep_after_the_last_ean_swept() {
     let mut swept = swept_before;
     swept.extend(swept_after);
     assert_eq!(swept, ours, "every EAN swept once, in order, none skipped");
+}
+
+#[tokio::test]
+async fn a_sweep_spends_at_most_the_configured_pricing_calls_per_poll() {
+    let simulator = start_simulator().await;
+    let ours = our_gtins(&simulator);
+    let per_poll = 2;
+    let config = FnacDartyConfig {
+        pricing_batches_per_poll: per_poll,
+        ..test_config(&simulator)
+    };
+    let mut connector = connector_with(&simulator, config);
+    let mut cursors = MemoryCursorStore::default();
+    sync(&mut connector, &mut cursors, 1).await;
+    make_sweep_due(&mut cursors).await;
+
+    let pricing_calls = || {
+        simulator
+            .simulator
+            .stats()
+            .operation(FNAC_PRICING_QUERY)
+            .requests
+    };
+    let mut sink = CollectingSink::default();
+    let mut most_in_a_poll = 0;
+    let mut polls = 0;
+    loop {
+        let before = pricing_calls();
+        let report = connector.poll(&mut cursors, &mut sink).await.expect("poll");
+        // The offers page's own pricing call (its offers changed) comes first.
+        most_in_a_poll = most_in_a_poll.max(pricing_calls() - before);
+        polls += 1;
+        if report.caught_up {
+            break;
+        }
+        assert!(polls < 200, "the sweep never ended");
+    }
+    assert!(
+        most_in_a_poll <= u64::from(per_poll) + 1,
+        "{most_in_a_poll} pricing calls in one poll, {per_poll} allowed to the sweep"
+    );
+    let batches = ours.len().div_ceil(10);
+    assert!(
+        polls >= batches.div_ceil(per_poll as usize),
+        "{batches} batches swept in {polls} polls at {per_poll} per poll"
+    );
+    let swept: Vec<String> = sink.records().map(|record| view(record).0).collect();
+    assert_eq!(swept, ours, "every EAN swept once, in order");
 }

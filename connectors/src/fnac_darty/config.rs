@@ -41,6 +41,11 @@ pub struct FnacDartyConfig {
     /// offer changed (`offers_query` only dates changes of our own offers).
     #[serde(default = "default_pricing_sweep_interval_ms")]
     pub pricing_sweep_interval_ms: u64,
+    /// The most `pricing_query` calls (10 EANs each) a poll spends on a sweep under way,
+    /// after its `offers_query` page: the incremental sync waits at most this many calls,
+    /// and a sweep of N offers takes at least N / (10 x this) polls.
+    #[serde(default = "default_pricing_batches_per_poll")]
+    pub pricing_batches_per_poll: u32,
     #[serde(default)]
     pub http: HttpSettings,
 }
@@ -51,6 +56,14 @@ pub const DEFAULT_PRICING_SWEEP_INTERVAL_MS: u64 = 30 * 60 * 1000;
 
 fn default_pricing_sweep_interval_ms() -> u64 {
     DEFAULT_PRICING_SWEEP_INTERVAL_MS
+}
+
+/// Five calls: at the default 2 calls/s, a poll's offers page waits at most 2.5 s for the
+/// sweep, which prices 50 EANs a poll.
+pub const DEFAULT_PRICING_BATCHES_PER_POLL: u32 = 5;
+
+fn default_pricing_batches_per_poll() -> u32 {
+    DEFAULT_PRICING_BATCHES_PER_POLL
 }
 
 fn default_base_url() -> String {
@@ -92,6 +105,11 @@ impl FnacDartyConfig {
         if self.pricing_sweep_interval_ms == 0 {
             return Err(invalid(
                 "pricing_sweep_interval_ms must be above 0: sweeping back to back would spend the whole pricing_query budget".to_owned(),
+            ));
+        }
+        if self.pricing_batches_per_poll == 0 {
+            return Err(invalid(
+                "pricing_batches_per_poll must be at least 1: a sweep that prices nothing per poll never ends".to_owned(),
             ));
         }
         if self.partner_id.trim().is_empty() || self.shop_id.trim().is_empty() {
@@ -158,5 +176,21 @@ mod tests {
                 .unwrap_err()
                 .contains("maps to 1 and to 2")
         );
+    }
+
+    #[test]
+    fn pricing_batches_per_poll_defaults_to_five_and_zero_is_refused() {
+        let config: FnacDartyConfig = toml::from_str(
+            "partner_id = \"P\"\nshop_id = \"S\"\ncatalogue_file = \"catalogue.csv\"\n",
+        )
+        .expect("a configuration with its defaults");
+        assert_eq!(config.pricing_batches_per_poll, 5);
+        assert!(config.validate().is_ok());
+        let never_ends = FnacDartyConfig {
+            pricing_batches_per_poll: 0,
+            ..config
+        };
+        let error = never_ends.validate().unwrap_err().to_string();
+        assert!(error.contains("pricing_batches_per_poll"), "{error}");
     }
 }

@@ -17,7 +17,7 @@
 //! we did not touch never enters a window. So a competitor pricing sweep prices every EAN of
 //! ours again every `pricing_sweep_interval_ms` (counted from the end of the last sweep):
 //! after each poll's offers page, while a sweep is under way, it prices up to
-//! [`PRICING_BATCHES_PER_POLL`] batches of 10 EANs (the most a `pricing_query` takes) in
+//! `pricing_batches_per_poll` batches of 10 EANs (the most a `pricing_query` takes) in
 //! ascending EAN order on the same `pricing_query` budget, and hands each batch over as the
 //! incremental sync does (our last-read price joined with the best competitor), with its own
 //! cursor (`fnac_darty/pricing_sweep`: waiting until a date, or the last EAN swept). The
@@ -73,9 +73,6 @@ pub const OFFERS_QUERY: &str = "offers_query";
 pub const PRICING_QUERY: &str = "pricing_query";
 /// The competitor pricing sweep's cursor (its calls are `pricing_query`s).
 pub const PRICING_SWEEP: &str = "pricing_sweep";
-/// The most `pricing_query` batches a poll spends on a sweep under way, after its
-/// `offers_query` page: the incremental sync waits at most this many calls.
-pub const PRICING_BATCHES_PER_POLL: usize = 5;
 /// A token is renewed this long before its validity ends.
 const TOKEN_RENEWAL_MARGIN: Duration = Duration::from_secs(60);
 
@@ -170,6 +167,7 @@ pub struct FnacDartyConnector {
     cursor_key: CursorKey,
     sweep_key: CursorKey,
     sweep_interval_ms: u64,
+    sweep_batches_per_poll: u32,
     index: OfferIndex,
 }
 
@@ -229,6 +227,7 @@ impl FnacDartyConnector {
             cursor_key: CursorKey::new(CONNECTOR, OFFERS_QUERY),
             sweep_key: CursorKey::new(CONNECTOR, PRICING_SWEEP),
             sweep_interval_ms: config.pricing_sweep_interval_ms,
+            sweep_batches_per_poll: config.pricing_batches_per_poll,
             index: OfferIndex::default(),
         })
     }
@@ -357,7 +356,7 @@ impl FnacDartyConnector {
 
     /// Moves the competitor pricing sweep on, after the poll's offers page: starts it when
     /// due, rebuilds the index (one `offers_query` page) when it is not whole, else prices
-    /// and hands over up to [`PRICING_BATCHES_PER_POLL`] batches. Says whether a sweep is
+    /// and hands over up to `pricing_batches_per_poll` batches. Says whether a sweep is
     /// still under way.
     async fn sweep(
         &mut self,
@@ -406,7 +405,7 @@ impl FnacDartyConnector {
             self.index.rebuild_advanced(position, done);
             return Ok(true);
         }
-        for _ in 0..PRICING_BATCHES_PER_POLL {
+        for _ in 0..self.sweep_batches_per_poll {
             let batch = self
                 .index
                 .batch_after(after.as_deref(), MAX_PRICING_REFERENCES);

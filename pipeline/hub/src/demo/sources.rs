@@ -168,6 +168,8 @@ impl<'a> SimulatedSources<'a> {
             pricing_query_rate: LOCAL_RATE,
             pricing_sweep_interval_ms:
                 hub_connectors::fnac_darty::config::DEFAULT_PRICING_SWEEP_INTERVAL_MS,
+            pricing_batches_per_poll:
+                hub_connectors::fnac_darty::config::DEFAULT_PRICING_BATCHES_PER_POLL,
             http: HttpSettings::default(),
         };
         let gtin_by_sku: HashMap<String, String> = simulator
