@@ -134,15 +134,24 @@ impl ProcessorChild {
 /// Starts `hub process` with `config`, its logs (JSON lines) going to `log` and its
 /// metrics on a free loopback port.
 pub fn spawn_processor(config: &Config, log: &Path) -> Result<ProcessorChild> {
-    let log_file = File::create(log).with_context(|| format!("creating {}", log.display()))?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
+    spawn_processor_serving_metrics_on(config, log, &format!("127.0.0.1:{port}"))
+}
+
+/// Starts `hub process` as [`spawn_processor`] does, its metrics on `listen` (`host:port`).
+pub fn spawn_processor_serving_metrics_on(
+    config: &Config,
+    log: &Path,
+    listen: &str,
+) -> Result<ProcessorChild> {
+    let log_file = File::create(log).with_context(|| format!("creating {}", log.display()))?;
     let child = Command::new(hub_binary())
         .arg("process")
         .env_clear()
         .envs(processor_environment(config))
-        .env("HUB_METRICS__LISTEN", format!("127.0.0.1:{port}"))
+        .env("HUB_METRICS__LISTEN", listen)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log_file)
@@ -150,7 +159,7 @@ pub fn spawn_processor(config: &Config, log: &Path) -> Result<ProcessorChild> {
         .context("starting hub process")?;
     Ok(ProcessorChild {
         child,
-        metrics_url: format!("http://127.0.0.1:{port}/metrics"),
+        metrics_url: format!("http://{listen}/metrics"),
     })
 }
 

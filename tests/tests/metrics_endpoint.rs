@@ -1,7 +1,7 @@
 //! `hub process` serves its metrics on `/metrics` in the Prometheus text format, named after
 //! Vector's conventions: every family is one of `hub::telemetry::names`, counters and only
 //! counters end in `_total`, durations are histograms in `_seconds`, and no label carries a
-//! GTIN (labels stay bounded).
+//! GTIN (labels stay bounded). The local Prometheus scrapes it where its configuration says.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -10,7 +10,7 @@ use anyhow::{Context, Result, ensure};
 use hub::telemetry::names;
 use hub_integration_tests::local_broker_config;
 use hub_integration_tests::market::{publish, simulate, use_catalogue_fx_rates};
-use hub_integration_tests::processes::spawn_processor;
+use hub_integration_tests::processes::{spawn_processor, spawn_processor_serving_metrics_on};
 
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -116,6 +116,76 @@ async fn the_processor_metrics_follow_vector_naming_conventions() -> Result<()> 
         labels[names::QUARANTINED_RECORDS] == BTreeSet::from(["reason".into(), "source".into()]),
         "quarantine labels: {:?}",
         labels[names::QUARANTINED_RECORDS]
+    );
+    Ok(())
+}
+
+/// The local Prometheus (`scripts/services`, docker/prometheus/prometheus.local.yml) scrapes
+/// the hub where its configuration says: a processor serving metrics there is seen `up`, and
+/// its records counted, through Prometheus' own query API.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_local_prometheus_scrapes_the_hub() -> Result<()> {
+    let prometheus =
+        std::env::var("HUB_PROMETHEUS_URL").unwrap_or_else(|_| "http://127.0.0.1:9090".to_owned());
+    let http = reqwest::Client::new();
+    let targets: serde_json::Value = http
+        .get(format!("{prometheus}/api/v1/targets?state=active"))
+        .send()
+        .await
+        .with_context(|| {
+            format!("Prometheus does not answer on {prometheus}: run `scripts/services up`")
+        })?
+        .json()
+        .await?;
+    let hub_target = targets["data"]["activeTargets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|target| target["labels"]["job"] == "hub")
+        .with_context(|| format!("Prometheus has no hub job: {targets}"))?;
+    let listen = hub_target["labels"]["instance"]
+        .as_str()
+        .context("the hub target has no instance")?
+        .to_owned();
+
+    let mut config = local_broker_config("scraped", 1);
+    let (events, simulation) = simulate(5, 100, 0.0)?;
+    use_catalogue_fx_rates(&mut config, &simulation);
+    publish(&config, &events).await?;
+    let log = tempfile::NamedTempFile::new()?;
+    let processor = spawn_processor_serving_metrics_on(&config, log.path(), &listen)?;
+    let received = format!(
+        "sum(hub_component_received_events_total{{job=\"hub\",instance=\"{listen}\"}}) \
+         and on() up{{job=\"hub\",instance=\"{listen}\"}} == 1"
+    );
+    // Prometheus scrapes every 15 s: three intervals at most.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(50);
+    let seen = loop {
+        let answer: serde_json::Value = http
+            .get(format!("{prometheus}/api/v1/query"))
+            .query(&[("query", received.as_str())])
+            .send()
+            .await?
+            .json()
+            .await?;
+        let value = answer["data"]["result"][0]["value"][1]
+            .as_str()
+            .and_then(|value| value.parse::<f64>().ok());
+        if value.is_some_and(|value| value >= events.len() as f64) {
+            break value;
+        }
+        if tokio::time::Instant::now() > deadline {
+            break value;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    processor.stop_gracefully()?;
+    ensure!(
+        seen.is_some_and(|value| value >= events.len() as f64),
+        "Prometheus did not see the hub on {listen} count its {} records (last answer: {seen:?}); \
+         processor log: {}",
+        events.len(),
+        std::fs::read_to_string(log.path()).unwrap_or_default()
     );
     Ok(())
 }
