@@ -9,6 +9,8 @@
 pub mod factors;
 pub mod velocity;
 
+use std::cell::OnceCell;
+
 use hub_schemas::records::{
     CostSignal, EpochMillis, FactorContribution, OfferSignal, ProductReference, ReferenceScore,
     StockSignal, StockSource,
@@ -297,6 +299,7 @@ pub fn evaluate(
         fees: fees.as_ref(),
         margin: computed_margin.as_ref(),
         target_price,
+        velocity: OnceCell::new(),
         ages_hours,
         offer_freshness: fresh(ages_hours.offer, half_lives.offer_hours),
         stock_freshness: fresh(ages_hours.stock, half_lives.stock_hours),

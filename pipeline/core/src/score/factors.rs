@@ -4,6 +4,8 @@
 //! Missing inputs are never replaced by defaults: the factor scores 0 and says what is
 //! missing. `docs/scoring.md` gives every curve.
 
+use std::cell::OnceCell;
+
 use rust_decimal::Decimal;
 
 use crate::margin::{ChannelFees, Margin};
@@ -11,6 +13,7 @@ use crate::money::{
     self, Amount, Fixed, Joined, LINE_CAPACITY, Percent, Piece, append, text, unit_interval,
 };
 use crate::profile::WeightProfile;
+use crate::score::velocity::SalesRankCurve;
 use crate::score::{PriceBasis, Situation};
 
 /// One factor's outcome before weighting.
@@ -54,6 +57,33 @@ pub struct InputAges {
     pub cost: Option<Decimal>,
 }
 
+/// Sellers the page's sales are shared with, us included.
+fn sellers_sharing_sales(situation: &Situation<'_>) -> Option<i64> {
+    let market = &situation.market;
+    let listed_offers = i64::from(market.offer_count?.max(0));
+    let ours_to_come = i64::from(market.listing.is_none());
+    Some((listed_offers + ours_to_come).max(1))
+}
+
+/// Units sold per day on the page, and our share of them (the page's sellers sharing them,
+/// ours alone when the offer count is missing), unrounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Velocity {
+    pub page: Decimal,
+    pub ours: Decimal,
+}
+
+impl Velocity {
+    fn new(situation: &Situation<'_>, curve: &SalesRankCurve, rank: i64) -> Self {
+        let page = curve.units_per_day(rank);
+        let sharing = sellers_sharing_sales(situation).unwrap_or(1);
+        Velocity {
+            page,
+            ours: page / Decimal::from(sharing),
+        }
+    }
+}
+
 /// What every factor may read, computed once per evaluation.
 pub struct FactorInputs<'s, 'a> {
     pub situation: &'s Situation<'a>,
@@ -64,6 +94,8 @@ pub struct FactorInputs<'s, 'a> {
     /// `Some(None)`: computed and unreachable; `None`: not computed (inputs missing, or a
     /// listed reference keeps its price).
     pub target_price: Option<Option<Decimal>>,
+    /// Filled by the first factor that reads it: start with `OnceCell::new()`.
+    pub velocity: OnceCell<Velocity>,
     pub ages_hours: InputAges,
     pub offer_freshness: Option<Decimal>,
     pub stock_freshness: Option<Decimal>,
@@ -184,18 +216,22 @@ impl FactorInputs<'_, '_> {
 
     /// Our expected units per day on this channel, when the rank and its curve are known.
     pub fn expected_units_per_day(&self) -> Option<Decimal> {
-        let market = &self.situation.market;
         let curve = self.situation.rank_curve?;
-        let velocity = curve.units_per_day(market.sales_rank?);
-        Some(velocity / Decimal::from(self.sellers_sharing_sales().unwrap_or(1)))
+        let rank = self.situation.market.sales_rank?;
+        Some(self.velocity_on(curve, rank).ours)
+    }
+
+    /// The [`Velocity`] at the page's sales rank on its curve, computed once per evaluation
+    /// (market attractiveness and availability both read it).
+    fn velocity_on(&self, curve: &SalesRankCurve, rank: i64) -> Velocity {
+        *self
+            .velocity
+            .get_or_init(|| Velocity::new(self.situation, curve, rank))
     }
 
     /// Sellers the page's sales are shared with, us included.
     fn sellers_sharing_sales(&self) -> Option<i64> {
-        let market = &self.situation.market;
-        let listed_offers = i64::from(market.offer_count?.max(0));
-        let ours_to_come = i64::from(market.listing.is_none());
-        Some((listed_offers + ours_to_come).max(1))
+        sellers_sharing_sales(self.situation)
     }
 
     pub fn market_attractiveness(&self) -> FactorValue {
@@ -206,9 +242,11 @@ impl FactorInputs<'_, '_> {
         let Some(curve) = self.situation.rank_curve else {
             return FactorValue::missing(&["sales_rank_curve"]);
         };
-        let velocity = curve.units_per_day(rank);
+        let Velocity {
+            page: velocity,
+            ours,
+        } = self.velocity_on(curve, rank);
         let sharing = self.sellers_sharing_sales();
-        let ours = velocity / Decimal::from(sharing.unwrap_or(1));
         let half = self.profile.normalisation.units_per_day_for_half_score;
         let mut explanation = text!(
             "sales rank ",
