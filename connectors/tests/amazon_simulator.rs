@@ -19,9 +19,9 @@ use hub_connectors::sourced::{SignalRecord, Sourced};
 use hub_core::channel::Channel;
 use hub_market_sim::CatalogueParams;
 use hub_market_sim::http::{
-    AMAZON_GET_INVENTORY_SUMMARIES, AMAZON_GET_ITEM_OFFERS_BATCH, AMAZON_LWA_TOKEN,
-    AMAZON_SEARCH_CATALOG_ITEMS, Credentials, FaultConfig, Faults, RateLimit as SimRateLimit,
-    RunningSimulator, SimServerConfig, asin_of,
+    AMAZON_GET_INVENTORY_SUMMARIES, AMAZON_GET_ITEM_OFFERS, AMAZON_GET_ITEM_OFFERS_BATCH,
+    AMAZON_LWA_TOKEN, AMAZON_SEARCH_CATALOG_ITEMS, Credentials, FaultConfig, Faults,
+    RateLimit as SimRateLimit, RunningSimulator, SimServerConfig, asin_of,
 };
 use hub_schemas::records::{OfferSignal, StockSource};
 use in_memory::{CollectingSink, MemoryCursorStore};
@@ -452,7 +452,18 @@ async fn a_round_rejects_exactly_the_malformed_items_pages_and_summaries_served(
     round(&mut connector, &mut cursors, &mut sink).await;
 
     simulated::assert_rejected_exactly_what_was_corrupted(&simulator, "amazon", sink.records());
+    // Garbled catalog items are asked for again: every watched reference is resolved and
+    // its page read, into a signal or (its payload malformed) a rejection.
     let stats = simulator.simulator.stats();
+    let offers_malformed = [AMAZON_GET_ITEM_OFFERS_BATCH, AMAZON_GET_ITEM_OFFERS]
+        .iter()
+        .map(|operation| stats.operation(operation).malformed_elements)
+        .sum::<u64>();
+    assert_eq!(
+        offers(&sink).len() as u64 + offers_malformed,
+        simulator.simulator.pages(Channel::Amazon).len() as u64,
+        "every watched reference's page read once"
+    );
     for operation in [
         AMAZON_SEARCH_CATALOG_ITEMS,
         AMAZON_GET_ITEM_OFFERS_BATCH,

@@ -54,8 +54,8 @@ use operations::*;
 
 /// searchCatalogItems takes at most 20 identifiers; getItemOffersBatch at most 20 requests.
 const PER_CALL: usize = 20;
-/// How many times searchCatalogItems by ASIN is asked for ASINs its answer left
-/// unresolved while garbling items (see `resolve_asins`).
+/// How many times searchCatalogItems is asked for the identifiers its answer left
+/// unresolved while garbling items (see `resolve_references` and `resolve_asins`).
 const CATALOG_ATTEMPTS: usize = 3;
 /// Notification files handed over per poll.
 const NOTIFICATIONS_PER_POLL: usize = 100;
@@ -277,14 +277,31 @@ impl AmazonConnector {
     }
 
     /// Step 2: the next watched GTINs to ASINs. Catalog items that cannot be read are
-    /// quarantined: the watched reference they stood for would otherwise never be polled.
+    /// quarantined, and the GTINs an answer with unreadable items left unresolved are asked
+    /// again, up to [`CATALOG_ATTEMPTS`] times: the watched reference a garbled item stood
+    /// for would otherwise not be polled until the connector restarts.
     async fn resolve_references(
         &mut self,
         out: &mut dyn RecordSink,
     ) -> Result<PollReport, ConnectorError> {
         let count = self.unresolved.len().min(PER_CALL);
-        let gtins: Vec<String> = self.unresolved[..count].to_vec();
-        let (entries, unreadable) = self.search_catalog("EAN", &gtins).await?;
+        let mut asking: Vec<String> = self.unresolved[..count].to_vec();
+        let mut entries: Vec<CatalogEntry> = Vec::new();
+        let mut unreadable = Vec::new();
+        for _ in 0..CATALOG_ATTEMPTS {
+            let (found, garbled) = self.search_catalog("EAN", &asking).await?;
+            let retry = !garbled.is_empty();
+            unreadable.extend(garbled);
+            let resolved: Vec<String> = found
+                .iter()
+                .filter_map(|entry| normalise_gtin(entry.gtin.as_deref()?).ok())
+                .collect();
+            asking.retain(|gtin| !resolved.contains(gtin));
+            entries.extend(found);
+            if !retry || asking.is_empty() {
+                break;
+            }
+        }
         let handed_over = hand_over_without_cursor(
             self.client.metrics(),
             CONNECTOR,
