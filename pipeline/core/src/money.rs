@@ -286,25 +286,74 @@ pub fn rounded_complement(part: Decimal, whole: Decimal) -> Decimal {
 
 /// `rate(unit_interval((unit_interval(a / b) + unit_interval(c / d)) / 2))` for the shares
 /// `(a, b)` and `(c, d)`, bit for bit: the mean of two shares of a full score, each capped
-/// at the full score, e.g. the margin potential's rate and amount parts.
+/// at the full score, e.g. the margin potential's rate and amount parts. See
+/// [`rounded_mean_of_capped`] for why the integer path agrees.
+pub fn mean_of_capped_shares(first: (Decimal, Decimal), second: (Decimal, Decimal)) -> Decimal {
+    rounded_mean_of_capped(&[CappedShare::Share(first), CappedShare::Share(second)]).unwrap_or_else(
+        || {
+            let capped = |(part, whole): (Decimal, Decimal)| unit_interval(part / whole);
+            rate(unit_interval(
+                (capped(first) + capped(second)) / Decimal::TWO,
+            ))
+        },
+    )
+}
+
+/// A term of [`rounded_mean_of_capped`]: the share `part / whole` clamped into [0, 1], or
+/// what is left of 1 after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CappedShare {
+    /// `unit_interval(part / whole)`.
+    Share((Decimal, Decimal)),
+    /// `1 - unit_interval(part / whole)`.
+    Complement((Decimal, Decimal)),
+}
+
+/// `rate(unit_interval(mean))` of one or two [`CappedShare`]s computed as decimals (each
+/// share a 28-digit quotient, summed, divided by their number), computed exactly in integers
+/// and rounded at once; `None` where the decimal computation must decide.
 ///
 /// Why the integer path agrees: with the scales moved into integer numerators and
 /// denominators below `10^9`, an exact share at or above 1 is computed as at least 1 and
 /// capped to exactly 1, one at or below 0 as at most 0, and one in between lies at least
-/// `10^-9` inside `(0, 1)`, where the 28-digit quotient is off by at most `10^-28` and not
-/// clamped. Their sum is exact and halving it rounds by at most `0.5 × 10^-28`, so `rate`
-/// rounds a value within `1.5 × 10^-28` of the exact mean `n / (2 D1 D2)`. An exact mean that
-/// is not a midpoint of the rounding lies at least `10^-6 / (4 D1 D2)`, above `10^-25`, from
-/// every midpoint, so both round alike. An exact midpoint (where the two quotients' errors
-/// could push the 28-digit mean either way), a mean that rounds to zero, and anything beyond
-/// the limits take the general path.
-pub fn mean_of_capped_shares(first: (Decimal, Decimal), second: (Decimal, Decimal)) -> Decimal {
-    integer_mean_of_capped_shares(first, second).unwrap_or_else(|| {
-        let capped = |(part, whole): (Decimal, Decimal)| unit_interval(part / whole);
-        rate(unit_interval(
-            (capped(first) + capped(second)) / Decimal::TWO,
-        ))
-    })
+/// `10^-9` inside `(0, 1)`, where the 28-digit quotient is off by at most `10^-28`, is not
+/// clamped, and `1 -` it is exact. The sum is exact and halving it rounds by at most
+/// `0.5 × 10^-28`, so `rate` rounds a value within `1.5 × 10^-28` of the exact mean
+/// `n / (k D1 D2)`. An exact mean that is not a midpoint of the rounding lies at least
+/// `10^-6 / (4 D1 D2)`, above `10^-25`, from every midpoint, so both round alike. An exact
+/// midpoint (where the quotients' errors could push the 28-digit mean either way), a mean
+/// that rounds to zero, more than two terms and anything beyond the limits give `None`.
+pub fn rounded_mean_of_capped(terms: &[CappedShare]) -> Option<Decimal> {
+    let rational = |term: &CappedShare| match *term {
+        CappedShare::Share((part, whole)) => capped_share(part, whole),
+        CappedShare::Complement((part, whole)) => capped_share(part, whole)
+            .map(|(numerator, denominator)| (denominator - numerator, denominator)),
+    };
+    let (numerator, denominator) = match terms {
+        [only] => rational(only)?,
+        [first, second] => {
+            let (first_numerator, first_denominator) = rational(first)?;
+            let (second_numerator, second_denominator) = rational(second)?;
+            // Below 2 × 10^18 and 2 × 10^18: far within a u128.
+            (
+                first_numerator * second_denominator + second_numerator * first_denominator,
+                2 * first_denominator * second_denominator,
+            )
+        }
+        _ => return None,
+    };
+    let scaled = numerator * POWERS_OF_TEN[RATE_SCALE as usize];
+    let quotient = scaled / denominator;
+    let twice_remainder = 2 * (scaled - quotient * denominator);
+    if twice_remainder == denominator {
+        return None;
+    }
+    let rounded = quotient + u128::from(twice_remainder > denominator);
+    if rounded == 0 {
+        return None;
+    }
+    // At most 10^6, the mean being at most 1.
+    Some(Decimal::from_parts(rounded as u32, 0, 0, false, RATE_SCALE))
 }
 
 const SHARE_DENOMINATOR_LIMIT: u128 = 1_000_000_000;
@@ -331,29 +380,6 @@ fn capped_share(part: Decimal, whole: Decimal) -> Option<(u128, u128)> {
     } else {
         (numerator, denominator)
     })
-}
-
-fn integer_mean_of_capped_shares(
-    first: (Decimal, Decimal),
-    second: (Decimal, Decimal),
-) -> Option<Decimal> {
-    let (first_numerator, first_denominator) = capped_share(first.0, first.1)?;
-    let (second_numerator, second_denominator) = capped_share(second.0, second.1)?;
-    // Below 2 × 10^18 and 2 × 10^24: far within a u128.
-    let denominator = 2 * first_denominator * second_denominator;
-    let numerator = (first_numerator * second_denominator + second_numerator * first_denominator)
-        * POWERS_OF_TEN[RATE_SCALE as usize];
-    let quotient = numerator / denominator;
-    let twice_remainder = 2 * (numerator - quotient * denominator);
-    if twice_remainder == denominator {
-        return None;
-    }
-    let rounded = quotient + u128::from(twice_remainder > denominator);
-    if rounded == 0 {
-        return None;
-    }
-    // At most 10^6, the mean being at most 1.
-    Some(Decimal::from_parts(rounded as u32, 0, 0, false, RATE_SCALE))
 }
 
 const QUOTIENT_DENOMINATOR_LIMIT: u128 = 1_000_000_000_000;
@@ -880,6 +906,30 @@ mod tests {
     }
 
     #[test]
+    fn rounded_mean_of_capped_takes_the_integer_path_for_ordinary_gaps() {
+        let gap_for_zero = dec!(0.20);
+        for gaps in [
+            &[dec!(0.031250)][..],
+            &[dec!(-0.050000), dec!(0.100000)],
+            &[dec!(0.250000), dec!(0.012346)],
+        ] {
+            let terms: Vec<CappedShare> = gaps
+                .iter()
+                .map(|gap| CappedShare::Complement((*gap, gap_for_zero)))
+                .collect();
+            let sum = gaps.iter().fold(Decimal::ZERO, |sum, gap| {
+                sum + (Decimal::ONE - unit_interval(*gap / gap_for_zero))
+            });
+            let decimal = rate(unit_interval(sum / Decimal::from(gaps.len())));
+            assert_eq!(
+                rounded_mean_of_capped(&terms).map(|mean| mean.serialize()),
+                Some(decimal.serialize()),
+                "{gaps:?}"
+            );
+        }
+    }
+
+    #[test]
     fn unit_interval_keeps_the_bounds_and_signs_of_clamping() {
         let mut negative_zero = dec!(0.00);
         negative_zero.set_sign_negative(true);
@@ -1113,6 +1163,40 @@ mod tests {
                 a,
                 b
             );
+        }
+
+        #[test]
+        fn rounded_mean_of_capped_complements_is_the_decimal_mean(
+            first in (any_share_operand(), any_share_operand()),
+            second in (any_share_operand(), any_share_operand()),
+            both in any::<bool>(),
+        ) {
+            let (Some(first_share), Some(second_share)) =
+                (first.0.checked_div(first.1), second.0.checked_div(second.1))
+            else {
+                return Ok(());
+            };
+            let complement = |share: Decimal| Decimal::ONE - unit_interval(share);
+            let (terms, decimal): (&[CappedShare], Decimal) = if both {
+                (
+                    &[CappedShare::Complement(first), CappedShare::Complement(second)],
+                    (Decimal::ZERO + complement(first_share) + complement(second_share))
+                        / Decimal::from(2),
+                )
+            } else {
+                (
+                    &[CappedShare::Complement(first)],
+                    (Decimal::ZERO + complement(first_share)) / Decimal::from(1),
+                )
+            };
+            if let Some(mean) = rounded_mean_of_capped(terms) {
+                prop_assert_eq!(
+                    mean.serialize(),
+                    rate(unit_interval(decimal)).serialize(),
+                    "{:?}",
+                    terms
+                );
+            }
         }
 
         #[test]

@@ -10,7 +10,8 @@ use rust_decimal::Decimal;
 
 use crate::margin::{ChannelFees, Margin};
 use crate::money::{
-    self, Amount, Fixed, Joined, LINE_CAPACITY, Percent, Piece, append, text, unit_interval,
+    self, Amount, CappedShare, Fixed, Joined, LINE_CAPACITY, Percent, Piece, append, text,
+    unit_interval,
 };
 use crate::profile::WeightProfile;
 use crate::score::velocity::SalesRankCurve;
@@ -179,16 +180,14 @@ impl FactorInputs<'_, '_> {
         let gap_for_zero = self.profile.normalisation.price_gap_for_zero_score;
         let currency = self.currency();
         let mut explanation = text!(ours_label, " ", Amount(ours, currency), ": ");
-        let mut compared = 0u32;
-        let mut raw_value = None;
-        let mut sum = Decimal::ZERO;
+        let mut gaps = [Decimal::ZERO; 2];
+        let mut compared = 0;
         for (label, reference) in references {
             let Some(reference) = reference.filter(|price| *price > Decimal::ZERO) else {
                 continue;
             };
             let gap = money::relative_gap(ours, reference);
-            raw_value.get_or_insert(gap);
-            sum += Decimal::ONE - unit_interval(gap / gap_for_zero);
+            gaps[compared] = gap;
             if compared > 0 {
                 explanation.push_str(", ");
             }
@@ -206,9 +205,20 @@ impl FactorInputs<'_, '_> {
             return FactorValue::missing(&["competitor_price"]);
         }
         append!(&mut explanation, "; 0 at ", Percent(gap_for_zero), " above");
+        // Each compared price scores what is left of 1 once its gap is taken as a share of
+        // the gap that scores zero; the mean of the scores comes already rounded and clamped,
+        // as `evaluate` would round and clamp it, or from the decimal computation where the
+        // integer one cannot decide.
+        let scores = gaps.map(|gap| CappedShare::Complement((gap, gap_for_zero)));
+        let normalised = money::rounded_mean_of_capped(&scores[..compared]).unwrap_or_else(|| {
+            let sum = gaps[..compared].iter().fold(Decimal::ZERO, |sum, gap| {
+                sum + (Decimal::ONE - unit_interval(*gap / gap_for_zero))
+            });
+            sum / Decimal::from(compared)
+        });
         FactorValue {
-            raw_value,
-            normalised: sum / Decimal::from(compared),
+            raw_value: Some(gaps[0]),
+            normalised,
             confidence,
             explanation,
         }
