@@ -375,7 +375,7 @@ async fn tables_have_the_engines_partitions_retention_and_column_types_of_the_co
             "schema_migrations | ReplacingMergeTree(applied_at) |  | version | kept",
             "score_versions | ReplacingMergeTree | toYYYYMM(scored_at) | gtin, channel, version | kept",
             "scores | MergeTree | toYYYYMM(scored_at) | gtin, channel, version | kept",
-            "scores_current | ReplacingMergeTree(version) | toYYYYMM(scored_at) | gtin, channel | kept",
+            "scores_current | ReplacingMergeTree(version) | tuple() | gtin, channel | kept",
             "stock_signals | MergeTree | toYYYYMM(observed_at) | gtin, stock_source, observed_at | 400 days",
         ]
     );
@@ -561,6 +561,45 @@ async fn scores_round_trip_and_explain_themselves_in_sql() {
     )
     .await;
     assert_eq!(margin, ["-1234.28524"]);
+    drop_database(&client, &database).await;
+}
+
+/// The current table keeps one row per (gtin, channel) once merged, even when its versions
+/// were scored in different months (it once had the history's monthly partitions, and a
+/// replacing merge never crosses a partition).
+#[tokio::test]
+async fn scores_current_keeps_one_row_per_pair_across_months() {
+    let (client, database) = migrated_database().await;
+    let gtin = "3017620422003";
+    let rows: Vec<ScoreRow> = [1, 2]
+        .into_iter()
+        .map(|version| {
+            let mut record = score(gtin, version, true);
+            // 2024-02-29T23:59:59.124Z, then a day later in March.
+            record.scored_at = OBSERVED_AT + 1 + (version - 1) * 86_400_000;
+            ScoreRow::try_from(Sourced::new(
+                record,
+                position("hub.scores.history", 200 + version),
+            ))
+            .expect("score fits")
+        })
+        .collect();
+    store(&client, rows.clone()).await;
+    client
+        .query("OPTIMIZE TABLE scores_current FINAL")
+        .execute()
+        .await
+        .expect("merge");
+    let current = client
+        .query("SELECT ?fields FROM scores_current")
+        .fetch_all::<ScoreRow>()
+        .await
+        .expect("scores_current readable");
+    assert_eq!(
+        current,
+        vec![rows[1].clone()],
+        "only the newer version, without FINAL"
+    );
     drop_database(&client, &database).await;
 }
 

@@ -39,6 +39,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     "0003_scores",
     "0004_quarantine",
     "0005_score_versions",
+    "0006_scores_current_unpartitioned",
 ];
 
 impl Migration {
