@@ -3,26 +3,99 @@
 //! keeps it valid and the same product always gets the same key.
 
 use std::borrow::Cow;
+use std::fmt::{self, Write as _};
 
 /// Length of the normalised key.
 pub const GTIN_13_LEN: usize = 13;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GtinError {
-    #[error("GTIN is empty")]
     Empty,
-    #[error("GTIN {value:?} has a non-digit character at position {position}")]
-    NotDigits { value: String, position: usize },
-    #[error("GTIN {value:?} has {length} digits: expected 8 (EAN-8), 12 (UPC-A) or 13 (EAN-13)")]
-    UnsupportedLength { value: String, length: usize },
-    #[error("GTIN {value:?} has check digit {found}, expected {expected}")]
+    NotDigits {
+        value: String,
+        position: usize,
+    },
+    UnsupportedLength {
+        value: String,
+        length: usize,
+    },
     CheckDigit {
         value: String,
         expected: u8,
         found: u8,
     },
-    #[error("GTIN {value:?} is all zeros, a placeholder rather than a product")]
-    AllZeros { value: String },
+    AllZeros {
+        value: String,
+    },
+}
+
+impl std::error::Error for GtinError {}
+
+/// Written piece by piece rather than through format strings: the quality gate renders one
+/// for every refused GTIN, and the value is quoted as `{:?}` quotes it.
+impl fmt::Display for GtinError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let quoted = |formatter: &mut fmt::Formatter<'_>, value: &str| {
+            formatter.write_str("GTIN ")?;
+            write_quoted(formatter, value)
+        };
+        match self {
+            GtinError::Empty => formatter.write_str("GTIN is empty"),
+            GtinError::NotDigits { value, position } => {
+                quoted(formatter, value)?;
+                write!(
+                    formatter,
+                    " has a non-digit character at position {position}"
+                )
+            }
+            GtinError::UnsupportedLength { value, length } => {
+                quoted(formatter, value)?;
+                write!(
+                    formatter,
+                    " has {length} digits: expected 8 (EAN-8), 12 (UPC-A) or 13 (EAN-13)"
+                )
+            }
+            GtinError::CheckDigit {
+                value,
+                expected,
+                found,
+            } => {
+                quoted(formatter, value)?;
+                formatter.write_str(" has check digit ")?;
+                write_digit(formatter, *found)?;
+                formatter.write_str(", expected ")?;
+                write_digit(formatter, *expected)
+            }
+            GtinError::AllZeros { value } => {
+                quoted(formatter, value)?;
+                formatter.write_str(" is all zeros, a placeholder rather than a product")
+            }
+        }
+    }
+}
+
+/// `value` as `{:?}` writes it. Printable ASCII other than `"` and `\` is its own escape, so
+/// such a value (every GTIN made of digits) is written between quotes as it is.
+fn write_quoted(formatter: &mut fmt::Formatter<'_>, value: &str) -> fmt::Result {
+    let plain = value
+        .bytes()
+        .all(|byte| matches!(byte, b' '..=b'~') && byte != b'"' && byte != b'\\');
+    if plain {
+        formatter.write_char('"')?;
+        formatter.write_str(value)?;
+        formatter.write_char('"')
+    } else {
+        fmt::Debug::fmt(value, formatter)
+    }
+}
+
+/// A check digit as `{}` writes it (any `u8`, though a check digit is below 10).
+fn write_digit(formatter: &mut fmt::Formatter<'_>, digit: u8) -> fmt::Result {
+    if digit < 10 {
+        formatter.write_char(char::from(b'0' + digit))
+    } else {
+        write!(formatter, "{digit}")
+    }
 }
 
 /// The GS1 check digit of `payload` (the GTIN without its last digit), each byte a digit
@@ -126,6 +199,59 @@ mod tests {
         );
         let message = normalise_gtin("4006381333930").unwrap_err().to_string();
         assert!(message.contains("4006381333930") && message.contains("expected 1"));
+    }
+
+    #[test]
+    fn messages_read_as_their_format_strings() {
+        for value in [
+            "4006381333932",
+            "12 34",
+            "ab\"c",
+            "a\\b",
+            "tab\there",
+            "é1",
+            "",
+        ] {
+            for (error, expected) in [
+                (
+                    GtinError::NotDigits {
+                        value: value.to_owned(),
+                        position: 2,
+                    },
+                    format!("GTIN {value:?} has a non-digit character at position 2"),
+                ),
+                (
+                    GtinError::UnsupportedLength {
+                        value: value.to_owned(),
+                        length: 5,
+                    },
+                    format!(
+                        "GTIN {value:?} has 5 digits: expected 8 (EAN-8), 12 (UPC-A) or 13 \
+                         (EAN-13)"
+                    ),
+                ),
+                (
+                    GtinError::AllZeros {
+                        value: value.to_owned(),
+                    },
+                    format!("GTIN {value:?} is all zeros, a placeholder rather than a product"),
+                ),
+            ] {
+                assert_eq!(error.to_string(), expected);
+            }
+            for (expected_digit, found) in [(1, 2), (0, 9), (7, 12), (255, 0)] {
+                let error = GtinError::CheckDigit {
+                    value: value.to_owned(),
+                    expected: expected_digit,
+                    found,
+                };
+                assert_eq!(
+                    error.to_string(),
+                    format!("GTIN {value:?} has check digit {found}, expected {expected_digit}")
+                );
+            }
+        }
+        assert_eq!(GtinError::Empty.to_string(), "GTIN is empty");
     }
 
     #[test]

@@ -114,12 +114,20 @@ pub(crate) fn gtin<'v>(subject: &Subject, value: &'v str) -> Result<Cow<'v, str>
             ReasonCode::MissingField,
             "gtin is blank; the producing connector must fill it",
         ),
-        // `format_args!`: formatted once, straight into the quarantine detail.
-        invalid => subject.refuse(
-            ReasonCode::InvalidGtin,
-            format_args!("gtin: {invalid}; correct the GTIN at the source"),
-        ),
+        invalid => subject.refuse(ReasonCode::InvalidGtin, InvalidGtin(&invalid)),
     })
+}
+
+/// The problem of a refused GTIN, written piece by piece into the quarantine detail (one per
+/// refused GTIN) rather than through a format string.
+struct InvalidGtin<'e>(&'e GtinError);
+
+impl fmt::Display for InvalidGtin<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("gtin: ")?;
+        fmt::Display::fmt(self.0, formatter)?;
+        formatter.write_str("; correct the GTIN at the source")
+    }
 }
 
 /// The trimmed upper-case form of `value`, borrowed when `value` already is one.
