@@ -429,7 +429,7 @@ pub fn breakdown(
     margin: &Margin,
     terms: &SaleTerms<'_>,
     currency: &str,
-    product_cost_source: &str,
+    product_cost_source: impl Into<String>,
 ) -> MarginBreakdown {
     let fees = &margin.fees;
     MarginBreakdown {
@@ -445,7 +445,7 @@ pub fn breakdown(
         subscription_per_unit_excl_vat: money::money(fees.subscription_per_unit_excl_vat),
         operational_cost_excl_vat: money::money(fees.operational_cost_excl_vat),
         product_cost_excl_vat: money::money(margin.product_cost_excl_vat),
-        product_cost_source: product_cost_source.to_owned(),
+        product_cost_source: product_cost_source.into(),
         net_margin_excl_vat: money::money(margin.net_margin_excl_vat),
         margin_rate: margin.margin_rate,
         roi: margin.roi,

@@ -601,7 +601,7 @@ pub fn score_reference(input: &ScoringInput<'_>) -> Result<ReferenceScore, Scori
             channel,
             source,
         })?;
-    Ok(to_reference_score(input, &situation, evaluation))
+    Ok(to_reference_score(input, situation, evaluation))
 }
 
 /// Stock usable on `channel`: our warehouse everywhere, Amazon's warehouses only on Amazon.
@@ -639,17 +639,18 @@ fn supply_for(channel: Channel, stock: &[StockSignal]) -> Option<Supply> {
 
 fn to_reference_score(
     input: &ScoringInput<'_>,
-    situation: &Situation<'_>,
+    mut situation: Situation<'_>,
     evaluation: Evaluation,
 ) -> ReferenceScore {
+    // The record takes the cost's source as it is rather than a copy.
     let margin = match (
         &evaluation.margin,
         &evaluation.price,
-        &situation.product_cost,
+        situation.product_cost.take(),
     ) {
         (Some(computed), Some(price), Some(cost)) => situation
             .terms(price)
-            .map(|terms| margin::breakdown(computed, &terms, situation.currency, &cost.source)),
+            .map(|terms| margin::breakdown(computed, &terms, situation.currency, cost.source)),
         _ => None,
     };
     ReferenceScore {
