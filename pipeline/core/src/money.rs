@@ -47,11 +47,20 @@ pub fn fixed(value: Decimal, dp: u32) -> Decimal {
 /// Same result as the general path otherwise, sign included: a magnitude that rounds to zero
 /// is a positive zero there too.
 fn fixed_nonzero(value: Decimal, dp: u32) -> Option<Decimal> {
-    let magnitude = value.mantissa().unsigned_abs();
+    fixed_magnitude(
+        value.mantissa().unsigned_abs(),
+        value.is_sign_negative(),
+        value.scale(),
+        dp,
+    )
+}
+
+/// [`fixed_nonzero`] of the decimal `±magnitude × 10^-scale` (`magnitude` below `2^96`,
+/// `scale` at most 28).
+fn fixed_magnitude(magnitude: u128, negative: bool, scale: u32, dp: u32) -> Option<Decimal> {
     if magnitude == 0 || dp > Decimal::MAX_SCALE {
         return None;
     }
-    let scale = value.scale();
     let rounded = if scale > dp {
         let divisor = POWERS_OF_TEN[(scale - dp) as usize];
         // Amounts at the money scale fit 64 bits, where a division is one instruction rather
@@ -71,7 +80,7 @@ fn fixed_nonzero(value: Decimal, dp: u32) -> Option<Decimal> {
         rounded as u32,
         (rounded >> 32) as u32,
         (rounded >> 64) as u32,
-        value.is_sign_negative(),
+        negative,
         dp,
     ))
 }
@@ -220,28 +229,26 @@ pub fn rounded_quotient(numerator: Decimal, denominator: Decimal, dp: u32) -> De
 /// A factor's contribution to the score, `fixed(100 × weight × normalised, SCORE_SCALE)`, bit
 /// for bit: the product is formed from the mantissas, which is what `Decimal`'s
 /// multiplication gives (the full product, at the sum of the scales) when it fits 96 bits
-/// at a scale of at most 28, as weights and normalised values at the rate scale do. A zero
-/// factor (whose sign the multiplication decides) and anything larger multiply as decimals.
+/// at a scale of at most 28, as weights and normalised values at the rate scale do, and
+/// rounded as [`fixed`] rounds it. A zero product of two positive operands (a factor that
+/// scores nothing) is a positive zero at the score scale, as there; a zero of any other sign
+/// and anything larger multiply as decimals.
 pub fn contribution(weight: Decimal, normalised: Decimal) -> Decimal {
     let scale = weight.scale() + normalised.scale();
+    let negative = weight.is_sign_negative() != normalised.is_sign_negative();
     let product = weight
         .mantissa()
         .unsigned_abs()
         .checked_mul(normalised.mantissa().unsigned_abs())
         .and_then(|product| product.checked_mul(100))
-        .filter(|product| *product != 0 && *product >> 96 == 0 && scale <= Decimal::MAX_SCALE);
+        .filter(|product| *product >> 96 == 0 && scale <= Decimal::MAX_SCALE);
     match product {
-        Some(product) => fixed(
-            Decimal::from_parts(
-                product as u32,
-                (product >> 32) as u32,
-                (product >> 64) as u32,
-                weight.is_sign_negative() != normalised.is_sign_negative(),
-                scale,
-            ),
-            SCORE_SCALE,
-        ),
-        None => fixed(Decimal::ONE_HUNDRED * weight * normalised, SCORE_SCALE),
+        Some(0) if !weight.is_sign_negative() && !normalised.is_sign_negative() => {
+            Decimal::from_parts(0, 0, 0, false, SCORE_SCALE)
+        }
+        Some(product) if product != 0 => fixed_magnitude(product, negative, scale, SCORE_SCALE)
+            .unwrap_or_else(|| fixed(Decimal::ONE_HUNDRED * weight * normalised, SCORE_SCALE)),
+        _ => fixed(Decimal::ONE_HUNDRED * weight * normalised, SCORE_SCALE),
     }
 }
 
@@ -926,6 +933,27 @@ mod tests {
                 Some(decimal.serialize()),
                 "{gaps:?}"
             );
+        }
+    }
+
+    #[test]
+    fn contribution_of_a_factor_scoring_nothing_is_the_decimal_products_zero() {
+        let mut negative_zero = dec!(0.000000);
+        negative_zero.set_sign_negative(true);
+        for weight in [
+            dec!(0.150000),
+            dec!(0),
+            dec!(0.000000),
+            dec!(-0.2),
+            negative_zero,
+        ] {
+            for normalised in [Decimal::ZERO, dec!(0.000000), dec!(0.0), negative_zero] {
+                assert_eq!(
+                    contribution(weight, normalised).serialize(),
+                    fixed(Decimal::ONE_HUNDRED * weight * normalised, SCORE_SCALE).serialize(),
+                    "{weight:?} × {normalised:?}"
+                );
+            }
         }
     }
 
