@@ -21,8 +21,11 @@
 //! 3. checks the API's own authentication and answers errors in the API's own shape;
 //! 4. reads the market under [`Simulator::market`] (catalogue, stock, costs and product
 //!    pages per channel), builds its JSON, and passes each payload element through the
-//!    request's [`Malformer`] (from the [`OperationContext`] extension), then reports it
-//!    with [`Simulator::record_malformed`];
+//!    request's [`Malformer`] (from the [`OperationContext`] extension), naming the fields
+//!    a client reads, each [`PayloadField::Required`] or, when the API may leave it out,
+//!    [`PayloadField::Optional`] (mistyped, never removed), then reports it with
+//!    [`Simulator::record_malformed`]. The element malformed is the one a client refuses
+//!    whole (a product page, not each of its offers), so that each counts once;
 //! 5. adds the credentials it accepts to [`Credentials`] so `hub simulate` prints them.
 
 mod amazon;
