@@ -430,3 +430,52 @@ impl Simulator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::catalogue::CatalogueParams;
+
+    #[test]
+    fn a_file_is_malformed_alike_at_every_download_and_counted_when_its_content_changes() {
+        let simulator = Simulator::new(SimServerConfig {
+            catalogue: CatalogueParams {
+                references: 10,
+                ..CatalogueParams::default()
+            },
+            ..SimServerConfig::default()
+        })
+        .expect("simulator");
+        // Each download is a request of its own, with its own seed.
+        let download = |request_seed: u64, sound: &str| {
+            let context = Simulator::context("supplier.prices_csv", 0.5, request_seed);
+            let (mut malformer, counted) = simulator.file_malformer(&context, "ouest", sound);
+            let mut lines: Vec<Value> = (0..40)
+                .map(|line| json!({"EAN": line.to_string(), "Stock": "3"}))
+                .collect();
+            for line in &mut lines {
+                malformer.malform(line, &["EAN", "Stock"]);
+            }
+            (lines, counted)
+        };
+        let (first, counted) = download(1, "version 1");
+        assert!(counted, "a first download is counted");
+        assert!(
+            first
+                .iter()
+                .any(|line| line["Stock"] != "3" || line["EAN"].is_array())
+        );
+        let (again, counted) = download(2, "version 1");
+        assert_eq!(again, first, "the same file, malformed alike");
+        assert!(!counted, "the same file is not counted twice");
+        let (rewritten, counted) = download(3, "version 2");
+        assert!(counted, "a rewritten file is counted");
+        assert_ne!(rewritten, first);
+        assert!(
+            download(4, "version 1").1,
+            "back to an earlier content: a change too"
+        );
+    }
+}
