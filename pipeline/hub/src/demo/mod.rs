@@ -32,7 +32,10 @@
 //! committed every record of the run on every topic it stores (on committed offsets, never
 //! a fixed sleep), then reads the results back from ClickHouse: the top priorities with
 //! their explanation, the best channel per reference, the quarantine by reason and by
-//! source next to what the simulator served malformed, and the SQL that produced them.
+//! source next to what the simulator served malformed (each source's connector must refuse
+//! exactly its malformed elements and placeholder offers, one record each; the quality
+//! gate's refusals of records published sound are counted apart), and the SQL that
+//! produced them.
 //!
 //! It uses the configured topics, consumer groups and database, so dashboards show the demo
 //! data. A re-run serves the same catalogue on a simulated clock that starts after the
