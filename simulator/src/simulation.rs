@@ -35,7 +35,7 @@ pub const MAX_START_DELAY_MS: i64 = 7 * MILLIS_PER_DAY;
 pub fn offer_source(channel: Channel) -> &'static str {
     match channel {
         Channel::Amazon => "amazon.getItemOffers",
-        Channel::Cdiscount => "cdiscount.competing-offers",
+        Channel::Cdiscount => "cdiscount.offers",
         Channel::FnacDarty => "fnac_darty.pricing_query",
         Channel::Mirakl => "mirakl.P11",
     }

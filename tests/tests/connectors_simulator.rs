@@ -435,21 +435,35 @@ async fn malformed_elements_are_quarantined_and_the_connector_keeps_running() ->
     )
     .await?;
     let stats = simulator_stats(&simulator).await?;
-    let malformed: u64 = [MIRAKL_OF21, MIRAKL_P11]
+    let (malformed, placeholders) = [MIRAKL_OF21, MIRAKL_P11]
         .iter()
-        .map(|operation| stats.operation(operation).malformed_elements)
-        .sum();
+        .map(|operation| stats.operation(operation))
+        .fold((0, 0), |(malformed, placeholders), served| {
+            (
+                malformed + served.malformed_elements,
+                placeholders + served.placeholder_offers,
+            )
+        });
     ensure!(
         malformed > 0,
         "the simulator must have malformed some elements"
     );
+    // One quarantined record per malformed element and per placeholder offer served, no
+    // more: a sound element refused would be one too many.
+    let refused = malformed + placeholders;
     let decoder = decoder(&config)?;
     let quarantined: Vec<QuarantinedRecord> = read_until(
         &config,
         &decoder,
         Topic::Quarantine,
         WAIT,
-        |records: &[QuarantinedRecord]| !records.is_empty(),
+        |records: &[QuarantinedRecord]| {
+            records
+                .iter()
+                .filter(|record| from_mirakl(&record.source))
+                .count() as u64
+                >= refused
+        },
     )
     .await?;
     ensure!(
@@ -462,9 +476,14 @@ async fn malformed_elements_are_quarantined_and_the_connector_keeps_running() ->
         .filter(|record| from_mirakl(&record.source))
         .collect();
     ensure!(
-        !from_mirakl.is_empty()
-            && from_mirakl.len() as u64 <= malformed + placeholders(&quarantined),
-        "{} Mirakl elements quarantined for {malformed} malformed ones",
+        from_mirakl.len() as u64 == refused
+            && from_mirakl
+                .iter()
+                .filter(|record| record.reason_code == "PLACEHOLDER_OFFER")
+                .count() as u64
+                == placeholders,
+        "{} Mirakl elements quarantined for {malformed} malformed ones and {placeholders} \
+         placeholder offers served",
         from_mirakl.len()
     );
     for record in &from_mirakl {
@@ -488,12 +507,4 @@ async fn malformed_elements_are_quarantined_and_the_connector_keeps_running() ->
     .await?;
     ensure!(offers.iter().all(|offer| listed.contains(&offer.gtin)));
     Ok(())
-}
-
-/// P11's placeholder offers (zero prices, inactive offers) are quarantined as well.
-fn placeholders(quarantined: &[QuarantinedRecord]) -> u64 {
-    quarantined
-        .iter()
-        .filter(|record| record.reason_code == "PLACEHOLDER_OFFER")
-        .count() as u64
 }
