@@ -15,9 +15,7 @@
 //! opening, a later change at the first `offers_query` after it. A refused call answers
 //! HTTP 200 with `status="ERROR"` and an `error` element, as the API does.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -30,8 +28,9 @@ use quick_xml::escape::escape;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::offer_dates::OwnOfferDates;
 use super::state::MarketState;
-use super::timestamps::rfc3339;
+use super::timestamps::{epoch_millis, rfc3339};
 use super::{OperationContext, Simulator, operation};
 use crate::market::Offer;
 
@@ -61,7 +60,7 @@ pub(super) fn routes(simulator: &Simulator) -> Router<Simulator> {
     // The back office opened with the simulator, before anything could query it (the
     // router is built later, when the server starts).
     let opened_at = epoch_millis(SystemTime::now()) - simulator.stats().uptime_ms as EpochMillis;
-    let back_office = BackOffice::open(&simulator.market(), opened_at);
+    let back_office = OwnOfferDates::open(&simulator.market(), Channel::FnacDarty, opened_at);
     Router::new()
         .route("/api.php/auth", operation(simulator, FNAC_AUTH, post(auth)))
         .route(
@@ -73,85 +72,6 @@ pub(super) fn routes(simulator: &Simulator) -> Router<Simulator> {
             operation(simulator, FNAC_PRICING_QUERY, post(pricing_query)),
         )
         .layer(Extension(back_office))
-}
-
-/// What the back office shows of one of our offers: a change to any is a modification of
-/// the offer. (Its state is always new, 11, here.) The competitors on its product page are
-/// not part of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct OfferVersion {
-    price: i64,
-    shipping: i64,
-    quantity: i64,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Dated {
-    version: OfferVersion,
-    modified_at: EpochMillis,
-}
-
-/// The modification date of each of our offers (by catalogue index), on the wall clock.
-#[derive(Clone)]
-struct BackOffice {
-    dates: Arc<Mutex<HashMap<usize, Dated>>>,
-}
-
-impl BackOffice {
-    /// Dates every offer of `market` at `opened_at`.
-    fn open(market: &MarketState, opened_at: EpochMillis) -> BackOffice {
-        let dates = own_offers(market)
-            .map(|(index, version)| {
-                (
-                    index,
-                    Dated {
-                        version,
-                        modified_at: opened_at,
-                    },
-                )
-            })
-            .collect();
-        BackOffice {
-            dates: Arc::new(Mutex::new(dates)),
-        }
-    }
-
-    /// Every offer of ours with its modification date, dating now those that changed (or
-    /// appeared) since they were last served.
-    fn modification_dates(&self, market: &MarketState) -> Vec<(EpochMillis, usize)> {
-        let now = epoch_millis(SystemTime::now());
-        let mut dates = self.dates.lock().expect("back office lock poisoned");
-        own_offers(market)
-            .map(|(index, version)| {
-                let dated = dates.entry(index).or_insert(Dated {
-                    version,
-                    modified_at: now,
-                });
-                if dated.version != version {
-                    *dated = Dated {
-                        version,
-                        modified_at: now,
-                    };
-                }
-                (dated.modified_at, index)
-            })
-            .collect()
-    }
-}
-
-/// Our offers on Fnac Darty (catalogue index) and what they show.
-fn own_offers(market: &MarketState) -> impl Iterator<Item = (usize, OfferVersion)> + '_ {
-    (0..market.catalogue().references.len()).filter_map(|index| {
-        let ours = market.page(index, Channel::FnacDarty)?.ours?;
-        Some((
-            index,
-            OfferVersion {
-                price: ours.listing,
-                shipping: ours.shipping,
-                quantity: market.state(index).erp.quantity,
-            },
-        ))
-    })
 }
 
 fn xml(body: String) -> Response {
@@ -212,11 +132,6 @@ async fn auth(State(simulator): State<Simulator>, body: String) -> Response {
 
 fn token(simulator: &Simulator) -> String {
     format!("sim-fnac-token-{}", simulator.credentials().fnac_shop_id)
-}
-
-fn epoch_millis(time: SystemTime) -> EpochMillis {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as EpochMillis)
 }
 
 /// The session attributes every service but `auth` carries on its root.
@@ -292,7 +207,7 @@ fn window(filter: Option<&DateFilter>) -> Result<Window, String> {
 async fn offers_query(
     State(simulator): State<Simulator>,
     Extension(context): Extension<OperationContext>,
-    Extension(back_office): Extension<BackOffice>,
+    Extension(back_office): Extension<OwnOfferDates>,
     body: String,
 ) -> Response {
     const SERVICE: &str = "offers_query";
@@ -330,7 +245,7 @@ async fn offers_query(
     let (total, mut offers) = {
         let market = simulator.market();
         let mut own: Vec<(EpochMillis, usize)> = back_office
-            .modification_dates(&market)
+            .changed_at(&market)
             .into_iter()
             .filter(|(modified, _)| {
                 window.min.is_none_or(|min| *modified >= min)

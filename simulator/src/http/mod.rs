@@ -34,6 +34,7 @@ mod fnac_darty;
 mod mirakl;
 mod octopia;
 mod odoo;
+mod offer_dates;
 mod state;
 mod stats;
 mod supplier;

@@ -26,8 +26,7 @@
 //! the offers without gaps while the market moves.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -38,8 +37,9 @@ use hub_core::channel::Channel;
 use hub_schemas::records::EpochMillis;
 use serde_json::{Value, json};
 
+use super::offer_dates::OwnOfferDates;
 use super::state::MarketState;
-use super::timestamps::seven_digit_utc;
+use super::timestamps::{epoch_millis, seven_digit_utc};
 use super::{OperationContext, Simulator, operation};
 use crate::market::{BuyBox, ChannelMarket, Offer};
 
@@ -71,7 +71,11 @@ const BASE_FIELDS: [&str; 6] = [
 ];
 
 pub(super) fn routes(simulator: &Simulator) -> Router<Simulator> {
-    let repository = OfferRepository::open(&simulator.market(), wall_clock_ms());
+    let repository = OwnOfferDates::open(
+        &simulator.market(),
+        Channel::Cdiscount,
+        epoch_millis(SystemTime::now()),
+    );
     Router::new()
         .route(TOKEN_PATH, operation(simulator, OCTOPIA_TOKEN, post(token)))
         .route(
@@ -79,106 +83,6 @@ pub(super) fn routes(simulator: &Simulator) -> Router<Simulator> {
             operation(simulator, OCTOPIA_OFFERS, get(offers)),
         )
         .layer(Extension(repository))
-}
-
-fn wall_clock_ms() -> EpochMillis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as EpochMillis)
-}
-
-/// What Octopia's offer repository holds of one of our offers: a change to any is an update
-/// of the offer. The competitors on its product page are not part of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct OfferVersion {
-    price: i64,
-    shipping: i64,
-    quantity: i64,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Dated {
-    version: OfferVersion,
-    updated_at: EpochMillis,
-}
-
-#[derive(Debug, Default)]
-struct Dates {
-    by_index: HashMap<usize, Dated>,
-    /// The newest date given so far: a new one comes after it.
-    newest: EpochMillis,
-}
-
-/// The `updatedAt` of each of our offers (by catalogue index), on the wall clock.
-#[derive(Clone)]
-struct OfferRepository {
-    dates: Arc<Mutex<Dates>>,
-}
-
-impl OfferRepository {
-    /// Dates every offer of `market` at `opened_at`.
-    fn open(market: &MarketState, opened_at: EpochMillis) -> OfferRepository {
-        let by_index = own_offers(market)
-            .map(|(index, version)| {
-                (
-                    index,
-                    Dated {
-                        version,
-                        updated_at: opened_at,
-                    },
-                )
-            })
-            .collect();
-        OfferRepository {
-            dates: Arc::new(Mutex::new(Dates {
-                by_index,
-                newest: opened_at,
-            })),
-        }
-    }
-
-    /// Every offer of ours with its `updatedAt`, dating now those that changed (or
-    /// appeared) since they were last served.
-    fn updated_at(&self, market: &MarketState) -> Vec<(EpochMillis, usize)> {
-        let mut dates = self.dates.lock().expect("offer repository lock poisoned");
-        let now = wall_clock_ms().max(dates.newest + 1);
-        let mut dated_now = false;
-        let served = own_offers(market)
-            .map(|(index, version)| {
-                let dated = dates.by_index.entry(index).or_insert(Dated {
-                    version,
-                    updated_at: now,
-                });
-                if dated.version != version {
-                    *dated = Dated {
-                        version,
-                        updated_at: now,
-                    };
-                }
-                dated_now |= dated.updated_at == now;
-                (dated.updated_at, index)
-            })
-            .collect();
-        if dated_now {
-            dates.newest = now;
-        }
-        served
-    }
-}
-
-/// Our offers on Cdiscount (catalogue index) and what Octopia holds of them.
-fn own_offers(market: &MarketState) -> impl Iterator<Item = (usize, OfferVersion)> + '_ {
-    (0..market.catalogue().references.len()).filter_map(|index| {
-        let ours = market.page(index, Channel::Cdiscount)?.ours?;
-        Some((
-            index,
-            OfferVersion {
-                price: ours.listing,
-                shipping: ours.shipping,
-                quantity: market.state(index).erp.quantity.max(0),
-            },
-        ))
-    })
 }
 
 /// A refused call, answered in the problem-details shape the seller API answers with.
@@ -422,7 +326,7 @@ fn read_query(query: &HashMap<String, String>) -> Result<OffersQuery, Problem> {
 async fn offers(
     State(simulator): State<Simulator>,
     Extension(context): Extension<OperationContext>,
-    Extension(repository): Extension<OfferRepository>,
+    Extension(repository): Extension<OwnOfferDates>,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
@@ -442,7 +346,7 @@ async fn offers(
             .as_ref()
             .is_none_or(|states| states.iter().any(|state| state == "Active"));
         let mut selected: Vec<Position> = repository
-            .updated_at(&market)
+            .changed_at(&market)
             .into_iter()
             .map(|(updated_at, index)| Position { updated_at, index })
             .filter(|position| {

@@ -1,6 +1,14 @@
 //! Times as the simulated APIs write them: RFC 3339 UTC, and Octopia's form of it.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use hub_schemas::records::EpochMillis;
+
+/// Milliseconds since the epoch of a wall-clock time (0 before it, never met).
+pub(super) fn epoch_millis(time: SystemTime) -> EpochMillis {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as EpochMillis)
+}
 
 /// `2026-11-28T09:30:00.25Z`; an instant outside the representable range (never produced
 /// by the simulation) as its milliseconds.
