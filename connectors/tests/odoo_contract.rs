@@ -162,6 +162,7 @@ fn products_become_references_erp_stock_and_standard_cost_and_bad_rows_are_rejec
             }],
             source: "odoo.product.product".to_owned(),
             updated_at: 1_741_586_400_000,
+            active: true,
         })
     );
     assert_eq!(mapped[1], stock("3760123456784", 14, 30));
@@ -217,6 +218,7 @@ fn products_become_references_erp_stock_and_standard_cost_and_bad_rows_are_rejec
             levies: Vec::new(),
             source: "odoo.product.product".to_owned(),
             updated_at: 1_741_586_405_000,
+            active: true,
         })
     );
     assert_eq!(mapped[12], stock("9782070612758", 8, 12));

@@ -667,6 +667,7 @@ avro_record!(ProductReference {
     levies,
     source,
     updated_at,
+    active,
 });
 avro_record!(OfferSignal {
     gtin,

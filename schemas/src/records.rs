@@ -26,6 +26,9 @@ pub struct ProductReference {
     pub levies: Vec<Levy>,
     pub source: String,
     pub updated_at: EpochMillis,
+    /// False once the source archived the reference (Odoo `active = False`); records written
+    /// before the field existed read as active.
+    pub active: bool,
 }
 
 /// An amount collected from the buyer on behalf of a third party (neither revenue nor cost).

@@ -545,6 +545,7 @@ impl ReferenceBuilder<'_> {
             levies,
             source: PRODUCT_SOURCE.to_owned(),
             updated_at,
+            active: true,
         };
 
         let listings = self.listings(kind, weight_g);

@@ -151,6 +151,7 @@ fn product(gtin: &str) -> ProductReference {
         ],
         source: "odoo.product.product".into(),
         updated_at: OBSERVED_AT,
+        active: true,
     }
 }
 
@@ -426,8 +427,13 @@ async fn products_round_trip_exactly() {
         .into_iter()
         .enumerate()
         .map(|(i, gtin)| {
+            // The second reference was archived at its source (column `active`, 0007).
+            let reference = ProductReference {
+                active: i == 0,
+                ..product(gtin)
+            };
             ProductRow::try_from(Sourced::new(
-                product(gtin),
+                reference,
                 position("hub.reference.products", i as i64),
             ))
             .expect("product fits its columns")

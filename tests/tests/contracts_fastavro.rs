@@ -61,6 +61,7 @@ fn product() -> ProductReference {
         ],
         source: "odoo.product.product".into(),
         updated_at: OBSERVED_AT,
+        active: true,
     }
 }
 

@@ -721,6 +721,7 @@ impl Fixture {
                 levies,
                 source: "odoo.product.product".into(),
                 updated_at: now - 30 * DAY_MS + index as i64 * MINUTE_MS,
+                active: true,
             });
             for (channel_position, channel) in channels_of(index).into_iter().enumerate() {
                 for (version_index, age_days) in VERSION_AGE_DAYS.iter().enumerate() {

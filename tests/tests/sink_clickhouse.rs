@@ -101,6 +101,7 @@ fn product(n: usize) -> ProductReference {
         }],
         source: "odoo.product.product".into(),
         updated_at: recently(),
+        active: true,
     }
 }
 

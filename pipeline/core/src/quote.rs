@@ -468,6 +468,7 @@ fn quality_verdict(
             .collect(),
         source: source.clone(),
         updated_at: observed_at,
+        active: true,
     };
     let offer = OfferSignal {
         gtin: gtin.clone(),

@@ -255,6 +255,7 @@ fn product() -> impl Strategy<Value = ProductReference> {
                     .collect(),
                 source,
                 updated_at,
+                active: true,
             },
         )
 }

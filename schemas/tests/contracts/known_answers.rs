@@ -228,6 +228,7 @@ fn decimals_are_never_rounded_and_errors_name_record_field_and_value() {
         levies: vec![],
         source: "odoo.product.product".into(),
         updated_at: 0,
+        active: true,
     };
     let (path, problem) = field_problem(
         encoder

@@ -73,6 +73,7 @@ pub fn product_reference() -> impl Strategy<Value = ProductReference> {
                 levies,
                 source,
                 updated_at,
+                active: true,
             },
         )
 }

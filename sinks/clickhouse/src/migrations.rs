@@ -40,6 +40,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     "0004_quarantine",
     "0005_score_versions",
     "0006_scores_current_unpartitioned",
+    "0007_products_active",
 ];
 
 impl Migration {

@@ -157,6 +157,8 @@ pub struct ProductRow {
     pub levy_amounts_incl_vat: Vec<Dec18x4>,
     pub source: String,
     pub updated_at: EpochMillis,
+    /// False once the source archived the reference (migration 0007).
+    pub active: bool,
     pub kafka_topic: String,
     pub kafka_partition: i32,
     pub kafka_offset: i64,
@@ -199,6 +201,7 @@ impl TryFrom<Sourced<ProductReference>> for ProductRow {
             height_mm: r.height_mm,
             source: r.source,
             updated_at: r.updated_at,
+            active: r.active,
             kafka_topic: position.topic,
             kafka_partition: position.partition,
             kafka_offset: position.offset,

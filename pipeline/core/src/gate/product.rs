@@ -128,6 +128,7 @@ mod tests {
             }],
             source: "odoo.product.product".to_owned(),
             updated_at: NOW - 400 * 86_400_000,
+            active: true,
         }
     }
 

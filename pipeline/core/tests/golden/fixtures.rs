@@ -74,6 +74,7 @@ pub fn reference(gtin: &str, category: &str, vat: &str) -> ProductReference {
         levies: vec![],
         source: "odoo.product.product".into(),
         updated_at: T - 30 * DAY,
+        active: true,
     }
 }
 

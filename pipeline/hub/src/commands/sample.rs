@@ -207,6 +207,7 @@ fn sample_product(now: i64) -> ProductReference {
         }],
         source: "odoo.product.product".into(),
         updated_at: now,
+        active: true,
     }
 }
 
