@@ -201,7 +201,9 @@ fn products_become_references_erp_stock_and_standard_cost_and_bad_rows_are_rejec
     assert_eq!(reason, ReasonCode::InvalidGtin);
     assert!(detail.contains("1234567890123"), "{detail}");
 
-    // A book: reduced VAT, no levy, no dimensions set (Odoo's 0).
+    // A book: reduced VAT, no levy, no dimensions set (Odoo's 0). It is archived in Odoo
+    // (`active` false, read with `active_test` false): the reference says so, and its stock
+    // and cost still go.
     assert_eq!(
         mapped[11],
         product(ProductReference {
@@ -218,7 +220,7 @@ fn products_become_references_erp_stock_and_standard_cost_and_bad_rows_are_rejec
             levies: Vec::new(),
             source: "odoo.product.product".to_owned(),
             updated_at: 1_741_586_405_000,
-            active: true,
+            active: false,
         })
     );
     assert_eq!(mapped[12], stock("9782070612758", 8, 12));
@@ -235,7 +237,7 @@ fn taxes_the_hub_cannot_read_as_vat_and_levies_keep_the_reference_out() {
                 "name": "Téléviseur 55\"", "categ_id": [11, "All / Saleable / TV"],
                 "weight": 14.2, "taxes_id": taxes_id,
                 "standard_price": 380.0, "cost_currency_id": [1, "EUR"],
-                "write_date": "2025-03-10 06:00:00",
+                "active": true, "write_date": "2025-03-10 06:00:00",
                 "product_brand_id": false, "product_length": 1.23, "product_width": 0.71,
                 "product_height": 0.08, "dimensional_uom_id": [5, "m"]
             })
@@ -341,7 +343,7 @@ fn amounts_keep_odoos_digits_without_a_float() {
             "weight": 0.1, "taxes_id": [1],
             "standard_price": 0.1, "cost_currency_id": [1, "EUR"],
             "qty_available": 1.0, "free_qty": 1.0, "incoming_qty": 0.0,
-            "write_date": "2025-03-10 06:00:00"
+            "active": true, "write_date": "2025-03-10 06:00:00"
         })
         .to_string(),
     )

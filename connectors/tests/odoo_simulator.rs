@@ -181,6 +181,10 @@ async fn every_catalogue_reference_comes_out_as_its_product_reference() {
         assert_eq!(read.height_mm, expected.height_mm, "{what} height_mm");
         assert_eq!(read.levies, expected.levies, "{what} levies");
         assert_eq!(read.source, expected.source, "{what} source");
+        assert!(
+            read.active,
+            "{what} is not archived before the market moves"
+        );
         // Odoo's write_date is to the second.
         assert_eq!(
             read.updated_at,
@@ -281,6 +285,73 @@ async fn a_full_read_survives_a_restart_and_an_incremental_read_misses_no_change
     let stats = simulator.simulator.stats();
     assert!(stats.operation(ODOO_JSONRPC).requests > 0);
     assert!(stats.operation(ODOO_JSON2).requests > 0);
+}
+
+/// Archiving a product writes it in Odoo, whose searches then hide it unless asked not to:
+/// the next read must bring the reference with `active` false (and a restored one with
+/// `active` true), over both protocols.
+#[tokio::test]
+async fn an_archived_product_is_read_on_the_next_poll_as_inactive() {
+    let simulator = start_simulator().await;
+    assert!(simulator.simulator.odoo_archived().is_empty());
+    for protocol in [OdooProtocol::JsonRpc, OdooProtocol::Json2] {
+        let mut connector = new_connector(&simulator, protocol);
+        let mut cursors = MemoryCursorStore::default();
+        let mut before = Products::new();
+        assert!(
+            read_with_products(
+                &mut connector,
+                &mut cursors,
+                &mut Costs::new(),
+                &mut before,
+                100
+            )
+            .await
+        );
+        let archived_before: BTreeSet<String> =
+            simulator.simulator.odoo_archived().into_iter().collect();
+        // Archivals are rare market changes: move the market until one more product is
+        // archived than before (deterministic for the simulator's seed).
+        let mut archived = archived_before.clone();
+        for _ in 0..200 {
+            if archived.difference(&archived_before).next().is_some() {
+                break;
+            }
+            simulator.simulator.advance(200);
+            archived = simulator.simulator.odoo_archived().into_iter().collect();
+        }
+        let newly_archived: Vec<&String> = archived.difference(&archived_before).collect();
+        assert!(!newly_archived.is_empty(), "the market archives products");
+
+        let mut after = Products::new();
+        assert!(
+            read_with_products(
+                &mut connector,
+                &mut cursors,
+                &mut Costs::new(),
+                &mut after,
+                100
+            )
+            .await
+        );
+        for gtin in &newly_archived {
+            let read = after
+                .get(*gtin)
+                .unwrap_or_else(|| panic!("{protocol:?}: archived product {gtin} not read"));
+            assert!(!read.active, "{protocol:?}: {gtin} read as active");
+            assert!(
+                read.updated_at > before[*gtin].updated_at,
+                "{protocol:?}: archiving wrote {gtin}"
+            );
+        }
+        for (gtin, read) in &after {
+            assert_eq!(
+                read.active,
+                !archived.contains(gtin),
+                "{protocol:?}: {gtin} read as it is in Odoo"
+            );
+        }
+    }
 }
 
 /// Polls until caught up (at most `max_polls`): how many polls it took and what they handed

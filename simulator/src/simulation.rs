@@ -259,6 +259,8 @@ pub(crate) struct ReferenceState {
     pub supplier_lines: Vec<SupplierLine>,
     pub erp: ErpLine,
     pub fba: Option<FbaLine>,
+    /// False while the distributor has the product archived in its ERP.
+    pub active: bool,
 }
 
 /// One stock line of a reference.
@@ -320,11 +322,13 @@ enum Change {
     Replenishment,
     SupplierRepricing,
     StandardCostUpdate,
+    /// A product archived in the ERP, or an archived one restored.
+    Archival,
 }
 
 /// Relative frequencies of market changes: competitor repricing dominates, as on real
 /// marketplaces; purchase costs move rarely.
-const CHANGES: [(Change, u32); 11] = [
+const CHANGES: [(Change, u32); 12] = [
     (Change::CompetitorReprice, 30),
     (Change::OurReprice, 6),
     (Change::CompetitorEntry, 5),
@@ -336,7 +340,12 @@ const CHANGES: [(Change, u32); 11] = [
     (Change::Replenishment, 6),
     (Change::SupplierRepricing, 5),
     (Change::StandardCostUpdate, 2),
+    (Change::Archival, 1),
 ];
+
+/// Share of archivals that restore an archived product, while one is: most archived products
+/// come back (archived by mistake, back in the range), so only a few are archived at a time.
+const RESTORE_SHARE: f64 = 0.9;
 
 /// Share of competitor repricings that hit a page at war, while one is.
 const WAR_FOCUS: f64 = 0.4;
@@ -630,7 +639,30 @@ impl MarketSimulation {
                 erp.standard_cost = decimal(moved.max(1));
                 self.emit_erp_cost(reference)
             }
+            Change::Archival => {
+                let archived: Vec<usize> = (0..self.states.len())
+                    .filter(|&index| !self.states[index].active)
+                    .collect();
+                let reference = if !archived.is_empty() && rng.random_bool(RESTORE_SHARE) {
+                    archived[rng.random_range(0..archived.len())]
+                } else {
+                    reference
+                };
+                let state = &mut self.states[reference];
+                state.active = !state.active;
+                self.emit_product(reference)
+            }
         }
+    }
+
+    /// The product reference of catalogue entry `reference` as its ERP holds it now, written
+    /// at the simulated now.
+    fn emit_product(&self, reference: usize) -> MarketEvent {
+        MarketEvent::Product(ProductReference {
+            active: self.states[reference].active,
+            updated_at: self.now,
+            ..self.catalogue.references[reference].product.clone()
+        })
     }
 
     pub(crate) fn gtin(&self, reference: usize) -> &str {
@@ -879,5 +911,6 @@ fn initial_state(
         supplier_lines,
         erp,
         fba,
+        active: true,
     }
 }

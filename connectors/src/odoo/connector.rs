@@ -290,6 +290,9 @@ impl OdooConnector {
             fields: VARIANT_FIELDS,
             limit: None,
             order: None,
+            // An archived variant's supplier price still finds its barcode: the reference says
+            // it is archived, and the hub decides what that means.
+            include_archived: true,
         };
         let mut readable: BTreeMap<i64, VariantRow> = BTreeMap::new();
         let mut unreadable = Vec::new();
@@ -324,6 +327,7 @@ impl OdooConnector {
             fields: TAX_FIELDS,
             limit: None,
             order: None,
+            include_archived: false,
         };
         let (tax_rows, origin) = self.search_read(TAXES, &call).await?;
         // A tax in another shape leaves its products without it: they are rejected as such,
@@ -364,6 +368,8 @@ impl OdooConnector {
             fields: STOCK_FIELDS,
             limit: None,
             order: None,
+            // An archived product's stock is still the warehouse's.
+            include_archived: true,
         };
         let (product_rows, product_origin) = self.search_read(PRODUCTS, &call).await?;
         records.extend(
@@ -421,6 +427,7 @@ impl Connector for OdooConnector {
             fields: &fields,
             limit: Some(self.page_size),
             order: Some(INCREMENTAL_ORDER),
+            include_archived: model == Model::Products,
         };
         let (rows, origin) = self.search_read(model.name(), &call).await?;
 

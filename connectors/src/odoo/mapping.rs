@@ -351,7 +351,7 @@ fn product_reference(
         levies,
         source: origin.source.clone(),
         updated_at: row.write_date.epoch_millis(),
-        active: true,
+        active: row.active,
     })
 }
 

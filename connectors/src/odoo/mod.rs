@@ -3,6 +3,11 @@
 //! changes found through `stock.quant` and `stock.move`) and its buyers' supplier prices
 //! (`product.supplierinfo`), read incrementally on `write_date` over JSON-RPC or, from
 //! Odoo 19, JSON-2 (one protocol chosen by configuration, the same mapping).
+//!
+//! Products are read with the context `active_test: false`: Odoo's searches hide archived
+//! records by default, and archiving a product writes its `write_date`, so without it an
+//! archived product would never be read again and the hub would keep it as sold. Its
+//! reference carries `active` false instead.
 
 mod config;
 mod connector;

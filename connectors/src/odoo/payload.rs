@@ -33,6 +33,7 @@ pub const PRODUCT_FIELDS: &[&str] = &[
     "taxes_id",
     "standard_price",
     "cost_currency_id",
+    "active",
     "write_date",
 ];
 
@@ -157,6 +158,8 @@ pub struct ProductRow {
     /// `[id, "mm"]`: a `uom.uom` of the length category, named as Odoo's data names it.
     #[serde(default, deserialize_with = "false_as_none")]
     pub dimensional_uom_id: Option<Many2One>,
+    /// False once the product is archived (read with `active_test` false).
+    pub active: bool,
     pub write_date: OdooDateTime,
 }
 

@@ -22,6 +22,9 @@ pub struct SearchRead<'a> {
     /// `None` reads every matching row (the barcode look-ups of one page).
     pub limit: Option<u32>,
     pub order: Option<&'a str>,
+    /// Whether archived records (`active` false) are read too: Odoo's default `active_test`
+    /// context hides them, so an archived product would vanish without a word.
+    pub include_archived: bool,
 }
 
 impl SearchRead<'_> {
@@ -33,6 +36,10 @@ impl SearchRead<'_> {
         }
         if let Some(order) = self.order {
             kwargs.insert("order".to_owned(), json!(order));
+        }
+        if self.include_archived {
+            // The method's `context` keyword, in `execute_kw`'s keywords as in the JSON-2 body.
+            kwargs.insert("context".to_owned(), json!({"active_test": false}));
         }
         kwargs
     }
@@ -223,6 +230,7 @@ mod tests {
             fields: &["barcode", "write_date"],
             limit: Some(2),
             order: Some("write_date asc, id asc"),
+            include_archived: true,
         }
     }
 
@@ -240,7 +248,8 @@ mod tests {
                         "prod", 2, "key", "product.product", "search_read",
                         [[["write_date", ">=", "2025-03-10 06:00:00"]]],
                         {"fields": ["barcode", "write_date"], "limit": 2,
-                         "order": "write_date asc, id asc"}
+                         "order": "write_date asc, id asc",
+                         "context": {"active_test": false}}
                     ]
                 },
                 "id": 7
@@ -258,7 +267,8 @@ mod tests {
                 "domain": [["write_date", ">=", "2025-03-10 06:00:00"]],
                 "fields": ["barcode", "write_date"],
                 "limit": 2,
-                "order": "write_date asc, id asc"
+                "order": "write_date asc, id asc",
+                "context": {"active_test": false}
             })
         );
     }

@@ -10,7 +10,9 @@
 //! shape: `false` for empty fields, many2one as `[id, "name"]`, many2many as a list of ids,
 //! floats as JSON numbers, datetimes as `"YYYY-MM-DD HH:MM:SS"` UTC. A product's
 //! `write_date` is when its master data or its cost last changed (stock moves do not touch a
-//! product's `write_date` in Odoo either).
+//! product's `write_date` in Odoo either). Archiving or restoring a product writes it too;
+//! as in Odoo, a search hides archived products unless its context sets `active_test` to
+//! false.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
@@ -68,7 +70,8 @@ pub fn odoo_partner_id(supplier_index: usize) -> i64 {
 /// stock moves. As in Odoo, a stock change writes the quant and a move, never the product.
 #[derive(Debug)]
 pub(crate) struct OdooJournal {
-    /// By catalogue index: when a standard cost update last wrote the product.
+    /// By catalogue index: when a standard cost update, an archival or a restoration last
+    /// wrote the product.
     product_written_at: BTreeMap<usize, EpochMillis>,
     /// By catalogue index: when a change of its on-hand quantity last wrote its quant.
     quant_written_at: BTreeMap<usize, EpochMillis>,
@@ -139,6 +142,10 @@ impl OdooJournal {
         match event {
             MarketEvent::Cost(cost) if cost.cost_kind == CostKind::ErpStandardCost => {
                 self.product_written_at.insert(reference, cost.observed_at);
+            }
+            MarketEvent::Product(product) => {
+                self.product_written_at
+                    .insert(reference, product.updated_at);
             }
             MarketEvent::Stock(stock) if stock.stock_source == StockSource::Erp => {
                 let incoming = stock.incoming_quantity.unwrap_or(0);
@@ -217,6 +224,21 @@ impl Simulator {
             .map(|(reference, &(on_hand, incoming))| {
                 (reference.product.gtin.clone(), on_hand, incoming)
             })
+            .collect()
+    }
+}
+
+impl Simulator {
+    /// The GTINs of the products archived in the simulated Odoo now, in catalogue order.
+    pub fn odoo_archived(&self) -> Vec<String> {
+        let market = self.market();
+        market
+            .catalogue()
+            .references
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| !market.state(*index).active)
+            .map(|(_, reference)| reference.product.gtin.clone())
             .collect()
     }
 }
@@ -393,9 +415,11 @@ fn search_read(
             }
         }
     };
+    let archived_hidden = hides_archived(domain, keywords);
     let mut matching = Vec::new();
     for row in rows.drain(..) {
-        if matches(&row, domain)? {
+        let hidden = archived_hidden && row.get("active") == Some(&Value::Bool(false));
+        if !hidden && matches(&row, domain)? {
             matching.push(row);
         }
     }
@@ -443,6 +467,21 @@ fn search_read(
         .collect();
     simulator.record_malformed(context, &malformer);
     Ok(Value::Array(rows))
+}
+
+/// Whether a search hides archived records, as Odoo's ORM does: unless the context sets
+/// `active_test` to false or the domain itself names the `active` field.
+fn hides_archived(domain: &Value, keywords: &Value) -> bool {
+    let active_test = keywords
+        .pointer("/context/active_test")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let names_active = domain.as_array().is_some_and(|items| {
+        items
+            .iter()
+            .any(|item| item.get(0).and_then(Value::as_str) == Some("active"))
+    });
+    active_test && !names_active
 }
 
 fn odoo_datetime(at: EpochMillis) -> String {
@@ -671,6 +710,7 @@ fn product_rows(market: &MarketState, only: Option<&BTreeSet<usize>>) -> Vec<Map
                 "free_qty": quantity(erp.quantity),
                 "incoming_qty": quantity(erp.incoming),
                 "product_tmpl_id": [id, product.title],
+                "active": market.state(index).active,
                 "write_date": odoo_datetime(written_at),
             });
             into_map(row)
@@ -858,5 +898,28 @@ fn leaf(row: &Map<String, Value>, leaf: &Value) -> Result<bool, OdooException> {
         "in" => contains(value),
         "not in" => contains(value).map(|found| !found),
         _ => Err(invalid()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn searches_hide_archived_rows_unless_the_context_or_the_domain_asks_for_them() {
+        let by_date = json!([["write_date", ">=", "2025-03-10 06:00:00"]]);
+        assert!(hides_archived(&by_date, &json!({"limit": 40})));
+        assert!(hides_archived(
+            &by_date,
+            &json!({"context": {"active_test": true}})
+        ));
+        assert!(!hides_archived(
+            &by_date,
+            &json!({"context": {"active_test": false}})
+        ));
+        assert!(!hides_archived(
+            &json!(["|", ["active", "=", false], ["active", "=", true]]),
+            &json!({})
+        ));
     }
 }

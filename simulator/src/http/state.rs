@@ -89,6 +89,7 @@ impl MarketState {
     fn next_change(&mut self) {
         let event = self.simulation.next_event();
         let gtin = match &event {
+            MarketEvent::Product(product) => &product.gtin,
             MarketEvent::Stock(stock) => &stock.gtin,
             MarketEvent::Cost(cost) => &cost.gtin,
             _ => return,
