@@ -2,6 +2,8 @@
 //! its threshold, and the choice of the best channel among a reference's results.
 //!
 //! Rules, first match wins (`docs/scoring.md`):
+//! 0. archived at its source → `delist` when listed, `hold` otherwise: a reference no longer
+//!    sold is never sourced nor listed, whatever its margin;
 //! 1. margin unknown → `hold`, naming what is missing;
 //! 2. listed with a negative net margin → `delist`;
 //! 3. listed and losing the buy box or below the target margin rate → `reprice` to the
@@ -70,6 +72,25 @@ fn hold(rule: String) -> Recommendation {
 
 pub fn recommend(decision: &Decision<'_, '_>) -> Recommendation {
     let situation = decision.situation;
+    if let Some(source) = situation.archived_by {
+        return if situation.market.listing.is_some() {
+            Recommendation {
+                action: Action::Delist,
+                rule: text!(
+                    "archived at its source (",
+                    source,
+                    "): no longer sold, still listed"
+                ),
+                target_price_incl_vat: None,
+            }
+        } else {
+            hold(text!(
+                "archived at its source (",
+                source,
+                "): no longer sold, neither sourced nor listed"
+            ))
+        };
+    }
     let currency = situation.currency;
     let (Some(margin), Some(price)) = (decision.margin, decision.price) else {
         return hold(text!(

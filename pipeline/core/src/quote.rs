@@ -299,6 +299,8 @@ pub fn quote(
         },
         at,
         missing: Vec::new(),
+        // A quote prices a hypothetical listing, not a reference a source archived.
+        archived_by: None,
     };
     let evaluation = score::evaluate(&situation, weights).map_err(|error| match error {
         MarginError::NonPositiveProductCost { .. } => {

@@ -168,6 +168,9 @@ pub struct Situation<'a> {
     pub at: EpochMillis,
     /// Inputs found missing while joining (e.g. `product_dimensions`, `category_mapping`).
     pub missing: Vec<&'static str>,
+    /// The source that archived the reference (`ProductReference::active` false), when one
+    /// did: it is no longer sold, whatever its margin.
+    pub archived_by: Option<&'a str>,
 }
 
 /// One weighted factor, as published.
@@ -594,6 +597,7 @@ pub fn score_reference(input: &ScoringInput<'_>) -> Result<ReferenceScore, Scori
         rank_curve: categories.rank_curve(fee_category),
         at,
         missing,
+        archived_by: (!reference.active).then_some(reference.source.as_str()),
     };
     let evaluation =
         evaluate(&situation, input.weights).map_err(|source| ScoringError::Margin {

@@ -128,3 +128,58 @@ fn the_best_channel_is_the_highest_profitable_score_whatever_the_order() {
         .collect();
     assert_eq!(best_channel(&losers), None);
 }
+
+/// Every situation of the golden catalogue, its reference archived at its source: never
+/// sourced nor listed whatever its margin, delisted where it is listed, held elsewhere, the
+/// rule naming the archiving source.
+#[test]
+fn an_archived_reference_is_never_sourced_nor_listed_and_is_delisted_where_listed() {
+    let config = EconomicsConfig::embedded().unwrap();
+    let fba = fixtures::fba_profile();
+    let active = scored();
+    let mut actions_changed = Vec::new();
+    for mut case in fixtures::catalogue() {
+        case.reference.active = false;
+        let archived = fixtures::score_case(&config, &fba, &case);
+        let listed = case
+            .offer
+            .as_ref()
+            .is_some_and(|offer| offer.our_price_incl_vat.is_some());
+        let (expected, rule) = if listed {
+            ("delist", "): no longer sold, still listed")
+        } else {
+            ("hold", "): no longer sold, neither sourced nor listed")
+        };
+        assert_eq!(
+            archived.action, expected,
+            "{}: {}",
+            case.name, archived.action_rule
+        );
+        let named = format!("archived at its source ({}", case.reference.source);
+        assert!(
+            archived.action_rule.starts_with(&named) && archived.action_rule.ends_with(rule),
+            "{}: {}",
+            case.name,
+            archived.action_rule
+        );
+        assert_eq!(archived.target_price_incl_vat, None, "{}", case.name);
+        let before = find(&active, case.name);
+        // Only the action changes: the score and its factors still describe the market.
+        assert_eq!(archived.score, before.score, "{}", case.name);
+        if archived.action != before.action {
+            actions_changed.push((case.name, before.action.clone()));
+        }
+    }
+    for (name, action) in [
+        ("cdiscount_tv_source", "source"),
+        ("cdiscount_kettle_list", "list"),
+        ("amazon_console_usd_cost_list", "list"),
+        ("amazon_laptop_owns_buy_box", "hold"),
+        ("amazon_laptop_losing_buy_box", "reprice"),
+    ] {
+        assert!(
+            actions_changed.contains(&(name, action.to_owned())),
+            "{name} was {action} while active: {actions_changed:?}"
+        );
+    }
+}

@@ -137,6 +137,7 @@ fn evaluate(
         },
         at: AT,
         missing: Vec::new(),
+        archived_by: None,
     };
     score::evaluate(&situation, profile).unwrap()
 }
