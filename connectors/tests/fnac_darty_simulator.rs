@@ -392,8 +392,10 @@ async fn a_competitor_reprice_on_an_untouched_offer_reaches_a_signal_within_one_
     let stale: Vec<&String> = fresh
         .iter()
         .filter(|(gtin, view)| {
-            let before = &full[*gtin];
-            our_price(before) == our_price(view) && known[*gtin] != **view
+            // An offer of ours created by the market since the full read is not untouched.
+            full.get(*gtin).is_some_and(|before| {
+                our_price(before) == our_price(view) && known[*gtin] != **view
+            })
         })
         .map(|(gtin, _)| gtin)
         .collect();
