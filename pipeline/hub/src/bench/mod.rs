@@ -442,7 +442,8 @@ struct Processing {
 /// unread first one and the processor would see fewer records than were published. The
 /// demo instead waits for the processor before such a record; a fixed-rate publisher
 /// cannot wait, and a preload has no processor to wait for, so the bench leaves those
-/// records out (only corrupt re-syncs of a product: the market emits each product once).
+/// records out: corrupt re-syncs of a product, and the rare archivals and restorations of
+/// one (`Change::Archival`), which the bench does not measure.
 struct Publisher {
     simulation: MarketSimulation,
     feed: MarketFeed,

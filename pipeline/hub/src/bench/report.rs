@@ -349,7 +349,7 @@ fn skipped(products: u64) -> String {
         String::new()
     } else {
         format!(
-            "; {} corrupt product re-syncs left out (their key was already on the compacted products topic)",
+            "; {} product re-syncs (corrupt ones, archivals) left out (their key was already on the compacted products topic)",
             thousands(products)
         )
     }
