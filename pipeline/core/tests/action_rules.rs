@@ -138,9 +138,11 @@ fn an_archived_reference_is_never_sourced_nor_listed_and_is_delisted_where_liste
     let fba = fixtures::fba_profile();
     let active = scored();
     let mut actions_changed = Vec::new();
+    let mut all_archived = Vec::new();
     for mut case in fixtures::catalogue() {
         case.reference.active = false;
         let archived = fixtures::score_case(&config, &fba, &case);
+        all_archived.push(archived.clone());
         let listed = case
             .offer
             .as_ref()
@@ -182,4 +184,8 @@ fn an_archived_reference_is_never_sourced_nor_listed_and_is_delisted_where_liste
             "{name} was {action} while active: {actions_changed:?}"
         );
     }
+    // Profitable channels, none to go to once archived.
+    let all_active: Vec<ReferenceScore> = active.into_iter().map(|(_, score)| score).collect();
+    assert!(best_channel(&all_active).is_some());
+    assert_eq!(best_channel(&all_archived), None);
 }
