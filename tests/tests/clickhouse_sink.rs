@@ -420,6 +420,51 @@ async fn a_changed_applied_migration_is_refused() {
     drop_database(&client, &database).await;
 }
 
+/// A products table made before migration 0007 gets `active`, true for the rows it already
+/// held: they came from references their source still sold.
+#[tokio::test]
+async fn products_stored_before_migration_0007_read_as_active() {
+    require_standin(&clickhouse_url()).await;
+    let database = unique_name("hub_sink");
+    let client = connection(&database).client();
+    client
+        .clone()
+        .with_database("default")
+        .query(&format!("CREATE DATABASE {database}"))
+        .execute()
+        .await
+        .expect("database created");
+    for migration in MIGRATIONS.iter().filter(|m| m.version < 7) {
+        for statement in migration.statements() {
+            client
+                .query(&statement)
+                .execute()
+                .await
+                .unwrap_or_else(|error| panic!("{}: {error}", migration.name));
+        }
+    }
+    client
+        .query(
+            "INSERT INTO products (gtin, sku, title, category, vat_rate, source, updated_at, \
+             kafka_topic, kafka_partition, kafka_offset) VALUES ('3017620422003', 'SKU-1', \
+             'Télévision', 'tv', 0.2, 'odoo.product.product', now64(3), \
+             'hub.reference.products', 0, 1)",
+        )
+        .execute()
+        .await
+        .expect("a product stored before 0007");
+
+    let report = migrate(&client, &database)
+        .await
+        .expect("the migrations apply over the older schema");
+    assert!(report.applied.contains(&7), "{report:?}");
+    assert_eq!(
+        strings(&client, "SELECT toString(active) FROM products").await,
+        ["true"]
+    );
+    drop_database(&client, &database).await;
+}
+
 #[tokio::test]
 async fn products_round_trip_exactly() {
     let (client, database) = migrated_database().await;
