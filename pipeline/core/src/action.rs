@@ -20,10 +20,6 @@ use crate::margin::Margin;
 use crate::money::{Amount, Joined, Percent, Piece, append, display_amount, text};
 use crate::score::{PriceBasis, Situation};
 
-/// How the rule of a reference archived at its source begins: [`best_channel`] reads it back
-/// from published scores, which carry no other trace of the archiving.
-const ARCHIVED_AT_SOURCE: &str = "archived at its source (";
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     Source,
@@ -81,7 +77,7 @@ pub fn recommend(decision: &Decision<'_, '_>) -> Recommendation {
             Recommendation {
                 action: Action::Delist,
                 rule: text!(
-                    ARCHIVED_AT_SOURCE,
+                    "archived at its source (",
                     source,
                     "): no longer sold, still listed"
                 ),
@@ -89,7 +85,7 @@ pub fn recommend(decision: &Decision<'_, '_>) -> Recommendation {
             }
         } else {
             hold(text!(
-                ARCHIVED_AT_SOURCE,
+                "archived at its source (",
                 source,
                 "): no longer sold, neither sourced nor listed"
             ))
@@ -245,16 +241,19 @@ pub struct BestChannel {
 }
 
 /// Among one reference's per-channel scores, the highest-scoring channel where it makes a
-/// positive net margin and is neither to be delisted nor archived at its source; ties go to
-/// the higher net margin, then to the channel key, so the answer never depends on the order
-/// of `scores`. `None` when no channel is profitable.
-pub fn best_channel(scores: &[ReferenceScore]) -> Option<BestChannel> {
+/// positive net margin and is not to be delisted; ties go to the higher net margin, then to
+/// the channel key, so the answer never depends on the order of `scores`. `None` when no
+/// channel is profitable, or when the reference is archived at its source
+/// (`reference_active` false, [`ProductReference::active`]): it is to be sold nowhere.
+///
+/// [`ProductReference::active`]: hub_schemas::records::ProductReference::active
+pub fn best_channel(reference_active: bool, scores: &[ReferenceScore]) -> Option<BestChannel> {
+    if !reference_active {
+        return None;
+    }
     let mut candidates: Vec<(&ReferenceScore, Decimal)> = scores
         .iter()
-        .filter(|score| {
-            score.action != Action::Delist.key()
-                && !score.action_rule.starts_with(ARCHIVED_AT_SOURCE)
-        })
+        .filter(|score| score.action != Action::Delist.key())
         .filter_map(|score| {
             let net = score.margin.as_ref()?.net_margin_excl_vat;
             (net > Decimal::ZERO).then_some((score, net))

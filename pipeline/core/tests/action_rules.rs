@@ -105,7 +105,7 @@ fn the_best_channel_is_the_highest_profitable_score_whatever_the_order() {
     .iter()
     .map(|name| find(&scores, name).clone())
     .collect();
-    let best = best_channel(&per_channel).unwrap();
+    let best = best_channel(true, &per_channel).unwrap();
     let expected = per_channel
         .iter()
         .filter(|score| {
@@ -120,13 +120,13 @@ fn the_best_channel_is_the_highest_profitable_score_whatever_the_order() {
     assert_eq!(best.channel, expected.channel);
     assert!(best.reason.contains("highest score"), "{}", best.reason);
     per_channel.reverse();
-    assert_eq!(best_channel(&per_channel).unwrap(), best);
+    assert_eq!(best_channel(true, &per_channel).unwrap(), best);
     // Only unprofitable or unknown margins: no channel.
     let losers: Vec<_> = per_channel
         .into_iter()
         .filter(|score| score.channel == Channel::Cdiscount.key() && score.action == "delist")
         .collect();
-    assert_eq!(best_channel(&losers), None);
+    assert_eq!(best_channel(true, &losers), None);
 }
 
 /// Every situation of the golden catalogue, its reference archived at its source: never
@@ -186,6 +186,6 @@ fn an_archived_reference_is_never_sourced_nor_listed_and_is_delisted_where_liste
     }
     // Profitable channels, none to go to once archived.
     let all_active: Vec<ReferenceScore> = active.into_iter().map(|(_, score)| score).collect();
-    assert!(best_channel(&all_active).is_some());
-    assert_eq!(best_channel(&all_archived), None);
+    assert!(best_channel(true, &all_active).is_some());
+    assert_eq!(best_channel(false, &all_archived), None);
 }

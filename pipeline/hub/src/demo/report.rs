@@ -41,6 +41,8 @@ pub struct ProductSummary {
     pub title: String,
     pub brand: Option<String>,
     pub category: String,
+    /// Archived at its source (`ProductReference::active` false).
+    pub archived: bool,
 }
 
 /// Where the references are best sold, by the core's rule (`hub_core::action::best_channel`).
@@ -48,7 +50,7 @@ pub struct ProductSummary {
 pub struct BestChannels {
     /// References per best channel, most first.
     pub per_channel: Vec<(String, u64)>,
-    /// Scored references without a profitable channel.
+    /// Scored references without a profitable channel, archived ones included.
     pub without_profitable_channel: u64,
     pub examples: Vec<BestChannelExample>,
 }
@@ -129,13 +131,15 @@ pub struct Findings {
 }
 
 /// Every column of `scores_current` but the Kafka position, with the product's title,
-/// brand and category.
+/// brand, category and whether it is still sold at its source (`None` without a product
+/// row).
 #[derive(Debug, Row, Deserialize)]
 struct CurrentScoreRow {
     gtin: String,
     title: String,
     brand: Option<String>,
     category: String,
+    active: Option<bool>,
     channel: String,
     version: i64,
     score: Dec9x4,
@@ -203,6 +207,7 @@ impl CurrentScoreRow {
             title: self.title.clone(),
             brand: self.brand.clone(),
             category: self.category.clone(),
+            archived: self.active == Some(false),
         }
     }
 
@@ -373,7 +378,7 @@ pub async fn read(
     let actionable = actionable_list();
     let current = |filter: &str, order: &str| {
         format!(
-            "SELECT\n    {}\nFROM scores_current FINAL\nLEFT JOIN\n(\n    SELECT gtin, title, brand, category\n    FROM products FINAL\n) AS p USING (gtin)\n{filter}ORDER BY {order}",
+            "SELECT\n    {}\nFROM scores_current FINAL\nLEFT JOIN\n(\n    SELECT gtin, title, brand, category, toNullable(active) AS active\n    FROM products FINAL\n) AS p USING (gtin)\n{filter}ORDER BY {order}",
             CurrentScoreRow::select_list()
         )
     };
@@ -545,7 +550,7 @@ fn best_channels(rows: Vec<CurrentScoreRow>) -> BestChannels {
     let mut without_profitable_channel = 0;
     let mut candidates: Vec<(usize, Decimal, BestChannelExample)> = Vec::new();
     for (gtin, (product, scores)) in references {
-        let Some(best) = action::best_channel(&scores) else {
+        let Some(best) = action::best_channel(!product.archived, &scores) else {
             without_profitable_channel += 1;
             continue;
         };
