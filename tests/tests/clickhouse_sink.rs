@@ -60,6 +60,21 @@ async fn migrated_database() -> (Client, String) {
     (client, database)
 }
 
+/// An empty database of its own, no migration applied, and a client on it.
+async fn empty_database(base: &str) -> (Client, String) {
+    require_standin(&clickhouse_url()).await;
+    let database = unique_name(base);
+    let client = connection(&database).client();
+    client
+        .clone()
+        .with_database("default")
+        .query(&format!("CREATE DATABASE {database}"))
+        .execute()
+        .await
+        .expect("database created");
+    (client, database)
+}
+
 async fn drop_database(client: &Client, database: &str) {
     client
         .clone()
@@ -424,16 +439,7 @@ async fn a_changed_applied_migration_is_refused() {
 /// held: they came from references their source still sold.
 #[tokio::test]
 async fn products_stored_before_migration_0007_read_as_active() {
-    require_standin(&clickhouse_url()).await;
-    let database = unique_name("hub_sink");
-    let client = connection(&database).client();
-    client
-        .clone()
-        .with_database("default")
-        .query(&format!("CREATE DATABASE {database}"))
-        .execute()
-        .await
-        .expect("database created");
+    let (client, database) = empty_database("hub_sink").await;
     for migration in MIGRATIONS.iter().filter(|m| m.version < 7) {
         for statement in migration.statements() {
             client
@@ -816,16 +822,7 @@ async fn a_bad_query_returns_clickhouse_error_text_and_code() {
 
 #[tokio::test]
 async fn a_fatal_insert_error_fails_fast_and_keeps_the_batch() {
-    require_standin(&clickhouse_url()).await;
-    let database = unique_name("hub_sink_unmigrated");
-    let client = connection(&database).client();
-    client
-        .clone()
-        .with_database("default")
-        .query(&format!("CREATE DATABASE {database}"))
-        .execute()
-        .await
-        .expect("database created");
+    let (client, database) = empty_database("hub_sink_unmigrated").await;
     // No migration: the table does not exist.
     let mut writer = fast_writer::<QuarantineRow>(&client, 5);
     writer
