@@ -239,33 +239,53 @@ impl AmazonConnector {
         Ok((page.entries, unreadable))
     }
 
+    /// Searches the catalog for `identifiers` of `identifiers_type`, asking again for those
+    /// an answer with unreadable items left unresolved, up to [`CATALOG_ATTEMPTS`] times: a
+    /// garbled item says nothing of the identifier it stood for. `answers` names the
+    /// identifier an entry resolves. Returns the entries found, the unreadable items
+    /// rejected, and the identifiers still unresolved.
+    async fn search_catalog_again_while_garbled(
+        &mut self,
+        identifiers_type: &str,
+        identifiers: &[String],
+        answers: impl Fn(&CatalogEntry) -> Option<String>,
+    ) -> Result<(Vec<CatalogEntry>, Vec<Sourced>, Vec<String>), ConnectorError> {
+        let mut asking = identifiers.to_vec();
+        let mut entries = Vec::new();
+        let mut unreadable = Vec::new();
+        for _ in 0..CATALOG_ATTEMPTS {
+            let (found, garbled) = self.search_catalog(identifiers_type, &asking).await?;
+            let ask_again = !garbled.is_empty();
+            unreadable.extend(garbled);
+            let resolved: Vec<String> = found.iter().filter_map(&answers).collect();
+            asking.retain(|identifier| !resolved.contains(identifier));
+            entries.extend(found);
+            if !ask_again || asking.is_empty() {
+                break;
+            }
+        }
+        Ok((entries, unreadable, asking))
+    }
+
     /// Resolves the ASINs the catalog does not know yet; those Amazon does not return are
     /// recorded without GTIN, so their elements are rejected with that reason. Returns the
-    /// catalog items that could not be read, rejected.
-    ///
-    /// An answer with unreadable items is asked again for the ASINs it did not resolve, up
-    /// to [`CATALOG_ATTEMPTS`] times: a garbled item says nothing of its ASIN, and the offers
-    /// and stock that name it would be rejected for want of a GTIN although they are sound.
-    /// Only an ASIN still unresolved then, or that Amazon does not return, stays unknown
-    /// (and is not asked again this run).
+    /// catalog items that could not be read, rejected. An ASIN an answer with garbled items
+    /// left unresolved is asked again (see [`Self::search_catalog_again_while_garbled`]):
+    /// the offers and stock that name it would be rejected for want of a GTIN although they
+    /// are sound. Only an ASIN still unresolved then, or that Amazon does not return, stays
+    /// unknown (and is not asked again this run).
     async fn resolve_asins(&mut self, asins: Vec<String>) -> Result<Vec<Sourced>, ConnectorError> {
         let unknown = self.catalog.unknown(asins.iter().map(String::as_str));
         let mut unreadable = Vec::new();
         for chunk in unknown.chunks(PER_CALL) {
-            let mut asking: Vec<String> = chunk.to_vec();
-            for _ in 0..CATALOG_ATTEMPTS {
-                let (entries, rejected) = self.search_catalog("ASIN", &asking).await?;
-                let garbled = !rejected.is_empty();
-                unreadable.extend(rejected);
-                for entry in entries {
-                    self.catalog.insert(entry);
-                }
-                asking.retain(|asin| !self.catalog.contains(asin));
-                if !garbled || asking.is_empty() {
-                    break;
-                }
+            let (entries, garbled, unresolved) = self
+                .search_catalog_again_while_garbled("ASIN", chunk, |entry| Some(entry.asin.clone()))
+                .await?;
+            unreadable.extend(garbled);
+            for entry in entries {
+                self.catalog.insert(entry);
             }
-            for asin in asking {
+            for asin in unresolved {
                 self.catalog.insert(CatalogEntry {
                     asin,
                     gtin: None,
@@ -278,30 +298,19 @@ impl AmazonConnector {
 
     /// Step 2: the next watched GTINs to ASINs. Catalog items that cannot be read are
     /// quarantined, and the GTINs an answer with unreadable items left unresolved are asked
-    /// again, up to [`CATALOG_ATTEMPTS`] times: the watched reference a garbled item stood
-    /// for would otherwise not be polled until the connector restarts.
+    /// again (see [`Self::search_catalog_again_while_garbled`]): the watched reference a
+    /// garbled item stood for would otherwise not be polled until the connector restarts.
     async fn resolve_references(
         &mut self,
         out: &mut dyn RecordSink,
     ) -> Result<PollReport, ConnectorError> {
         let count = self.unresolved.len().min(PER_CALL);
-        let mut asking: Vec<String> = self.unresolved[..count].to_vec();
-        let mut entries: Vec<CatalogEntry> = Vec::new();
-        let mut unreadable = Vec::new();
-        for _ in 0..CATALOG_ATTEMPTS {
-            let (found, garbled) = self.search_catalog("EAN", &asking).await?;
-            let retry = !garbled.is_empty();
-            unreadable.extend(garbled);
-            let resolved: Vec<String> = found
-                .iter()
-                .filter_map(|entry| normalise_gtin(entry.gtin.as_deref()?).ok())
-                .collect();
-            asking.retain(|gtin| !resolved.contains(gtin));
-            entries.extend(found);
-            if !retry || asking.is_empty() {
-                break;
-            }
-        }
+        let asking = self.unresolved[..count].to_vec();
+        let (entries, unreadable, _) = self
+            .search_catalog_again_while_garbled("EAN", &asking, |entry| {
+                normalise_gtin(entry.gtin.as_deref()?).ok()
+            })
+            .await?;
         let handed_over = hand_over_without_cursor(
             self.client.metrics(),
             CONNECTOR,
