@@ -35,8 +35,14 @@ SERVER = Path(__file__).resolve().parents[2] / "devtools" / "clickhouse-http" / 
 
 def post(body: bytes, headers: dict[str, str] | None = None, **params: str):
     """POSTs to the stand-in; returns (status, headers, body) for success and errors alike."""
+    return post_to(URL, body, headers, **params)
+
+
+def post_to(url: str, body: bytes, headers: dict[str, str] | None = None, **params: str):
+    """POSTs to the stand-in at `url`; returns (status, headers, body) for success and errors
+    alike."""
     query = f"?{urlencode(params)}" if params else ""
-    request = urllib.request.Request(f"{URL}/{query}", data=body, headers=headers or {})
+    request = urllib.request.Request(f"{url}/{query}", data=body, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.headers, response.read()
@@ -261,13 +267,7 @@ class PrivateStandin:
         self.process = None
 
     def post(self, sql: bytes, headers: dict[str, str] | None = None, **params: str):
-        query = f"?{urlencode(params)}" if params else ""
-        request = urllib.request.Request(f"{self.url}/{query}", data=sql, headers=headers or {})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, response.headers, response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, error.headers, error.read()
+        return post_to(self.url, sql, headers, **params)
 
 
 @pytest.fixture()
