@@ -175,6 +175,35 @@ fn a_feed_needs_exactly_one_location_and_a_valid_mapping() {
     );
 }
 
+/// The connector's configuration for the simulated suppliers' files, each read over HTTP
+/// with its mapping (given as `(supplier id, mapping text)`) written into `mappings`.
+fn simulated_feeds(
+    base_url: &str,
+    mappings: &Path,
+    suppliers: impl IntoIterator<Item = (String, String)>,
+) -> SupplierFeedsConfig {
+    let feeds = suppliers
+        .into_iter()
+        .map(|(supplier_id, mapping_text)| {
+            let mapping = mappings.join(format!("{supplier_id}.toml"));
+            std::fs::write(&mapping, mapping_text).unwrap();
+            SupplierFeedConfig {
+                mapping,
+                directory: None,
+                url: Some(format!("{base_url}/suppliers/{supplier_id}/prices.csv")),
+            }
+        })
+        .collect();
+    SupplierFeedsConfig {
+        feeds,
+        rate: RateLimit {
+            per_second: 100.0,
+            burst: 10,
+        },
+        http: HttpSettings::default(),
+    }
+}
+
 /// A new supplier is a mapping file: the simulator's wholesalers publish a `;` CSV with
 /// decimal commas and prices excluding VAT.
 fn simulated_supplier_mapping(supplier_id: &str) -> String {
@@ -221,24 +250,14 @@ async fn a_file_published_at_a_url_is_read_again_only_when_it_changes() {
     assert!(lines > 0);
 
     let mappings = tempfile::tempdir().unwrap();
-    let mapping = mappings.path().join(format!("{}.toml", supplier.id));
-    std::fs::write(&mapping, simulated_supplier_mapping(&supplier.id)).unwrap();
-    let config = SupplierFeedsConfig {
-        feeds: vec![SupplierFeedConfig {
-            mapping,
-            directory: None,
-            url: Some(format!(
-                "{}/suppliers/{}/prices.csv",
-                simulator.base_url(),
-                supplier.id
-            )),
-        }],
-        rate: RateLimit {
-            per_second: 100.0,
-            burst: 10,
-        },
-        http: HttpSettings::default(),
-    };
+    let config = simulated_feeds(
+        &simulator.base_url(),
+        mappings.path(),
+        [(
+            supplier.id.clone(),
+            simulated_supplier_mapping(&supplier.id),
+        )],
+    );
     let mut connector = SupplierFeedsConnector::from_config(&config).expect("connector");
     let mut cursors = MemoryCursorStore::default();
 
@@ -289,39 +308,22 @@ async fn every_malformed_line_of_every_simulated_supplier_file_is_rejected_once(
     };
     let simulator = simulated::serve_catalogue(150, faults).await;
     let mappings = tempfile::tempdir().unwrap();
-    let feeds = simulator
+    let suppliers = simulator
         .simulator
         .catalogue()
         .suppliers
         .iter()
         .map(|supplier| {
-            let mapping = mappings.path().join(format!("{}.toml", supplier.id));
             let text = match supplier.price_feed {
                 PriceFeed::SupplierFile => simulated_supplier_mapping(&supplier.id),
                 // Its prices are kept in Odoo: the file is read for its stock.
                 PriceFeed::OdooSupplierinfo => simulated_supplier_mapping(&supplier.id)
                     .replace("unit_cost = \"Prix HT\"\n", ""),
             };
-            std::fs::write(&mapping, text).unwrap();
-            SupplierFeedConfig {
-                mapping,
-                directory: None,
-                url: Some(format!(
-                    "{}/suppliers/{}/prices.csv",
-                    simulator.base_url(),
-                    supplier.id
-                )),
-            }
+            (supplier.id.clone(), text)
         })
-        .collect();
-    let config = SupplierFeedsConfig {
-        feeds,
-        rate: RateLimit {
-            per_second: 100.0,
-            burst: 10,
-        },
-        http: HttpSettings::default(),
-    };
+        .collect::<Vec<_>>();
+    let config = simulated_feeds(&simulator.base_url(), mappings.path(), suppliers);
     let mut connector = SupplierFeedsConnector::from_config(&config).expect("connector");
     let (mut cursors, mut sink) = (MemoryCursorStore::default(), CollectingSink::default());
     let mut polls = 0;
