@@ -62,27 +62,38 @@ fn fixed_magnitude(magnitude: u128, negative: bool, scale: u32, dp: u32) -> Opti
         return None;
     }
     let rounded = if scale > dp {
-        let divisor = POWERS_OF_TEN[(scale - dp) as usize];
-        // Amounts at the money scale fit 64 bits, where a division is one instruction rather
-        // than a 128-bit library call; full-precision quotients (28 digits) need the latter.
-        match (u64::try_from(magnitude), u64::try_from(divisor)) {
-            (Ok(magnitude), Ok(divisor)) => u128::from(round_half_up(magnitude, divisor)),
-            _ => round_half_up(magnitude, divisor),
-        }
+        round_half_up_wide(magnitude, POWERS_OF_TEN[(scale - dp) as usize])
     } else {
         magnitude
             .checked_mul(POWERS_OF_TEN[(dp - scale) as usize])
             .filter(|padded| *padded >> 96 == 0)?
     };
-    // Below 2^96 either way (rounding never exceeds the magnitude it divides), so the three
-    // 32-bit words hold it; `from_parts` gives a zero the positive sign, as the general path.
-    Some(Decimal::from_parts(
-        rounded as u32,
-        (rounded >> 32) as u32,
-        (rounded >> 64) as u32,
+    // Below 2^96 either way (rounding never exceeds the magnitude it divides); a zero gets the
+    // positive sign, as on the general path.
+    Some(decimal_of(rounded, negative, dp))
+}
+
+/// The decimal `±magnitude × 10^-scale`, `magnitude` below `2^96` (the three 32-bit words
+/// of a decimal's mantissa hold it). A zero magnitude is a positive zero.
+fn decimal_of(magnitude: u128, negative: bool, scale: u32) -> Decimal {
+    debug_assert!(magnitude >> 96 == 0);
+    Decimal::from_parts(
+        magnitude as u32,
+        (magnitude >> 32) as u32,
+        (magnitude >> 64) as u32,
         negative,
-        dp,
-    ))
+        scale,
+    )
+}
+
+/// [`round_half_up`] in a 64-bit division when both operands fit (amounts at the money scale
+/// do), which is one instruction rather than a 128-bit library call; full-precision
+/// quotients (28 digits) need the latter.
+fn round_half_up_wide(magnitude: u128, divisor: u128) -> u128 {
+    match (u64::try_from(magnitude), u64::try_from(divisor)) {
+        (Ok(magnitude), Ok(divisor)) => u128::from(round_half_up(magnitude, divisor)),
+        _ => round_half_up(magnitude, divisor),
+    }
 }
 
 /// `10^n` for every scale a decimal can have.
@@ -155,13 +166,7 @@ fn charged_magnitude(magnitude: u128, negative: bool, scale: u32) -> Option<Deci
         magnitude.checked_mul(u64::try_from(POWERS_OF_TEN[(CENT_DP - scale) as usize]).ok()?)?
     };
     let padded = u128::from(cents) * u128::from(PAD_TO_MONEY);
-    Some(Decimal::from_parts(
-        padded as u32,
-        (padded >> 32) as u32,
-        (padded >> 64) as u32,
-        negative,
-        MONEY_SCALE,
-    ))
+    Some(decimal_of(padded, negative, MONEY_SCALE))
 }
 
 /// A money amount at the contract's money scale.
@@ -419,22 +424,13 @@ fn integer_rounded_quotient(numerator: Decimal, denominator: Decimal, dp: u32) -
     {
         return None;
     }
-    // As in `fixed`: a 64-bit division when both fit, rather than a 128-bit library call.
-    let rounded = match (
-        u64::try_from(scaled_numerator),
-        u64::try_from(scaled_denominator),
-    ) {
-        (Ok(numerator), Ok(denominator)) => u128::from(round_half_up(numerator, denominator)),
-        _ => round_half_up(scaled_numerator, scaled_denominator),
-    };
+    let rounded = round_half_up_wide(scaled_numerator, scaled_denominator);
     if rounded == 0 {
         return None;
     }
-    // Below 10^12 (the magnitude limit times 10^6), so the low two words hold it.
-    Some(Decimal::from_parts(
-        rounded as u32,
-        (rounded >> 32) as u32,
-        0,
+    // Below 10^12 (the magnitude limit times 10^6).
+    Some(decimal_of(
+        rounded,
         numerator.is_sign_negative() != denominator.is_sign_negative(),
         dp,
     ))
