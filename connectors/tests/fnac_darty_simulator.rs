@@ -22,9 +22,11 @@ use hub_connectors::connector::Connector;
 use hub_connectors::fnac_darty::config::{
     DEFAULT_PRICING_BATCHES_PER_POLL, DEFAULT_PRICING_SWEEP_INTERVAL_MS,
 };
-use hub_connectors::fnac_darty::sweep::SweepCursor;
+
 use hub_connectors::fnac_darty::{CONNECTOR, FnacDartyConfig, FnacDartyConnector, PRICING_SWEEP};
-use hub_connectors::machinery::{Cursor, CursorKey, CursorStore, HttpSettings, RateLimit, Secret};
+use hub_connectors::machinery::{
+    Cursor, CursorKey, CursorStore, HttpSettings, PeriodicSweep, RateLimit, Secret,
+};
 use hub_connectors::sourced::{SignalRecord, Sourced};
 use hub_core::channel::Channel;
 use hub_market_sim::http::{
@@ -182,13 +184,13 @@ fn sweep_key() -> CursorKey {
 /// Sets the sweep's cursor as if its interval had just passed: the next poll starts one.
 async fn make_sweep_due(cursors: &mut MemoryCursorStore) {
     let due = Cursor {
-        value: serde_json::to_string(&SweepCursor::Waiting { due_at: 0 }).expect("cursor"),
+        value: serde_json::to_string(&PeriodicSweep::Waiting { due_at: 0 }).expect("cursor"),
         advanced_at: 0,
     };
     cursors.save(&sweep_key(), &due).await.expect("saved");
 }
 
-async fn sweep_position(cursors: &mut MemoryCursorStore) -> SweepCursor {
+async fn sweep_position(cursors: &mut MemoryCursorStore) -> PeriodicSweep {
     let cursor = cursors
         .load(&sweep_key())
         .await
@@ -366,7 +368,7 @@ async fn a_sync_and_a_sweep_reject_exactly_the_malformed_offers_and_pricing_prod
     assert!(
         matches!(
             sweep_position(&mut cursors).await,
-            SweepCursor::Waiting { .. }
+            PeriodicSweep::Waiting { .. }
         ),
         "the sweep went to its end"
     );
@@ -427,7 +429,7 @@ async fn a_competitor_reprice_on_an_untouched_offer_reaches_a_signal_within_one_
         "the sweep is spread over polls, the offers sync goes on between them"
     );
     assert!(
-        matches!(sweep_position(&mut cursors).await, SweepCursor::Waiting { due_at } if due_at > 0),
+        matches!(sweep_position(&mut cursors).await, PeriodicSweep::Waiting { due_at } if due_at > 0),
         "the next sweep waits its interval"
     );
 }
@@ -451,7 +453,10 @@ async fn a_restarted_connector_resumes_the_sweep_after_the_last_ean_swept() {
             .poll(&mut cursors, &mut sink)
             .await
             .expect("poll");
-        if let SweepCursor::Sweeping { after: Some(after) } = sweep_position(&mut cursors).await {
+        if let PeriodicSweep::Sweeping {
+            resume_at: Some(after),
+        } = sweep_position(&mut cursors).await
+        {
             break after;
         }
     };

@@ -12,11 +12,13 @@ mod simulated;
 use std::collections::BTreeMap;
 
 use hub_connectors::connector::Connector;
-use hub_connectors::machinery::{Cursor, CursorKey, HttpSettings, RateLimit, Secret};
+use hub_connectors::machinery::{
+    Cursor, CursorKey, HttpSettings, PeriodicSweep, RateLimit, Secret,
+};
 use hub_connectors::octopia::mapping::{COMPETITION_SOURCE, OFFERS_SOURCE};
 use hub_connectors::octopia::payload::COMPETITION_FIELDS;
 use hub_connectors::octopia::{
-    COMPETITION, CONNECTOR, ClientCredentials, CompetitionSweep, OctopiaConfig, OctopiaConnector,
+    COMPETITION, CONNECTOR, ClientCredentials, OctopiaConfig, OctopiaConnector,
 };
 use hub_connectors::sourced::{SignalRecord, Sourced};
 use hub_core::channel::Channel;
@@ -169,15 +171,12 @@ fn make_sweep_due(cursors: &mut MemoryCursorStore) {
         .cursors
         .get(&competition_key())
         .expect("the first complete sync scheduled a sweep");
-    let state: CompetitionSweep = serde_json::from_str(&scheduled.value).expect("sweep state");
-    assert!(
-        matches!(state, CompetitionSweep::Waiting { .. }),
-        "{state:?}"
-    );
+    let state: PeriodicSweep = serde_json::from_str(&scheduled.value).expect("sweep state");
+    assert!(matches!(state, PeriodicSweep::Waiting { .. }), "{state:?}");
     cursors.cursors.insert(
         competition_key(),
         Cursor {
-            value: serde_json::to_string(&CompetitionSweep::Waiting { due_at: 0 })
+            value: serde_json::to_string(&PeriodicSweep::Waiting { due_at: 0 })
                 .expect("serialisable"),
             advanced_at: scheduled.advanced_at,
         },
@@ -313,7 +312,7 @@ async fn competitor_moves_reach_the_output_through_the_sweep_resumed_after_a_res
     );
 
     // The next sweep waits one interval from the end of this one.
-    let waiting: CompetitionSweep = serde_json::from_str(
+    let waiting: PeriodicSweep = serde_json::from_str(
         &cursors
             .cursors
             .get(&competition_key())
@@ -321,7 +320,7 @@ async fn competitor_moves_reach_the_output_through_the_sweep_resumed_after_a_res
             .value,
     )
     .expect("sweep state");
-    let CompetitionSweep::Waiting { due_at } = waiting else {
+    let PeriodicSweep::Waiting { due_at } = waiting else {
         panic!("the sweep ended: {waiting:?}");
     };
     let now = std::time::SystemTime::now()

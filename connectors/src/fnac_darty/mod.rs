@@ -44,7 +44,6 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use reqwest::Url;
 use reqwest::header::CONTENT_TYPE;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use self::config::FnacDartyConfig;
@@ -57,11 +56,11 @@ use self::payload::{
     MAX_PRICING_REFERENCES, ModifiedBetween, Session, ShopCredentials, auth_request,
     offers_query_request, pricing_query_request,
 };
-use self::sweep::{OfferIndex, SweepCursor};
+use self::sweep::OfferIndex;
 use crate::connector::{Connector, HandedOver, PollReport, RecordSink, hand_over, load_cursor};
 use crate::machinery::{
     ApiClient, ApiResponse, BreakerState, ConnectorError, Cursor, CursorKey, CursorStore,
-    ErrorKind, Secret, TokenCache, epoch_millis,
+    ErrorKind, PeriodicSweep, Secret, TokenCache, epoch_millis,
 };
 use crate::sourced::{Origin, Sourced};
 use crate::wire::rfc3339_from_epoch_millis;
@@ -233,7 +232,8 @@ impl FnacDartyConnector {
     }
 
     fn sync_position(&self, cursor: Option<&Cursor>) -> OffersCursor {
-        read_position(&self.cursor_key, cursor).unwrap_or_default()
+        Cursor::json_position(&self.cursor_key, cursor, "starting the sync over")
+            .unwrap_or_default()
     }
 
     /// Reads page `position.paging` of the offers modified from `position.modified_min`
@@ -366,8 +366,12 @@ impl FnacDartyConnector {
     ) -> Result<bool, ConnectorError> {
         let now = epoch_millis(SystemTime::now());
         let saved = load_cursor(cursors, &self.sweep_key).await?;
-        let Some(cursor) = read_position::<SweepCursor>(&self.sweep_key, saved.as_ref()) else {
-            let waiting = SweepCursor::wait_from(now, self.sweep_interval_ms);
+        let Some(cursor) = Cursor::json_position::<PeriodicSweep>(
+            &self.sweep_key,
+            saved.as_ref(),
+            "waiting one interval",
+        ) else {
+            let waiting = PeriodicSweep::waiting_from(now, self.sweep_interval_ms);
             report.add(
                 self.hand_over_sweep(Vec::new(), &waiting, cursors, out)
                     .await?,
@@ -378,10 +382,10 @@ impl FnacDartyConnector {
             return Ok(false);
         };
         let mut after = after.map(str::to_owned);
-        if let SweepCursor::Waiting { .. } = cursor {
+        if let PeriodicSweep::Waiting { .. } = cursor {
             // The sweep starts: its cursor says so, and a restart resumes it.
             self.index.outdate();
-            let started = SweepCursor::Sweeping { after: None };
+            let started = PeriodicSweep::Sweeping { resume_at: None };
             report.add(
                 self.hand_over_sweep(Vec::new(), &started, cursors, out)
                     .await?,
@@ -394,8 +398,8 @@ impl FnacDartyConnector {
             // moves on only once they are handed over, so a refused hand-over reads the
             // page again.
             if !rejected.is_empty() {
-                let sweeping = SweepCursor::Sweeping {
-                    after: after.clone(),
+                let sweeping = PeriodicSweep::Sweeping {
+                    resume_at: after.clone(),
                 };
                 report.add(
                     self.hand_over_sweep(rejected, &sweeping, cursors, out)
@@ -410,7 +414,7 @@ impl FnacDartyConnector {
                 .index
                 .batch_after(after.as_deref(), MAX_PRICING_REFERENCES);
             let Some(last) = batch.last().map(|offer| offer.gtin.clone()) else {
-                let waiting = SweepCursor::wait_from(now, self.sweep_interval_ms);
+                let waiting = PeriodicSweep::waiting_from(now, self.sweep_interval_ms);
                 report.add(
                     self.hand_over_sweep(Vec::new(), &waiting, cursors, out)
                         .await?,
@@ -426,13 +430,11 @@ impl FnacDartyConnector {
             }
             records.extend(rejected);
             let ended = self.index.batch_after(Some(&last), 1).is_empty();
-            let next = if ended {
-                SweepCursor::wait_from(epoch_millis(SystemTime::now()), self.sweep_interval_ms)
-            } else {
-                SweepCursor::Sweeping {
-                    after: Some(last.clone()),
-                }
-            };
+            let next = PeriodicSweep::after_step(
+                (!ended).then(|| last.clone()),
+                epoch_millis(SystemTime::now()),
+                self.sweep_interval_ms,
+            );
             report.add(self.hand_over_sweep(records, &next, cursors, out).await?);
             if ended {
                 return Ok(false);
@@ -477,11 +479,11 @@ impl FnacDartyConnector {
     async fn hand_over_sweep(
         &self,
         records: Vec<Sourced>,
-        position: &SweepCursor,
+        position: &PeriodicSweep,
         cursors: &mut dyn CursorStore,
         out: &mut dyn RecordSink,
     ) -> Result<HandedOver, ConnectorError> {
-        let next = cursor_at(&self.sweep_key, position)?;
+        let next = Cursor::of_json(&self.sweep_key, position)?;
         hand_over(
             self.client.metrics(),
             &self.sweep_key,
@@ -492,37 +494,6 @@ impl FnacDartyConnector {
         )
         .await
     }
-}
-
-/// The position a cursor holds; none when there is no cursor or (with a warning) when its
-/// value is not such a position, so that the sync starts over rather than stops.
-fn read_position<T: DeserializeOwned>(key: &CursorKey, cursor: Option<&Cursor>) -> Option<T> {
-    let cursor = cursor?;
-    serde_json::from_str(&cursor.value)
-        .inspect_err(|error| {
-            tracing::warn!(
-                cursor = %key,
-                value = %cursor.value,
-                %error,
-                "the cursor is not a position of this operation: starting it over"
-            );
-        })
-        .ok()
-}
-
-/// `position` as the cursor of `key`, advanced now.
-fn cursor_at(key: &CursorKey, position: &impl Serialize) -> Result<Cursor, ConnectorError> {
-    let value = serde_json::to_string(position).map_err(|error| {
-        ConnectorError::new(
-            &key.connector,
-            &key.operation,
-            ErrorKind::Config(format!("cursor not serialisable: {error}")),
-        )
-    })?;
-    Ok(Cursor {
-        value,
-        advanced_at: epoch_millis(SystemTime::now()),
-    })
 }
 
 /// POSTs an XML document to `<base>/<service>`.
@@ -598,7 +569,7 @@ impl Connector for FnacDartyConnector {
             }
         };
         let (next_position, window_done) = position.after_page(window_max, count);
-        let next = cursor_at(&self.cursor_key, &next_position)?;
+        let next = Cursor::of_json(&self.cursor_key, &next_position)?;
         let handed_over = hand_over(
             self.client.metrics(),
             &self.cursor_key,

@@ -1,44 +1,12 @@
-//! The competitor pricing sweep's state, pure: where the sweep stands (persisted as a cursor)
-//! and the index of our offers it prices. See the connector's module documentation for how
+//! The index of our offers the competitor pricing sweep prices, pure (where the sweep stands
+//! is a [`PeriodicSweep`](crate::machinery::PeriodicSweep)). See the connector's module documentation for how
 //! the sweep runs alongside the incremental offers sync.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use serde::{Deserialize, Serialize};
-
 use super::OffersCursor;
 use super::mapping::OwnOffer;
-
-/// Where the competitor pricing sweep stands, persisted as the sweep cursor's JSON value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum SweepCursor {
-    /// No sweep under way: the next one starts at `due_at` (epoch ms).
-    Waiting { due_at: i64 },
-    /// A sweep under way. It prices our EANs in ascending order; `after` is the last one
-    /// priced and handed over (none: none yet), so a restart resumes right after it.
-    Sweeping { after: Option<String> },
-}
-
-impl SweepCursor {
-    /// Waiting one interval from `now`: after a sweep ended, and for a connector that never
-    /// swept (its initial full sync prices every offer).
-    pub fn wait_from(now: i64, interval_ms: u64) -> Self {
-        SweepCursor::Waiting {
-            due_at: now.saturating_add_unsigned(interval_ms),
-        }
-    }
-
-    /// A sweep under way at `now`: the one in progress, or a new one when the wait is over.
-    pub fn under_way_at(&self, now: i64) -> Option<Option<&str>> {
-        match self {
-            SweepCursor::Waiting { due_at } if now < *due_at => None,
-            SweepCursor::Waiting { .. } => Some(None),
-            SweepCursor::Sweeping { after } => Some(after.as_deref()),
-        }
-    }
-}
 
 /// A full `offers_query` read (modified from the beginning up to `window_max`) under way,
 /// and the offers it, and the incremental sync meanwhile, have read.
@@ -178,21 +146,5 @@ mod tests {
             .map(|offer| offer.gtin)
             .collect();
         assert_eq!(gtins, ["30", "40"], "10 and 20 are gone from the shop");
-    }
-
-    #[test]
-    fn a_sweep_starts_when_due_and_its_cursor_reads_back() {
-        let waiting = SweepCursor::wait_from(1_000, 500);
-        assert_eq!(waiting.under_way_at(1_499), None);
-        assert_eq!(waiting.under_way_at(1_500), Some(None));
-        let sweeping = SweepCursor::Sweeping {
-            after: Some("3711317402018".to_owned()),
-        };
-        assert_eq!(sweeping.under_way_at(0), Some(Some("3711317402018")));
-        for cursor in [waiting, sweeping, SweepCursor::Sweeping { after: None }] {
-            let text = serde_json::to_string(&cursor).expect("serialisable");
-            let read: SweepCursor = serde_json::from_str(&text).expect("reads back");
-            assert_eq!(read, cursor);
-        }
     }
 }

@@ -35,7 +35,7 @@ use self::payload::{
 use crate::connector::{Connector, PollReport, RecordSink, hand_over, load_cursor};
 use crate::machinery::{
     ApiClient, ApiResponse, BreakerState, ConnectorError, Cursor, CursorKey, CursorStore,
-    ErrorKind, Secret, TokenCache, epoch_millis, request_oauth2_token,
+    ErrorKind, PeriodicSweep, Secret, TokenCache, epoch_millis, request_oauth2_token,
 };
 
 /// The connector's name in configuration, metrics and cursors (the channel it reads).
@@ -88,45 +88,6 @@ impl OffersCursor {
     /// Between two syncs: the next page asked for starts a new one.
     fn at_rest(&self) -> bool {
         self.next_page.is_none()
-    }
-}
-
-/// Where the competition sweep stands, persisted as the `cdiscount/competition` cursor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case", deny_unknown_fields)]
-pub enum CompetitionSweep {
-    /// No sweep under way: the next one starts at `due_at` (epoch ms).
-    Waiting { due_at: i64 },
-    /// A sweep under way: it reads `next_page` next, its first page when none.
-    Sweeping { next_page: Option<String> },
-}
-
-impl CompetitionSweep {
-    /// The page a sweep reads at `now` (`Some(None)`: the first page of a new sweep), or
-    /// none while waiting.
-    pub fn page_due(&self, now: i64) -> Option<Option<&str>> {
-        match self {
-            CompetitionSweep::Waiting { due_at } => (now >= *due_at).then_some(None),
-            CompetitionSweep::Sweeping { next_page } => Some(next_page.as_deref()),
-        }
-    }
-
-    /// After a sweep page: on to the next, or, after the last, waiting one interval.
-    pub fn after_page(next_page: Option<String>, now: i64, interval_ms: u64) -> Self {
-        match next_page {
-            Some(next_page) => CompetitionSweep::Sweeping {
-                next_page: Some(next_page),
-            },
-            None => CompetitionSweep::waiting_from(now, interval_ms),
-        }
-    }
-
-    /// The first sweep waits one interval after the first complete sync, which read every
-    /// offer's feedback already.
-    pub fn waiting_from(now: i64, interval_ms: u64) -> Self {
-        CompetitionSweep::Waiting {
-            due_at: now.saturating_add(i64::try_from(interval_ms).unwrap_or(i64::MAX)),
-        }
     }
 }
 
@@ -196,39 +157,6 @@ impl OctopiaConnector {
             offers_key: CursorKey::new(CONNECTOR, OFFERS),
             competition_key: CursorKey::new(CONNECTOR, COMPETITION),
         })
-    }
-
-    /// The sync position a cursor holds. One we cannot read starts a full sync: reading
-    /// offers again is harmless, skipping them is not.
-    fn sync_position(&self, cursor: Option<&Cursor>) -> OffersCursor {
-        let Some(cursor) = cursor else {
-            return OffersCursor::default();
-        };
-        serde_json::from_str(&cursor.value).unwrap_or_else(|error| {
-            tracing::warn!(
-                cursor = %self.offers_key,
-                value = %cursor.value,
-                %error,
-                "the cursor is not an offers sync position: starting a full sync"
-            );
-            OffersCursor::default()
-        })
-    }
-
-    /// The sweep state a cursor holds; none before the first complete sync. One we cannot
-    /// read is dropped: the sweep then waits one interval from the end of the next sync.
-    fn sweep_state(&self, cursor: Option<&Cursor>) -> Option<CompetitionSweep> {
-        let cursor = cursor?;
-        serde_json::from_str(&cursor.value)
-            .map_err(|error| {
-                tracing::warn!(
-                    cursor = %self.competition_key,
-                    value = %cursor.value,
-                    %error,
-                    "the cursor is not a competition sweep state: scheduling a new sweep"
-                );
-            })
-            .ok()
     }
 
     /// The cached token, or a new one from the token endpoint.
@@ -325,7 +253,7 @@ impl OctopiaConnector {
     async fn poll_offers(
         &mut self,
         position: OffersCursor,
-        sweep: Option<CompetitionSweep>,
+        sweep: Option<PeriodicSweep>,
         cursors: &mut dyn CursorStore,
         out: &mut dyn RecordSink,
     ) -> Result<PollReport, ConnectorError> {
@@ -334,7 +262,10 @@ impl OctopiaConnector {
         let page = map_offers_page(&answer.body, &answer.origin());
         let next_page = next_page_link(&answer);
         let sync_complete = next_page.is_none();
-        let next = cursor_of(&answer, &position.after_page(next_page, page.newest_update))?;
+        let next = Cursor::of_json(
+            &self.offers_key,
+            &position.after_page(next_page, page.newest_update),
+        )?;
         let handed_over = hand_over(
             self.client.metrics(),
             &self.offers_key,
@@ -346,10 +277,10 @@ impl OctopiaConnector {
         .await?;
         let now = epoch_millis(SystemTime::now());
         let sweep_due = match sweep {
-            Some(sweep) => sweep.page_due(now).is_some(),
+            Some(sweep) => sweep.under_way_at(now).is_some(),
             None if sync_complete => {
-                let first = CompetitionSweep::waiting_from(now, self.sweep_interval_ms);
-                let scheduled = cursor_of(&answer, &first)?;
+                let first = PeriodicSweep::waiting_from(now, self.sweep_interval_ms);
+                let scheduled = Cursor::of_json(&self.competition_key, &first)?;
                 hand_over(
                     self.client.metrics(),
                     &self.competition_key,
@@ -380,12 +311,12 @@ impl OctopiaConnector {
     ) -> Result<PollReport, ConnectorError> {
         let answer = self.get_offers(COMPETITION, &page_url).await?;
         let page = map_offers_page(&answer.body, &answer.origin());
-        let after = CompetitionSweep::after_page(
+        let after = PeriodicSweep::after_step(
             next_page_link(&answer),
             epoch_millis(SystemTime::now()),
             self.sweep_interval_ms,
         );
-        let next = cursor_of(&answer, &after)?;
+        let next = Cursor::of_json(&self.competition_key, &after)?;
         let handed_over = hand_over(
             self.client.metrics(),
             &self.competition_key,
@@ -412,18 +343,6 @@ fn next_page_link(answer: &ApiResponse) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// A cursor holding `state` as JSON, advanced now.
-fn cursor_of(answer: &ApiResponse, state: &impl Serialize) -> Result<Cursor, ConnectorError> {
-    Ok(Cursor {
-        value: serde_json::to_string(state).map_err(|error| {
-            answer.error(ErrorKind::Config(format!(
-                "cursor not serialisable: {error}"
-            )))
-        })?,
-        advanced_at: epoch_millis(SystemTime::now()),
-    })
-}
-
 #[async_trait]
 impl Connector for OctopiaConnector {
     fn name(&self) -> &str {
@@ -441,12 +360,25 @@ impl Connector for OctopiaConnector {
         cursors: &mut dyn CursorStore,
         out: &mut dyn RecordSink,
     ) -> Result<PollReport, ConnectorError> {
-        let position = self.sync_position(load_cursor(cursors, &self.offers_key).await?.as_ref());
-        let sweep = self.sweep_state(load_cursor(cursors, &self.competition_key).await?.as_ref());
+        let saved_position = load_cursor(cursors, &self.offers_key).await?;
+        let position: OffersCursor = Cursor::json_position(
+            &self.offers_key,
+            saved_position.as_ref(),
+            "starting a full sync",
+        )
+        .unwrap_or_default();
+        // None before the first complete sync, which schedules the first sweep; an unreadable
+        // one is scheduled again likewise, one interval after the next complete sync.
+        let saved_sweep = load_cursor(cursors, &self.competition_key).await?;
+        let sweep: Option<PeriodicSweep> = Cursor::json_position(
+            &self.competition_key,
+            saved_sweep.as_ref(),
+            "scheduling a new sweep",
+        );
         let now = epoch_millis(SystemTime::now());
         let sweep_page = match &sweep {
             Some(sweep) if position.at_rest() => sweep
-                .page_due(now)
+                .under_way_at(now)
                 .map(|next| self.sweep_page_url(next))
                 .transpose()?,
             _ => None,
@@ -515,41 +447,6 @@ mod tests {
             proptest::prop_assert_eq!(
                 cursor.updated_at_min_ns,
                 newest.map(|newest| newest + UPDATED_AT_RESOLUTION_NS).or(start)
-            );
-        }
-    }
-
-    #[test]
-    fn a_sweep_waits_its_interval_then_walks_its_pages() {
-        let waiting = CompetitionSweep::waiting_from(1_000, 500);
-        assert_eq!(waiting, CompetitionSweep::Waiting { due_at: 1_500 });
-        assert_eq!(waiting.page_due(1_499), None);
-        assert_eq!(
-            waiting.page_due(1_500),
-            Some(None),
-            "a new sweep reads its first page"
-        );
-        let sweeping =
-            CompetitionSweep::after_page(Some("/offers?pageToken=b".to_owned()), 1_600, 500);
-        assert_eq!(
-            sweeping.page_due(0),
-            Some(Some("/offers?pageToken=b")),
-            "under way: due at once"
-        );
-        assert_eq!(
-            CompetitionSweep::after_page(None, 1_700, 500),
-            CompetitionSweep::Waiting { due_at: 2_200 },
-            "after its last page, the next sweep waits one interval"
-        );
-        for state in [
-            waiting,
-            sweeping,
-            CompetitionSweep::Sweeping { next_page: None },
-        ] {
-            let json = serde_json::to_string(&state).expect("serialisable");
-            assert_eq!(
-                serde_json::from_str::<CompetitionSweep>(&json).expect("readable"),
-                state
             );
         }
     }

@@ -50,7 +50,7 @@ use super::protocol::{
 use crate::connector::{Connector, PollReport, RecordSink, hand_over, load_cursor};
 use crate::machinery::{
     ApiClient, ApiResponse, BreakerState, ConnectorError, Cursor, CursorKey, CursorStore,
-    ErrorKind, Secret, epoch_millis,
+    ErrorKind, Secret,
 };
 use crate::sourced::{Origin, Sourced};
 
@@ -379,23 +379,6 @@ impl OdooConnector {
         );
         Ok(records)
     }
-
-    /// The cursor of `key`. One we cannot read restarts the model from the beginning:
-    /// reading rows again is harmless, skipping them is not.
-    fn write_date_cursor(key: &CursorKey, cursor: Option<&Cursor>) -> WriteDateCursor {
-        let Some(cursor) = cursor else {
-            return WriteDateCursor::default();
-        };
-        serde_json::from_str(&cursor.value).unwrap_or_else(|error| {
-            tracing::warn!(
-                cursor = %key,
-                value = %cursor.value,
-                %error,
-                "the cursor is not an Odoo write_date cursor: reading the model from the start"
-            );
-            WriteDateCursor::default()
-        })
-    }
 }
 
 #[async_trait]
@@ -415,7 +398,11 @@ impl Connector for OdooConnector {
     ) -> Result<PollReport, ConnectorError> {
         let model = self.model;
         let key = CursorKey::new(CONNECTOR, model.name());
-        let cursor = Self::write_date_cursor(&key, load_cursor(cursors, &key).await?.as_ref());
+        // One we cannot read restarts the model from the beginning.
+        let saved = load_cursor(cursors, &key).await?;
+        let cursor: WriteDateCursor =
+            Cursor::json_position(&key, saved.as_ref(), "reading the model from the start")
+                .unwrap_or_default();
         let fields = match model {
             Model::Products => self.product_fields.clone(),
             Model::Supplierinfo => SUPPLIERINFO_FIELDS.to_vec(),
@@ -472,12 +459,7 @@ impl Connector for OdooConnector {
             }
             Model::Quants | Model::Moves => self.stock_of_changed(model, &rows, &origin).await?,
         };
-        let next = Cursor {
-            value: serde_json::to_string(&next).map_err(|error| {
-                malformed(format!("the cursor cannot be written as JSON: {error}"))
-            })?,
-            advanced_at: epoch_millis(std::time::SystemTime::now()),
-        };
+        let next = Cursor::of_json(&key, &next)?;
         let handed_over =
             hand_over(self.client.metrics(), &key, records, &next, cursors, out).await?;
 

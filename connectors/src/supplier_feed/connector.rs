@@ -162,20 +162,6 @@ impl SupplierFeedsConnector {
             }
         }
     }
-
-    fn processed(key: &CursorKey, cursor: Option<&Cursor>) -> ProcessedFiles {
-        let Some(cursor) = cursor else {
-            return ProcessedFiles::default();
-        };
-        serde_json::from_str(&cursor.value).unwrap_or_else(|error| {
-            tracing::warn!(
-                cursor = %key,
-                %error,
-                "the cursor is not a list of processed files: reading the feed's files again"
-            );
-            ProcessedFiles::default()
-        })
-    }
 }
 
 /// The feed's files in `directory`, with the extension its format uses.
@@ -244,10 +230,13 @@ impl Connector for SupplierFeedsConnector {
     ) -> Result<PollReport, ConnectorError> {
         let index = self.next_feed;
         let feed = &self.feeds[index];
-        let mut processed = Self::processed(
+        let saved = load_cursor(cursors, &feed.cursor_key).await?;
+        let mut processed: ProcessedFiles = Cursor::json_position(
             &feed.cursor_key,
-            load_cursor(cursors, &feed.cursor_key).await?.as_ref(),
-        );
+            saved.as_ref(),
+            "reading the feed's files again",
+        )
+        .unwrap_or_default();
         let files = self.fetch(feed).await?;
         let new_file = files.iter().find_map(|file| {
             let print = fingerprint(&file.bytes);
@@ -276,12 +265,7 @@ impl Connector for SupplierFeedsConnector {
         );
         processed.retain_listed(files.iter().map(|listed| listed.name.as_str()));
         processed.mark_processed(&file.name, &print);
-        let next = Cursor {
-            value: serde_json::to_string(&processed).map_err(|error| {
-                ConnectorError::config(CONNECTOR, format!("cursor not writable as JSON: {error}"))
-            })?,
-            advanced_at: epoch_millis(SystemTime::now()),
-        };
+        let next = Cursor::of_json(&feed.cursor_key, &processed)?;
         let handed_over = hand_over(
             self.client.metrics(),
             &feed.cursor_key,
