@@ -8,6 +8,10 @@ mod fixtures;
 
 use std::hint::black_box;
 
+/// The allocator of the `hub` binary that runs the processor (`pipeline/hub/src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hub_core::gate::{self, GateConfig};
 use hub_core::profile::EconomicsConfig;

@@ -9,6 +9,13 @@ use clap::{Parser, Subcommand};
 use hub::commands;
 use hub::config::Config;
 
+/// Every hub process allocates through mimalloc: scoring a record allocates and frees a few
+/// dozen small strings (explanations, the published record, its Avro value), and mimalloc's
+/// per-thread free lists serve them in a fraction of the instructions glibc's malloc takes
+/// (`docs/benchmarks.md`; the economics benchmark uses the same allocator).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Sourcing Hub: tells a multi-marketplace distributor which product references to source,
 /// list, reprice or stock, on which channel, and why.
 #[derive(Debug, Parser)]
