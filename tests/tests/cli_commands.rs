@@ -1,7 +1,9 @@
 //! The `hub` binary's foundation commands, run as an operator runs them, against the local
-//! engines: `topics ensure`, `sample`, `migrate` twice, and `config show` with secrets set.
+//! engines: `topics ensure`, `sample`, `migrate` twice, `config show` with secrets set, and
+//! `hub quote` as a shell pipeline uses it.
 
-use std::process::{Command, Output};
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
 
 use anyhow::{Result, ensure};
 use hub_integration_tests::{clickhouse_url, hub_binary, kafka_bootstrap_servers, unique_name};
@@ -126,5 +128,74 @@ fn config_show_masks_every_secret() -> Result<()> {
         ensure!(!printed.contains(secret), "{secret} printed:\n{printed}");
     }
     ensure!(printed.contains("password = \"***\""), "{printed}");
+    Ok(())
+}
+
+/// Fnac Darty's own example (`config/fees/fnac_darty.toml`): 6.5% of EUR 425 + EUR 49.
+const FNAC_DARTY_EXAMPLE: &str = r#"{"channel": "fnac_darty", "category": "large_appliances",
+    "price_incl_vat": "425", "shipping_incl_vat": "49", "vat_rate": "0.20",
+    "product_cost_excl_vat": "250", "currency": "EUR"}"#;
+
+/// Runs `hub quote` on `request`; with `reader_gone`, standard output is closed before the
+/// request is written, as `hub quote | head -c 0` would leave it.
+fn quote(request: &str, reader_gone: bool) -> Result<Output> {
+    let mut child = Command::new(hub_binary())
+        .arg("quote")
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    if reader_gone {
+        drop(child.stdout.take());
+    }
+    let mut stdin = child.stdin.take().expect("piped standard input");
+    stdin.write_all(request.as_bytes())?;
+    drop(stdin);
+    Ok(child.wait_with_output()?)
+}
+
+#[test]
+fn quote_answers_one_json_object_and_refuses_a_bad_field_with_status_2() -> Result<()> {
+    let answer: serde_json::Value =
+        serde_json::from_str(&succeeded("quote", &quote(FNAC_DARTY_EXAMPLE, false)?)?)?;
+    ensure!(
+        answer["commission_excl_vat"] == "30.8100",
+        "commission: {answer:#}"
+    );
+    for key in [
+        "net_margin_excl_vat",
+        "score",
+        "factors",
+        "action",
+        "weights_version",
+    ] {
+        ensure!(answer.get(key).is_some(), "{key} missing: {answer:#}");
+    }
+
+    let refused = quote(&FNAC_DARTY_EXAMPLE.replace("\"425\"", "\"-425\""), false)?;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    ensure!(
+        refused.status.code() == Some(2),
+        "a bad request exits with 2, not {}: {stderr}",
+        refused.status
+    );
+    ensure!(
+        stderr.contains("price_incl_vat"),
+        "the field is named: {stderr}"
+    );
+    ensure!(refused.stdout.is_empty(), "nothing on standard output");
+    Ok(())
+}
+
+#[test]
+fn quote_whose_reader_has_gone_ends_quietly() -> Result<()> {
+    let output = quote(FNAC_DARTY_EXAMPLE, true)?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    ensure!(
+        output.status.success() && !stderr.contains("panicked"),
+        "hub quote with its standard output closed exited with {}: {stderr}",
+        output.status
+    );
     Ok(())
 }

@@ -251,7 +251,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     hub::telemetry::init_logging(config.log.format);
     let runtime = tokio::runtime::Runtime::new()?;
     match cli.command {
-        Command::Config(ConfigCommand::Show) => print!("{}", config.to_redacted_toml()),
+        Command::Config(ConfigCommand::Show) => {
+            commands::write_stdout(format_args!("{}", config.to_redacted_toml()))?
+        }
         Command::Topics(TopicsCommand::Ensure) => {
             runtime.block_on(commands::topics::ensure(&config))?
         }

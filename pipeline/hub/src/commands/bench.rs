@@ -12,7 +12,7 @@ pub async fn run(config: &Config, params: &BenchParams) -> anyhow::Result<()> {
         eprintln!("hub bench: {progress}");
     })
     .await?;
-    println!("{report}");
+    crate::outln!("{report}")?;
     Ok(())
 }
 

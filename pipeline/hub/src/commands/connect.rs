@@ -96,7 +96,7 @@ pub async fn status(config: &Config) -> anyhow::Result<()> {
                 }),
         ]);
     }
-    print!("{}", table(&rows));
+    super::write_stdout(format_args!("{}", table(&rows)))?;
     Ok(())
 }
 

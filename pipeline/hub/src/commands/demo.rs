@@ -19,6 +19,6 @@ pub async fn run(config: &Config, params: &DemoParams) -> anyhow::Result<()> {
         eprintln!("hub demo: {progress}");
     })
     .await?;
-    println!("{report}");
+    crate::outln!("{report}")?;
     Ok(())
 }

@@ -28,7 +28,7 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
         .as_millis() as i64;
     match quote_json(&request, &economics, &config.gate, now) {
         Ok(answer) => {
-            println!("{answer}");
+            crate::outln!("{answer}")?;
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {

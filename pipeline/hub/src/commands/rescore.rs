@@ -15,22 +15,22 @@ pub async fn run(
     wait: Option<Duration>,
 ) -> anyhow::Result<()> {
     let revision = rescore::publish(config, request).await?;
-    println!(
+    crate::outln!(
         "published scoring revision {} (weights {:?}, seller {:?}, {} configuration files): {}",
         revision.revision,
         revision.weights_profile,
         revision.seller_profile,
         revision.files.len(),
         revision.reason
-    );
+    )?;
     let Some(timeout) = wait else {
         return Ok(());
     };
     rescore::wait(config, revision.revision, timeout, print_progress).await?;
-    println!(
+    crate::outln!(
         "every partition is re-scored under revision {}",
         revision.revision
-    );
+    )?;
     Ok(())
 }
 
@@ -49,8 +49,10 @@ fn print_progress(progress: &BTreeMap<i32, RescoreProgress>) {
             )
         })
         .collect();
-    println!(
-        "re-scored {rescored}/{total} references ({})",
+    // Progress, like `hub demo`'s and `hub bench`'s, goes to standard error; standard output
+    // carries the result.
+    eprintln!(
+        "hub rescore: re-scored {rescored}/{total} references ({})",
         partitions.join(", ")
     );
 }

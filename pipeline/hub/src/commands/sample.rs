@@ -168,13 +168,13 @@ async fn produce_and_read_back<R: AvroRecord + PartialEq + std::fmt::Debug>(
         delivery.partition,
         delivery.offset
     );
-    println!(
+    crate::outln!(
         "{topic_name:<28} partition {} offset {:<6} key {:<22} {} bytes, read back identical",
         delivery.partition,
         delivery.offset,
         key.as_deref().unwrap_or("(none)"),
         payload.len()
-    );
+    )?;
     Ok(())
 }
 

@@ -138,21 +138,21 @@ pub async fn run(args: &SimulateArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let base_url = format!("http://{}", listener.local_addr()?);
-    println!(
+    crate::outln!(
         "Simulated APIs at {base_url} ({} references)",
         args.references
-    );
-    println!("Credentials they accept:");
+    )?;
+    crate::outln!("Credentials they accept:")?;
     let credentials = serde_json::to_value(simulator.credentials())?;
     for (name, value) in credentials.as_object().into_iter().flatten() {
         let shown = value
             .as_str()
             .map_or_else(|| value.to_string(), str::to_owned);
-        println!("  {name:<28} {shown}");
+        crate::outln!("  {name:<28} {shown}")?;
     }
-    println!(
+    crate::outln!(
         "Control: GET {base_url}/_sim/stats, GET|PUT {base_url}/_sim/faults, POST {base_url}/_sim/advance?changes=N"
-    );
+    )?;
     simulator
         .serve(listener, clock, telemetry::shutdown_signal())
         .await?;

@@ -16,7 +16,7 @@ pub async fn ensure(config: &Config) -> anyhow::Result<()> {
     )
     .await?;
     for spec in &specs {
-        println!(
+        crate::outln!(
             "{:<32} {:<18} {}",
             spec.name,
             spec.contract.name(),
@@ -25,10 +25,10 @@ pub async fn ensure(config: &Config) -> anyhow::Result<()> {
             } else {
                 "delete"
             }
-        );
+        )?;
     }
     for name in &connector_topics {
-        println!("{name:<32} {:<18} compacted", "(connectors, JSON)");
+        crate::outln!("{name:<32} {:<18} compacted", "(connectors, JSON)")?;
     }
     Ok(())
 }
