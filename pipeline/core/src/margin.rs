@@ -15,6 +15,8 @@ use crate::channel::Channel;
 use crate::fees::{FbaTier, FeeSchedule, Parcel};
 use crate::money::{self, FxError, FxRates};
 
+mod solve;
+
 /// Who ships the parcel to the buyer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -231,17 +233,7 @@ fn lines(
         CommissionRegime::Proportional => proportional,
         CommissionRegime::Minimum => rule.minimum_excl_vat,
     };
-    let (fulfilment_fee_excl_vat, marketplace_fulfilment_fee) = match &terms.fulfilment {
-        Fulfilment::Merchant {
-            shipping_cost_excl_vat,
-        } => (*shipping_cost_excl_vat, Decimal::ZERO),
-        Fulfilment::Fba(_) => {
-            let fee = terms
-                .fba_tier()?
-                .map_or(Decimal::ZERO, |tier| tier.fee_excl_vat);
-            (fee, fee)
-        }
-    };
+    let (fulfilment_fee_excl_vat, marketplace_fulfilment_fee) = fulfilment_fees(terms)?;
     let digital_services_fee_excl_vat = match schedule.digital_services_fee_rate {
         Some(rate) if terms.digital_services_fee => {
             rounded_product(rate, commission_excl_vat + marketplace_fulfilment_fee)
@@ -267,6 +259,22 @@ fn lines(
         fulfilment_fee_excl_vat,
         subscription_per_unit_excl_vat,
         operational_cost_excl_vat,
+    })
+}
+
+/// The fulfilment fee, and the part of it the marketplace charges (on which Amazon's digital
+/// services fee applies): FBA's tier fee for both, or our carrier's price and nothing.
+fn fulfilment_fees(terms: &SaleTerms<'_>) -> Result<(Decimal, Decimal), MarginError> {
+    Ok(match &terms.fulfilment {
+        Fulfilment::Merchant {
+            shipping_cost_excl_vat,
+        } => (*shipping_cost_excl_vat, Decimal::ZERO),
+        Fulfilment::Fba(_) => {
+            let fee = terms
+                .fba_tier()?
+                .map_or(Decimal::ZERO, |tier| tier.fee_excl_vat);
+            (fee, fee)
+        }
     })
 }
 
@@ -360,8 +368,54 @@ pub fn price_for_margin_rate(
     target_rate: Decimal,
 ) -> Result<Option<Decimal>, MarginError> {
     let cost = product_cost.unit_cost_excl_vat;
+    let start = match solve::exact_start(terms, cost, target_rate)? {
+        Some(start) => start,
+        None => decimal_start(terms, cost, target_rate)?,
+    };
+    let Some(mut price) = start else {
+        return Ok(None);
+    };
+    // The cent walk below prices the sale, which `margin` refuses at a non-positive cost.
+    positive_product_cost(product_cost)?;
+    let cent = Decimal::new(1, money::CENT_DP);
+    // The net margin against the target share of revenue: the margin rate and ROI that
+    // `margin` also computes (two divisions) are not needed to compare.
+    let reaches = |price: Decimal| -> Result<bool, MarginError> {
+        match channel_fees(terms, price) {
+            Ok(fees) => Ok(fees.net_margin_excl_vat(cost) >= target_rate * fees.revenue_excl_vat),
+            Err(MarginError::NonPositiveRevenue { .. }) => Ok(false),
+            Err(error) => Err(error),
+        }
+    };
+    let mut steps = 0;
+    while !reaches(price)? {
+        price += cent;
+        steps += 1;
+        if steps > MAX_CENT_STEPS {
+            return Ok(None);
+        }
+    }
+    while price > cent && reaches(price - cent)? {
+        price -= cent;
+        steps += 1;
+        if steps > MAX_CENT_STEPS {
+            break;
+        }
+    }
+    Ok(Some(money::money(price)))
+}
+
+/// The first cent the walk of [`price_for_margin_rate`] tries: the exact crossing of the
+/// target (at least one cent) rounded up to the cent, or `None` when no price reaches it,
+/// solved with 28-digit decimals. [`solve::exact_start`] gives the same cent in integers,
+/// and leaves to this computation the crossings too close to a cent for it to say which cent
+/// this one gives.
+fn decimal_start(
+    terms: &SaleTerms<'_>,
+    cost: Decimal,
+    target_rate: Decimal,
+) -> Result<solve::Start, MarginError> {
     let rule = terms.schedule.commission_rule(terms.category);
-    let mut exact_solution = None;
     for regime in [CommissionRegime::Proportional, CommissionRegime::Minimum] {
         let at = |price| lines(terms, price, Precision::Exact, regime);
         let (at_zero, at_one) = (at(Decimal::ZERO)?, at(Decimal::ONE)?);
@@ -383,45 +437,17 @@ pub fn price_for_margin_rate(
             _ => proportional_commission <= rule.minimum_excl_vat,
         };
         if regime_holds {
-            exact_solution = Some(price);
-            break;
+            return Ok(Some(
+                price
+                    .max(Decimal::new(1, money::CENT_DP))
+                    .round_dp_with_strategy(
+                        money::CENT_DP,
+                        rust_decimal::RoundingStrategy::ToPositiveInfinity,
+                    ),
+            ));
         }
     }
-    let Some(exact_solution) = exact_solution else {
-        return Ok(None);
-    };
-    // The cent walk below prices the sale, which `margin` refuses at a non-positive cost.
-    positive_product_cost(product_cost)?;
-    let cent = Decimal::new(1, money::CENT_DP);
-    // The net margin against the target share of revenue: the margin rate and ROI that
-    // `margin` also computes (two divisions) are not needed to compare.
-    let reaches = |price: Decimal| -> Result<bool, MarginError> {
-        match channel_fees(terms, price) {
-            Ok(fees) => Ok(fees.net_margin_excl_vat(cost) >= target_rate * fees.revenue_excl_vat),
-            Err(MarginError::NonPositiveRevenue { .. }) => Ok(false),
-            Err(error) => Err(error),
-        }
-    };
-    let mut price = exact_solution.max(cent).round_dp_with_strategy(
-        money::CENT_DP,
-        rust_decimal::RoundingStrategy::ToPositiveInfinity,
-    );
-    let mut steps = 0;
-    while !reaches(price)? {
-        price += cent;
-        steps += 1;
-        if steps > MAX_CENT_STEPS {
-            return Ok(None);
-        }
-    }
-    while price > cent && reaches(price - cent)? {
-        price -= cent;
-        steps += 1;
-        if steps > MAX_CENT_STEPS {
-            break;
-        }
-    }
-    Ok(Some(money::money(price)))
+    Ok(None)
 }
 
 /// The published breakdown, every amount at the contract's scale.
