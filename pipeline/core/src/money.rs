@@ -108,7 +108,7 @@ const POWERS_OF_TEN: [u128; Decimal::MAX_SCALE as usize + 1] = {
 };
 
 /// `magnitude / divisor` rounded half up, which on a magnitude is half away from zero.
-fn round_half_up<T>(magnitude: T, divisor: T) -> T
+pub(crate) fn round_half_up<T>(magnitude: T, divisor: T) -> T
 where
     T: Copy
         + PartialOrd
