@@ -368,41 +368,49 @@ pub fn price_for_margin_rate(
     target_rate: Decimal,
 ) -> Result<Option<Decimal>, MarginError> {
     let cost = product_cost.unit_cost_excl_vat;
-    let start = match solve::exact_start(terms, cost, target_rate)? {
+    // The only error the lines can raise, raised first as the decimal solve raised it.
+    let fulfilment = fulfilment_fees(terms)?;
+    let start = match solve::exact_start(terms, cost, target_rate, fulfilment) {
         Some(start) => start,
         None => decimal_start(terms, cost, target_rate)?,
     };
-    let Some(mut price) = start else {
+    let Some(start) = start else {
         return Ok(None);
     };
     // The cent walk below prices the sale, which `margin` refuses at a non-positive cost.
     positive_product_cost(product_cost)?;
-    let cent = Decimal::new(1, money::CENT_DP);
+    let price_of = |cents: i128| Decimal::from_i128_with_scale(cents, money::CENT_DP);
+    let integer_walk = solve::CentWalk::new(terms, cost, target_rate, fulfilment);
     // The net margin against the target share of revenue: the margin rate and ROI that
     // `margin` also computes (two divisions) are not needed to compare.
-    let reaches = |price: Decimal| -> Result<bool, MarginError> {
-        match channel_fees(terms, price) {
+    let reaches = |cents: i128| -> Result<bool, MarginError> {
+        if let Some(reaches) = integer_walk.as_ref().and_then(|walk| walk.reaches(cents)) {
+            return Ok(reaches);
+        }
+        match channel_fees(terms, price_of(cents)) {
             Ok(fees) => Ok(fees.net_margin_excl_vat(cost) >= target_rate * fees.revenue_excl_vat),
             Err(MarginError::NonPositiveRevenue { .. }) => Ok(false),
             Err(error) => Err(error),
         }
     };
+    // A whole number of cents, the start being rounded up to the cent.
+    let mut cents = start.mantissa() * 10i128.pow(money::CENT_DP - start.scale());
     let mut steps = 0;
-    while !reaches(price)? {
-        price += cent;
+    while !reaches(cents)? {
+        cents += 1;
         steps += 1;
         if steps > MAX_CENT_STEPS {
             return Ok(None);
         }
     }
-    while price > cent && reaches(price - cent)? {
-        price -= cent;
+    while cents > 1 && reaches(cents - 1)? {
+        cents -= 1;
         steps += 1;
         if steps > MAX_CENT_STEPS {
             break;
         }
     }
-    Ok(Some(money::money(price)))
+    Ok(Some(money::money(price_of(cents))))
 }
 
 /// The first cent the walk of [`price_for_margin_rate`] tries: the exact crossing of the

@@ -29,7 +29,7 @@ use std::cmp::Ordering;
 
 use rust_decimal::Decimal;
 
-use super::{CommissionRegime, MarginError, SaleTerms, fulfilment_fees};
+use super::{CommissionRegime, SaleTerms};
 use crate::fees::CommissionBase;
 use crate::money;
 
@@ -40,21 +40,21 @@ pub(super) type Start = Option<Decimal>;
 /// [`super::decimal_start`], bit for bit, from the exact crossing; `None` where it cannot
 /// tell which cent the decimal computation gives (see the module's documentation), which
 /// that computation then decides.
+/// `fulfilment_fees` are [`super::fulfilment_fees`]'s.
 pub(super) fn exact_start(
     terms: &SaleTerms<'_>,
     cost: Decimal,
     target_rate: Decimal,
-) -> Result<Option<Start>, MarginError> {
-    // The only error the decimal lines can raise, raised here before anything else as there.
-    let (fulfilment_fee, marketplace_fulfilment_fee) = fulfilment_fees(terms)?;
-    Ok(Crossing::of(
+    (fulfilment_fee, marketplace_fulfilment_fee): (Decimal, Decimal),
+) -> Option<Start> {
+    Crossing::of(
         terms,
         cost,
         target_rate,
         fulfilment_fee,
         marketplace_fulfilment_fee,
     )
-    .and_then(|crossing| crossing.start(target_rate)))
+    .and_then(|crossing| crossing.start(target_rate))
 }
 
 /// A decimal held exactly, `units × 10^-scale`, for sums and products that `Decimal` would
@@ -413,13 +413,167 @@ fn first_cent(numerator: i128, denominator: i128) -> Option<Decimal> {
     Some(Decimal::new(cents, money::CENT_DP))
 }
 
+/// The walk's test, whether the margin as charged at a whole-cent price reaches the target
+/// share of revenue, in `i64` ten-thousandths of the money unit: each line rounded to the
+/// cent as [`money::charged_excl_vat`], [`money::charged_product`] and [`money::charged`]
+/// round it, the margin summed and compared exactly as the decimals are.
+///
+/// Why it gives the decimal walk's answer: a line as charged is the exact value rounded half
+/// away from zero to the cent (a product of mantissas rounded once; the VAT extraction and
+/// the subscription's spread are quotients that [`money::rounded_quotient`] rounds as the
+/// exact quotient is rounded, within its limits, which the bounds here keep to), so rounding
+/// the exact integer product or quotient gives the same cents; sums of amounts at scales of at
+/// most 4 and the comparison with `target × revenue` are exact both ways. Only values enter
+/// the decision, so zeros' signs and scales do not matter. Built only when every amount is at
+/// most `AMOUNT_LIMIT` and has at most 4 places, every rate (and the target) at most 6, and
+/// the commission base is not a VAT-excluded amount (a 28-digit quotient multiplied and
+/// rounded again); prices above `AMOUNT_LIMIT` go back to the decimal lines.
+pub(super) struct CentWalk {
+    shipping: i64,
+    levies: i64,
+    /// `10^6 × (1 + VAT)`.
+    vat_factor: i64,
+    commission_rate: i64,
+    commission_minimum: i64,
+    /// Whether the commission base includes the shipping.
+    base_includes_shipping: bool,
+    dsf_rate: i64,
+    marketplace_fulfilment_fee: i64,
+    /// Fulfilment, subscription per unit, handling, storage and the product: what the
+    /// margin loses whatever the price.
+    fixed_costs: i64,
+    returns_provision_rate: i64,
+    target_rate: i64,
+}
+
+/// `value × 10^places` when that is a whole number of magnitude at most `limit`.
+fn units_at_places(value: Decimal, places: u32, limit: i64) -> Option<i64> {
+    let power = POWERS_OF_TEN[places.checked_sub(value.scale())? as usize];
+    let units = product(value.mantissa(), power)?;
+    (units.unsigned_abs() <= u128::from(limit.unsigned_abs())).then_some(units as i64)
+}
+
+/// Places of the walk's amounts (ten-thousandths) and rates (millionths).
+const WALK_AMOUNT_DP: u32 = 4;
+const WALK_RATE_DP: u32 = 6;
+const CENTS_TO_AMOUNT: i64 = 100;
+const RATE_ONE: i64 = 1_000_000;
+/// A rate times an amount, in cents: `10^(6 + 4 - 2)` units of the product per cent.
+const RATE_AMOUNT_PER_CENT: u64 = 100_000_000;
+
+impl CentWalk {
+    pub(super) fn new(
+        terms: &SaleTerms<'_>,
+        cost: Decimal,
+        target_rate: Decimal,
+        (fulfilment_fee, marketplace_fulfilment_fee): (Decimal, Decimal),
+    ) -> Option<CentWalk> {
+        let schedule = terms.schedule;
+        let base_includes_shipping = match schedule.commission_base {
+            CommissionBase::PricePlusShippingInclVat => true,
+            CommissionBase::PriceInclVat => false,
+            CommissionBase::PricePlusShippingExclVat => return None,
+        };
+        let amount = |value: Decimal| {
+            units_at_places(
+                value,
+                WALK_AMOUNT_DP,
+                AMOUNT_LIMIT as i64 * 10i64.pow(WALK_AMOUNT_DP),
+            )
+        };
+        let non_negative = |value: Decimal| amount(value).filter(|units| *units >= 0);
+        let rate = |value: Decimal| {
+            units_at_places(value, WALK_RATE_DP, RATE_ONE).filter(|units| *units >= 0)
+        };
+        let rule = schedule.commission_rule(terms.category);
+        let operational = terms.operational;
+        let subscription = match (
+            schedule.monthly_subscription_excl_vat,
+            terms.expected_monthly_units,
+        ) {
+            // The monthly amount spread over the units and charged: the exact quotient
+            // rounded to the cent, as `rounded_quotient` rounds it (a divisor of at most
+            // 100 × 2^32, below its limit of 10^12), in ten-thousandths.
+            (Some(monthly), Some(units)) if units > 0 => {
+                money::round_half_up(non_negative(monthly)? as u64, u64::from(units) * 100) as i64
+                    * CENTS_TO_AMOUNT
+            }
+            _ => 0,
+        };
+        let dsf_rate = match schedule.digital_services_fee_rate {
+            Some(dsf) if terms.digital_services_fee => rate(dsf)?,
+            _ => 0,
+        };
+        Some(CentWalk {
+            shipping: non_negative(terms.shipping_incl_vat)?,
+            levies: non_negative(terms.levies_incl_vat)?,
+            vat_factor: RATE_ONE + rate(terms.vat_rate)?,
+            commission_rate: rate(rule.rate)?,
+            commission_minimum: non_negative(rule.minimum_excl_vat)?,
+            base_includes_shipping,
+            dsf_rate,
+            marketplace_fulfilment_fee: non_negative(marketplace_fulfilment_fee)?,
+            fixed_costs: amount(fulfilment_fee)?
+                + subscription
+                + amount(operational.handling_excl_vat)?
+                + amount(operational.storage_excl_vat)?
+                + amount(cost)?,
+            returns_provision_rate: rate(operational.returns_provision_rate)?,
+            target_rate: units_at_places(target_rate, WALK_RATE_DP, RATE_ONE)?,
+        })
+    }
+
+    /// Whether the margin at `cents` reaches the target (a revenue of zero or less never
+    /// does); `None` for a price beyond the bounds, which the decimal lines then decide.
+    pub(super) fn reaches(&self, cents: i128) -> Option<bool> {
+        let price = i64::try_from(cents)
+            .ok()
+            .filter(|cents| (1..=AMOUNT_LIMIT as i64 * CENTS_TO_AMOUNT).contains(cents))?
+            * CENTS_TO_AMOUNT;
+        let revenue_incl_vat = price + self.shipping - self.levies;
+        if revenue_incl_vat <= 0 {
+            return Some(false);
+        }
+        // (revenue incl. VAT / 10^4) / (factor / 10^6) in cents.
+        let revenue_cents = money::round_half_up(
+            revenue_incl_vat as u64 * 10u64.pow(WALK_AMOUNT_DP),
+            self.vat_factor as u64,
+        ) as i64;
+        if revenue_cents == 0 {
+            return Some(false);
+        }
+        let revenue = revenue_cents * CENTS_TO_AMOUNT;
+        let charged = |rate: i64, amount: i64| {
+            money::round_half_up(rate as u64 * amount as u64, RATE_AMOUNT_PER_CENT) as i64
+                * CENTS_TO_AMOUNT
+        };
+        let base = if self.base_includes_shipping {
+            price + self.shipping
+        } else {
+            price
+        };
+        let commission = charged(self.commission_rate, base).max(self.commission_minimum);
+        let digital_services_fee =
+            charged(self.dsf_rate, commission + self.marketplace_fulfilment_fee);
+        let returns_provision = charged(self.returns_provision_rate, revenue);
+        let net_margin =
+            revenue - commission - digital_services_fee - returns_provision - self.fixed_costs;
+        Some(
+            i128::from(net_margin) * i128::from(RATE_ONE)
+                >= i128::from(self.target_rate) * i128::from(revenue),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::category::Category;
     use crate::channel::Channel;
     use crate::fees::{FeeSchedule, FeeSchedules, Parcel};
-    use crate::margin::{Fulfilment, OperationalCosts, decimal_start};
+    use crate::margin::{
+        Fulfilment, MarginError, OperationalCosts, channel_fees, decimal_start, fulfilment_fees,
+    };
     use proptest::prelude::*;
     use rust_decimal_macros::dec;
 
@@ -612,8 +766,49 @@ mod tests {
             let schedule = schedules.in_force(Channel::Amazon, AT).unwrap();
             let terms = terms(&sale, schedule);
             let decimal = decimal_start(&terms, sale.cost, sale.target).unwrap();
-            if let Some(exact) = exact_start(&terms, sale.cost, sale.target).unwrap() {
+            if let Some(exact) = exact_start(&terms, sale.cost, sale.target, fulfilment_fees(&terms).unwrap()) {
                 prop_assert_eq!(exact, decimal, "{:?} {:?}", grid, sale);
+            }
+        }
+    }
+
+    proptest! {
+        /// Wherever the integer walk answers, the decimal lines as charged give the same
+        /// answer, at prices around the crossing and anywhere else.
+        #[test]
+        fn cent_walk_reaches_as_the_decimal_lines(
+            grid in grids(),
+            sale in sales(),
+            cents in prop_oneof![1i128..=100_000, 1i128..=20_000_000],
+            offsets in prop::collection::vec(-3i128..=3, 1..4),
+        ) {
+            let schedules = grid.schedules();
+            let schedule = schedules.in_force(Channel::Amazon, AT).unwrap();
+            let terms = terms(&sale, schedule);
+            let fulfilment = fulfilment_fees(&terms).unwrap();
+            let Some(walk) = CentWalk::new(&terms, sale.cost, sale.target, fulfilment) else {
+                return Ok(());
+            };
+            let near_crossing = exact_start(&terms, sale.cost, sale.target, fulfilment)
+                .flatten()
+                .map(|start| start.mantissa() * 10i128.pow(2 - start.scale()));
+            for price in [Some(cents), near_crossing]
+                .into_iter()
+                .flatten()
+                .flat_map(|price| offsets.iter().map(move |offset| price + offset))
+                .filter(|price| *price >= 1)
+            {
+                let Some(integer) = walk.reaches(price) else {
+                    continue;
+                };
+                let decimal = match channel_fees(&terms, Decimal::new(price as i64, 2)) {
+                    Ok(fees) => {
+                        fees.net_margin_excl_vat(sale.cost) >= sale.target * fees.revenue_excl_vat
+                    }
+                    Err(MarginError::NonPositiveRevenue { .. }) => false,
+                    Err(error) => panic!("{error}"),
+                };
+                prop_assert_eq!(integer, decimal, "at {} cents: {:?} {:?}", price, grid, sale);
             }
         }
     }
@@ -661,7 +856,12 @@ mod tests {
             let schedules = grid.schedules();
             let schedule = schedules.in_force(Channel::Amazon, AT).unwrap();
             let terms = terms(&sale, schedule);
-            let exact = exact_start(&terms, sale.cost, sale.target).unwrap();
+            let exact = exact_start(
+                &terms,
+                sale.cost,
+                sale.target,
+                fulfilment_fees(&terms).unwrap(),
+            );
             assert!(exact.is_some(), "{minimum} {cost}");
             assert_eq!(
                 exact,
@@ -695,7 +895,15 @@ mod tests {
         let schedules = grid.schedules();
         let schedule = schedules.in_force(Channel::Amazon, AT).unwrap();
         let terms = terms(&sale, schedule);
-        assert_eq!(exact_start(&terms, sale.cost, sale.target).unwrap(), None);
+        assert_eq!(
+            exact_start(
+                &terms,
+                sale.cost,
+                sale.target,
+                fulfilment_fees(&terms).unwrap()
+            ),
+            None
+        );
         assert_eq!(
             decimal_start(&terms, sale.cost, sale.target).unwrap(),
             Some(dec!(12.34))
