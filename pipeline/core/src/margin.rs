@@ -370,7 +370,8 @@ pub fn price_for_margin_rate(
     let cost = product_cost.unit_cost_excl_vat;
     // The only error the lines can raise, raised first as the decimal solve raised it.
     let fulfilment = fulfilment_fees(terms)?;
-    let start = match solve::exact_start(terms, cost, target_rate, fulfilment) {
+    let integer = solve::IntegerTerms::new(terms, cost, target_rate, fulfilment);
+    let start = match integer.as_ref().and_then(solve::IntegerTerms::start) {
         Some(start) => start,
         None => decimal_start(terms, cost, target_rate)?,
     };
@@ -380,11 +381,10 @@ pub fn price_for_margin_rate(
     // The cent walk below prices the sale, which `margin` refuses at a non-positive cost.
     positive_product_cost(product_cost)?;
     let price_of = |cents: i128| Decimal::from_i128_with_scale(cents, money::CENT_DP);
-    let integer_walk = solve::CentWalk::new(terms, cost, target_rate, fulfilment);
     // The net margin against the target share of revenue: the margin rate and ROI that
     // `margin` also computes (two divisions) are not needed to compare.
     let reaches = |cents: i128| -> Result<bool, MarginError> {
-        if let Some(reaches) = integer_walk.as_ref().and_then(|walk| walk.reaches(cents)) {
+        if let Some(reaches) = integer.as_ref().and_then(|integer| integer.reaches(cents)) {
             return Ok(reaches);
         }
         match channel_fees(terms, price_of(cents)) {
@@ -415,9 +415,9 @@ pub fn price_for_margin_rate(
 
 /// The first cent the walk of [`price_for_margin_rate`] tries: the exact crossing of the
 /// target (at least one cent) rounded up to the cent, or `None` when no price reaches it,
-/// solved with 28-digit decimals. [`solve::exact_start`] gives the same cent in integers,
-/// and leaves to this computation the crossings too close to a cent for it to say which cent
-/// this one gives.
+/// solved with 28-digit decimals. [`solve::IntegerTerms::start`] gives the same cent in
+/// integers, and leaves to this computation the crossings too close to a cent for it to say
+/// which cent this one gives.
 fn decimal_start(
     terms: &SaleTerms<'_>,
     cost: Decimal,

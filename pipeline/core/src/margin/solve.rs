@@ -1,31 +1,39 @@
-//! The reprice solve's first cent, from the exact crossing computed in integers.
+//! The reprice solve in integers: its first cent from the exact crossing, and its cent walk
+//! on the lines as charged, both in `i64`/`i128` with every amount in ten-thousandths of the
+//! money unit and every rate in millionths ([`IntegerTerms`]); the decimal computations
+//! decide what these cannot.
 //!
-//! [`super::decimal_start`] finds where the margin crosses the target share of revenue by
-//! evaluating the unrounded lines at prices 0 and 1 (28-digit decimals, VAT extracted by
-//! division) and dividing; that is about half of the solve's work. The crossing is a ratio of
-//! sums of products of the inputs, so here it is computed exactly, as decimals held in `i128`
-//! ([`Exact`]), and the walk starts from the same cent whenever the decimal computation's
-//! error cannot have moved its result across a cent or a decision.
+//! **Why the first cent is the same.** [`super::decimal_start`] finds where the margin
+//! crosses the target share of revenue by evaluating the unrounded lines at prices 0 and 1
+//! (28-digit decimals, VAT extracted by division) and dividing. The crossing is a ratio of
+//! sums of products of the inputs, computed here exactly. Within the bounds of
+//! [`IntegerTerms`] (amounts at most `10^5`, rates and VAT in `[0, 1]`, the target in
+//! `[-1, 1]`) every value the decimal computation forms is below `10^7` in magnitude;
+//! `rust_decimal` keeps such a result to at least 20 places (a 96-bit mantissa holds more
+//! than 28 digits), so each of its additions, products and quotients is off the exact result
+//! of its operands by at most `10^-20`, and products by rates and quotients by `1 + VAT` do
+//! not enlarge earlier errors. Each line evaluation takes at most 18 such operations, so the
+//! margins at prices 0 and 1 are within `2 × 10^-19` of exact and the revenues within
+//! `3 × 10^-20`; the slope's denominator is then within `5 × 10^-19` and the numerator within
+//! `3 × 10^-19` of exact. With the exact denominator at least `0.01` and the exact crossing
+//! below `10^6` in magnitude (both checked here), the decimal crossing is within
+//! `(3 × 10^-19 + 10^6 × 5 × 10^-19) / (0.01 - 5 × 10^-19) + 10^-20`, below `10^-10`, of the
+//! exact one, and the commission compared with the minimum there (a rate times an amount)
+//! within `10^-10` of its exact value. So wherever the exact crossing is at least `10^-8`
+//! ([`UNDECIDED_WITHIN_INVERSE`]) from every cent, and the exact commission at least as far
+//! from the minimum, both computations take the same regime and round up to the same cent;
+//! elsewhere (exact crossings on a cent are common with round figures) the decimal
+//! computation decides, as it always did.
 //!
-//! **Why the cent is the same.** Inside the limits checked here (amounts at most `10^5`, rates and VAT in
-//! `[0, 1]`, the target in `[-1, 1]`) every value the decimal computation forms is below
-//! `10^7` in magnitude; `rust_decimal` keeps such a result to at least 20 places (a 96-bit
-//! mantissa holds more than 28 digits), so each of its additions, products and quotients is
-//! off the exact result of its operands by at most `10^-20`, and products by rates and
-//! quotients by `1 + VAT` do not enlarge earlier errors. Each line evaluation takes at most
-//! 18 such operations, so the margins at prices 0 and 1 are within `2 × 10^-19` of exact and
-//! the revenues within `3 × 10^-20`; the slope's denominator is then within `5 × 10^-19` and
-//! the numerator within `3 × 10^-19` of exact. With the exact denominator at least `0.01`
-//! and the exact crossing below `10^6` in magnitude (both checked here), the decimal crossing
-//! is within `(3 × 10^-19 + 10^6 × 5 × 10^-19) / (0.01 - 5 × 10^-19) + 10^-20`, below
-//! `10^-10`, of the exact one, and the commission compared with the minimum there (a rate
-//! times an amount) within `10^-10` of its exact value. So wherever the exact crossing is at
-//! least `10^-8` ([`UNDECIDED_WITHIN_INVERSE`]) from every cent, and the exact commission at least as
-//! far from the minimum, both computations take the same regime and round up to the same
-//! cent; elsewhere (exact crossings on a cent are common with round figures) the decimal
-//! computation decides, as it always did. Anything that overflows `i128` also goes back to it.
-
-use std::cmp::Ordering;
+//! **Why the walk's answer is the same.** A line as charged is the exact value rounded half
+//! away from zero to the cent: a product of mantissas rounded once
+//! ([`money::charged_product`]), or a quotient (the VAT extraction, the subscription's
+//! spread) that [`money::rounded_quotient`] rounds as the exact quotient is rounded within
+//! its limits, which the bounds here keep to. Rounding the exact integer product or quotient
+//! gives the same cents; sums of amounts of at most 4 places and the comparison with
+//! `target × revenue` are exact both ways; only values enter the decision, so zeros' signs and
+//! scales do not matter. A commission base excluding VAT (a 28-digit quotient, multiplied and
+//! rounded again) and prices above the amount bound are left to the decimal lines.
 
 use rust_decimal::Decimal;
 
@@ -37,506 +45,228 @@ use crate::money;
 /// one cent; `None` when no price reaches the target.
 pub(super) type Start = Option<Decimal>;
 
-/// [`super::decimal_start`], bit for bit, from the exact crossing; `None` where it cannot
-/// tell which cent the decimal computation gives (see the module's documentation), which
-/// that computation then decides.
-/// `fulfilment_fees` are [`super::fulfilment_fees`]'s.
-pub(super) fn exact_start(
-    terms: &SaleTerms<'_>,
-    cost: Decimal,
-    target_rate: Decimal,
-    (fulfilment_fee, marketplace_fulfilment_fee): (Decimal, Decimal),
-) -> Option<Start> {
-    Crossing::of(
-        terms,
-        cost,
-        target_rate,
-        fulfilment_fee,
-        marketplace_fulfilment_fee,
-    )
-    .and_then(|crossing| crossing.start(target_rate))
-}
-
-/// A decimal held exactly, `units × 10^-scale`, for sums and products that `Decimal` would
-/// round; every operation is checked and gives `None` on overflow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Exact {
-    units: i128,
-    scale: u32,
-}
-
-/// `10^n` for every `n` an `i128` holds.
-const POWERS_OF_TEN: [i128; 39] = {
-    let mut powers = [1i128; 39];
-    let mut n = 1;
-    while n < powers.len() {
-        powers[n] = powers[n - 1] * 10;
-        n += 1;
-    }
-    powers
-};
-
-impl Exact {
-    const ZERO: Exact = Exact::whole(0);
-    const ONE: Exact = Exact::whole(1);
-
-    const fn whole(units: i128) -> Exact {
-        Exact { units, scale: 0 }
-    }
-
-    fn of(value: Decimal) -> Exact {
-        Exact {
-            units: value.mantissa(),
-            scale: value.scale(),
-        }
-    }
-
-    /// `units` at a scale at least the value's own.
-    fn units_at(self, scale: u32) -> Option<i128> {
-        let power = POWERS_OF_TEN.get(scale.checked_sub(self.scale)? as usize)?;
-        product(self.units, *power)
-    }
-
-    /// Both values' units at their common scale.
-    fn aligned(self, other: Exact) -> Option<(i128, i128)> {
-        let scale = self.scale.max(other.scale);
-        Some((self.units_at(scale)?, other.units_at(scale)?))
-    }
-
-    fn plus(self, other: Exact) -> Option<Exact> {
-        let (a, b) = self.aligned(other)?;
-        Some(Exact {
-            units: a.checked_add(b)?,
-            scale: self.scale.max(other.scale),
-        })
-    }
-
-    fn minus(self, other: Exact) -> Option<Exact> {
-        let (a, b) = self.aligned(other)?;
-        Some(Exact {
-            units: a.checked_sub(b)?,
-            scale: self.scale.max(other.scale),
-        })
-    }
-
-    fn times(self, other: Exact) -> Option<Exact> {
-        let scale = self.scale + other.scale;
-        if scale as usize >= POWERS_OF_TEN.len() {
-            return None;
-        }
-        Some(Exact {
-            units: product(self.units, other.units)?,
-            scale,
-        })
-    }
-
-    fn compare(self, other: Exact) -> Option<Ordering> {
-        let (a, b) = self.aligned(other)?;
-        Some(a.cmp(&b))
-    }
-
-    fn magnitude(self) -> Exact {
-        Exact {
-            units: self.units.abs(),
-            ..self
-        }
-    }
-
-    /// Whether `|self|` exceeds `10^-8 × reference` (a positive value): far enough from
-    /// zero that the decimal computation's error cannot change its sign.
-    fn clearly_beyond(self, reference: Exact) -> Option<bool> {
-        let magnified = Exact {
-            units: product(self.units.checked_abs()?, UNDECIDED_WITHIN_INVERSE)?,
-            scale: self.scale,
-        };
-        Some(magnified.compare(reference)? == Ordering::Greater)
-    }
-
-    /// Whether `|self| ≤ bound`, `bounds` holding the bound at every scale.
-    fn at_most(self, bounds: &[i128; 29]) -> bool {
-        bounds
-            .get(self.scale as usize)
-            .is_some_and(|bound| self.units.unsigned_abs() <= bound.unsigned_abs())
-    }
-
-    /// Whether `0 ≤ self ≤ 1`.
-    fn in_unit_interval(self) -> bool {
-        self.units >= 0 && self.at_most(&ONE_AT_EVERY_SCALE)
-    }
-}
-
-/// `a × b`, in one widening multiplication when both fit 64 bits (every amount, rate and
-/// most of their products do), where `checked_mul` on `i128` is a library call.
-fn product(a: i128, b: i128) -> Option<i128> {
-    match (i64::try_from(a), i64::try_from(b)) {
-        (Ok(a), Ok(b)) => Some(i128::from(a) * i128::from(b)),
-        _ => a.checked_mul(b),
-    }
-}
-
-/// `bound × 10^scale` for every scale a decimal can have, for [`Exact::at_most`].
-const fn at_every_scale(bound: i128) -> [i128; 29] {
-    let mut bounds = [0i128; 29];
-    let mut scale = 0;
-    while scale < bounds.len() {
-        bounds[scale] = bound * POWERS_OF_TEN[scale];
-        scale += 1;
-    }
-    bounds
-}
-
-const ONE_AT_EVERY_SCALE: [i128; 29] = at_every_scale(1);
-const AMOUNT_LIMIT_AT_EVERY_SCALE: [i128; 29] = at_every_scale(AMOUNT_LIMIT);
-
-/// The bounds within which the module's error argument holds: inputs' amounts at most
-/// `AMOUNT_LIMIT`, the crossing at most `PRICE_LIMIT` in magnitude, and the denominator
-/// (margin slope less the target's share of the revenue slope) at least `0.01`.
-const AMOUNT_LIMIT: i128 = 100_000;
-const PRICE_LIMIT: i128 = 1_000_000;
-
+/// Places of amounts (ten-thousandths) and rates (millionths).
+const AMOUNT_DP: u32 = 4;
+const RATE_DP: u32 = 6;
+/// The bound on amounts (and on a walked price) in money units, and in ten-thousandths.
+const AMOUNT_LIMIT: i64 = 100_000;
+const AMOUNT_LIMIT_UNITS: i64 = AMOUNT_LIMIT * 10_000;
+/// A rate of 1 in millionths.
+const RATE_ONE: i64 = 1_000_000;
+const CENTS_TO_AMOUNT: i64 = 100;
+/// A rate times an amount, in cents: `10^(6 + 4 - 2)` units of the product per cent.
+const RATE_AMOUNT_PER_CENT: u64 = 100_000_000;
+/// The crossing's bound in cents (`10^6` money units).
+const PRICE_LIMIT_CENTS: i128 = 100_000_000;
 /// How close to a cent, or the commission to the minimum, the exact values must not be for
-/// the decimal computation's result to be known: `10^-8` of a money unit (its inverse, and
-/// the same in cents).
+/// the decimal computation's result to be known: `10^-8` of a money unit, as its inverse, and
+/// the same in cents.
 const UNDECIDED_WITHIN_INVERSE: i128 = 100_000_000;
 const UNDECIDED_WITHIN_INVERSE_CENTS: i128 = UNDECIDED_WITHIN_INVERSE / 100;
 
-/// The crossing's affine pieces, each multiplied by `(1 + VAT) × units` (the subscription's
-/// spread, 1 without one) so that no division is left: the margin is `a + b × price` and the
-/// revenue `c + e × price`, excl. VAT, under the commission regime the caller picks.
-struct Crossing {
-    /// `1 + VAT`.
-    vat_factor: Exact,
-    /// The units the subscription is spread over, or 1.
-    spread: Exact,
-    revenue_at_zero: Exact,
-    revenue_slope: Exact,
-    /// The margin at price zero without the commission and the fee on it.
-    margin_at_zero_before_commission: Exact,
-    /// `(1 - returns provision rate) × spread`, the margin's slope without the commission.
-    margin_slope_before_commission: Exact,
-    /// `1 + DSF rate` (1 without it): what a unit of commission costs with the fee on it.
-    commission_with_fee: Exact,
-    rate: Exact,
-    minimum: Exact,
-    shipping: Exact,
-    base: CommissionBase,
-}
-
-impl Crossing {
-    fn of(
-        terms: &SaleTerms<'_>,
-        cost: Decimal,
-        target_rate: Decimal,
-        fulfilment_fee: Decimal,
-        marketplace_fulfilment_fee: Decimal,
-    ) -> Option<Crossing> {
-        let schedule = terms.schedule;
-        let rule = schedule.commission_rule(terms.category);
-        let operational = terms.operational;
-        let amounts = [
-            terms.shipping_incl_vat,
-            terms.levies_incl_vat,
-            fulfilment_fee,
-            operational.handling_excl_vat,
-            operational.storage_excl_vat,
-            cost,
-            rule.minimum_excl_vat,
-        ];
-        let rates = [
-            terms.vat_rate,
-            rule.rate,
-            operational.returns_provision_rate,
-        ];
-        let subscription = match (
-            schedule.monthly_subscription_excl_vat,
-            terms.expected_monthly_units,
-        ) {
-            (Some(monthly), Some(units)) if units > 0 => Some((monthly, units)),
-            _ => None,
-        };
-        let dsf_rate = match schedule.digital_services_fee_rate {
-            Some(rate) if terms.digital_services_fee => Some(rate),
-            _ => None,
-        };
-        let target = Exact::of(target_rate);
-        if !amounts
-            .iter()
-            .chain(subscription.as_ref().map(|(monthly, _)| monthly))
-            .all(|amount| Exact::of(*amount).at_most(&AMOUNT_LIMIT_AT_EVERY_SCALE))
-            || !rates
-                .iter()
-                .chain(dsf_rate.as_ref())
-                .all(|rate| Exact::of(*rate).in_unit_interval())
-            || !target.at_most(&ONE_AT_EVERY_SCALE)
-        {
-            return None;
-        }
-        let vat_factor = Exact::ONE.plus(Exact::of(terms.vat_rate))?;
-        let spread = subscription.map_or(Exact::ONE, |(_, units)| Exact::whole(i128::from(units)));
-        let shipping = Exact::of(terms.shipping_incl_vat);
-        let shipping_less_levies = shipping.minus(Exact::of(terms.levies_incl_vat))?;
-        let kept_share = Exact::ONE.minus(Exact::of(operational.returns_provision_rate))?;
-        let dsf = dsf_rate.map_or(Exact::ZERO, Exact::of);
-        // (1 + VAT) × the costs that do not depend on the price: fulfilment, the fee on the
-        // marketplace's part of it, handling, storage and the product.
-        let fixed_costs = Exact::of(fulfilment_fee)
-            .plus(dsf.times(Exact::of(marketplace_fulfilment_fee))?)?
-            .plus(Exact::of(operational.handling_excl_vat))?
-            .plus(Exact::of(operational.storage_excl_vat))?
-            .plus(Exact::of(cost))?
-            .times(vat_factor)?;
-        let mut margin_at_zero = kept_share
-            .times(shipping_less_levies)?
-            .minus(fixed_costs)?
-            .times(spread)?;
-        if let Some((monthly, _)) = subscription {
-            margin_at_zero = margin_at_zero.minus(vat_factor.times(Exact::of(monthly))?)?;
-        }
-        Some(Crossing {
-            vat_factor,
-            spread,
-            revenue_at_zero: spread.times(shipping_less_levies)?,
-            revenue_slope: spread,
-            margin_at_zero_before_commission: margin_at_zero,
-            margin_slope_before_commission: kept_share.times(spread)?,
-            commission_with_fee: Exact::ONE.plus(dsf)?,
-            rate: Exact::of(rule.rate),
-            minimum: Exact::of(rule.minimum_excl_vat),
-            shipping,
-            base: schedule.commission_base,
-        })
-    }
-
-    /// The commission base at price `x` as `(slope × x + at_zero) / divisor`, the divisor
-    /// being `1 + VAT` for a base excl. VAT and 1 otherwise, and `(1 + VAT) / divisor`, what
-    /// the commission is multiplied by in the scaled margin.
-    fn base(&self) -> (Exact, Exact, Exact, Exact) {
-        match self.base {
-            CommissionBase::PricePlusShippingInclVat => {
-                (Exact::ONE, self.shipping, Exact::ONE, self.vat_factor)
-            }
-            CommissionBase::PricePlusShippingExclVat => {
-                (Exact::ONE, self.shipping, self.vat_factor, Exact::ONE)
-            }
-            CommissionBase::PriceInclVat => (Exact::ONE, Exact::ZERO, Exact::ONE, self.vat_factor),
-        }
-    }
-
-    /// The decimal solve's loop over the regimes, exactly; `None` when a decision or the
-    /// cent is too close to call.
-    fn start(&self, target_rate: Decimal) -> Option<Start> {
-        let target = Exact::of(target_rate);
-        let (base_slope, base_at_zero, base_divisor, commission_scale) = self.base();
-        // 0.01 × (1 + VAT) × spread and the price limit, against the scaled denominator.
-        let slope_floor = self
-            .vat_factor
-            .times(self.spread)?
-            .times(Exact { units: 1, scale: 2 })?;
-        let price_limit = Exact::whole(PRICE_LIMIT);
-        for regime in [CommissionRegime::Proportional, CommissionRegime::Minimum] {
-            // (1 + VAT) × the commission at price x: commission_slope × x + commission_at_zero.
-            let (commission_slope, commission_at_zero) = match regime {
-                CommissionRegime::Minimum => (Exact::ZERO, self.vat_factor.times(self.minimum)?),
-                _ => (
-                    self.rate.times(base_slope)?.times(commission_scale)?,
-                    self.rate.times(base_at_zero)?.times(commission_scale)?,
-                ),
-            };
-            let with_fee = |commission: Exact| {
-                self.commission_with_fee
-                    .times(commission)?
-                    .times(self.spread)
-            };
-            let margin_at_zero = self
-                .margin_at_zero_before_commission
-                .minus(with_fee(commission_at_zero)?)?;
-            let margin_slope = self
-                .margin_slope_before_commission
-                .minus(with_fee(commission_slope)?)?;
-            // The crossing is numerator / denominator; the decimal computation's denominator
-            // is this one divided by (1 + VAT) × spread, its sign decides whether the regime
-            // can reach the target at all.
-            let numerator = target.times(self.revenue_at_zero)?.minus(margin_at_zero)?;
-            let denominator = margin_slope.minus(target.times(self.revenue_slope)?)?;
-            if denominator.magnitude().compare(slope_floor)? == Ordering::Less {
-                return None;
-            }
-            if denominator.units < 0 {
-                continue;
-            }
-            if numerator
-                .magnitude()
-                .compare(price_limit.times(denominator)?)?
-                == Ordering::Greater
-            {
-                return None;
-            }
-            // The proportional commission at the crossing less the minimum, both times
-            // divisor × denominator.
-            let gap = self
-                .rate
-                .times(
-                    base_slope
-                        .times(numerator)?
-                        .plus(base_at_zero.times(denominator)?)?,
-                )?
-                .minus(self.minimum.times(base_divisor)?.times(denominator)?)?;
-            if !gap.clearly_beyond(base_divisor.times(denominator)?)? {
-                return None;
-            }
-            let regime_holds = match regime {
-                CommissionRegime::Proportional => gap.units > 0,
-                _ => gap.units < 0,
-            };
-            if regime_holds {
-                let (numerator, denominator) = numerator.aligned(denominator)?;
-                return first_cent(numerator, denominator).map(Some);
-            }
-        }
-        Some(None)
-    }
-}
-
-/// The first whole cent at or above `numerator / denominator` (money units, `denominator`
-/// positive), at least one cent; `None` within [`UNDECIDED_WITHIN_INVERSE_CENTS`] of a cent.
-fn first_cent(numerator: i128, denominator: i128) -> Option<Decimal> {
-    let in_cents = product(numerator, 100)?;
-    let below = in_cents.div_euclid(denominator);
-    let past = in_cents.rem_euclid(denominator);
-    if product(past, UNDECIDED_WITHIN_INVERSE_CENTS)? <= denominator
-        || product(denominator - past, UNDECIDED_WITHIN_INVERSE_CENTS)? <= denominator
-    {
-        return None;
-    }
-    // Below 10^8 cents by the price limit.
-    let cents = i64::try_from(below + 1).ok()?.max(1);
-    Some(Decimal::new(cents, money::CENT_DP))
-}
-
-/// The walk's test, whether the margin as charged at a whole-cent price reaches the target
-/// share of revenue, in `i64` ten-thousandths of the money unit: each line rounded to the
-/// cent as [`money::charged_excl_vat`], [`money::charged_product`] and [`money::charged`]
-/// round it, the margin summed and compared exactly as the decimals are.
-///
-/// Why it gives the decimal walk's answer: a line as charged is the exact value rounded half
-/// away from zero to the cent (a product of mantissas rounded once; the VAT extraction and
-/// the subscription's spread are quotients that [`money::rounded_quotient`] rounds as the
-/// exact quotient is rounded, within its limits, which the bounds here keep to), so rounding
-/// the exact integer product or quotient gives the same cents; sums of amounts at scales of at
-/// most 4 and the comparison with `target × revenue` are exact both ways. Only values enter
-/// the decision, so zeros' signs and scales do not matter. Built only when every amount is at
-/// most `AMOUNT_LIMIT` and has at most 4 places, every rate (and the target) at most 6, and
-/// the commission base is not a VAT-excluded amount (a 28-digit quotient multiplied and
-/// rounded again); prices above `AMOUNT_LIMIT` go back to the decimal lines.
-pub(super) struct CentWalk {
+/// The sale's terms as integers, when every amount has at most 4 places and is at most
+/// [`AMOUNT_LIMIT`] in magnitude (shipping, levies, the minimum commission, the marketplace's
+/// fulfilment fee and the subscription not negative), every rate (VAT, commission, digital
+/// services fee, returns provision) has at most 6 places and lies in `[0, 1]`, and the target
+/// has at most 6 places and lies in `[-1, 1]`.
+pub(super) struct IntegerTerms {
     shipping: i64,
     levies: i64,
     /// `10^6 × (1 + VAT)`.
     vat_factor: i64,
     commission_rate: i64,
     commission_minimum: i64,
-    /// Whether the commission base includes the shipping.
-    base_includes_shipping: bool,
+    base: CommissionBase,
+    /// Zero when the fee does not apply.
     dsf_rate: i64,
     marketplace_fulfilment_fee: i64,
-    /// Fulfilment, subscription per unit, handling, storage and the product: what the
-    /// margin loses whatever the price.
+    /// Fulfilment, handling, storage and the product: what the margin loses whatever the
+    /// price, besides the subscription.
     fixed_costs: i64,
+    /// The monthly subscription and the units it is spread over (0 and 1 without one).
+    monthly_subscription: i64,
+    spread: i64,
+    /// The subscription per unit as charged: the exact quotient rounded to the cent, as
+    /// `rounded_quotient` rounds it (a divisor of at most `100 × 2^32`, within its limit).
+    subscription_per_unit: i64,
     returns_provision_rate: i64,
     target_rate: i64,
 }
 
-/// `value × 10^places` when that is a whole number of magnitude at most `limit`.
+/// `value × 10^places` (`places` at most [`RATE_DP`]) when that is a whole number of
+/// magnitude at most `limit`.
 fn units_at_places(value: Decimal, places: u32, limit: i64) -> Option<i64> {
+    const POWERS_OF_TEN: [i64; RATE_DP as usize + 1] =
+        [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000];
     let power = POWERS_OF_TEN[places.checked_sub(value.scale())? as usize];
-    let units = product(value.mantissa(), power)?;
-    (units.unsigned_abs() <= u128::from(limit.unsigned_abs())).then_some(units as i64)
+    let units = i64::try_from(value.mantissa()).ok()?.checked_mul(power)?;
+    (units.unsigned_abs() <= limit.unsigned_abs()).then_some(units)
 }
 
-/// Places of the walk's amounts (ten-thousandths) and rates (millionths).
-const WALK_AMOUNT_DP: u32 = 4;
-const WALK_RATE_DP: u32 = 6;
-const CENTS_TO_AMOUNT: i64 = 100;
-const RATE_ONE: i64 = 1_000_000;
-/// A rate times an amount, in cents: `10^(6 + 4 - 2)` units of the product per cent.
-const RATE_AMOUNT_PER_CENT: u64 = 100_000_000;
-
-impl CentWalk {
+impl IntegerTerms {
+    /// `fulfilment` is [`super::fulfilment_fees`]'s; `None` beyond the bounds.
     pub(super) fn new(
         terms: &SaleTerms<'_>,
         cost: Decimal,
         target_rate: Decimal,
         (fulfilment_fee, marketplace_fulfilment_fee): (Decimal, Decimal),
-    ) -> Option<CentWalk> {
-        let schedule = terms.schedule;
-        let base_includes_shipping = match schedule.commission_base {
-            CommissionBase::PricePlusShippingInclVat => true,
-            CommissionBase::PriceInclVat => false,
-            CommissionBase::PricePlusShippingExclVat => return None,
-        };
-        let amount = |value: Decimal| {
-            units_at_places(
-                value,
-                WALK_AMOUNT_DP,
-                AMOUNT_LIMIT as i64 * 10i64.pow(WALK_AMOUNT_DP),
-            )
-        };
+    ) -> Option<IntegerTerms> {
+        let amount = |value: Decimal| units_at_places(value, AMOUNT_DP, AMOUNT_LIMIT_UNITS);
         let non_negative = |value: Decimal| amount(value).filter(|units| *units >= 0);
-        let rate = |value: Decimal| {
-            units_at_places(value, WALK_RATE_DP, RATE_ONE).filter(|units| *units >= 0)
-        };
+        let rate =
+            |value: Decimal| units_at_places(value, RATE_DP, RATE_ONE).filter(|units| *units >= 0);
+        let schedule = terms.schedule;
         let rule = schedule.commission_rule(terms.category);
         let operational = terms.operational;
-        let subscription = match (
+        let (monthly_subscription, spread) = match (
             schedule.monthly_subscription_excl_vat,
             terms.expected_monthly_units,
         ) {
-            // The monthly amount spread over the units and charged: the exact quotient
-            // rounded to the cent, as `rounded_quotient` rounds it (a divisor of at most
-            // 100 × 2^32, below its limit of 10^12), in ten-thousandths.
-            (Some(monthly), Some(units)) if units > 0 => {
-                money::round_half_up(non_negative(monthly)? as u64, u64::from(units) * 100) as i64
-                    * CENTS_TO_AMOUNT
-            }
-            _ => 0,
+            (Some(monthly), Some(units)) if units > 0 => (non_negative(monthly)?, i64::from(units)),
+            _ => (0, 1),
         };
         let dsf_rate = match schedule.digital_services_fee_rate {
             Some(dsf) if terms.digital_services_fee => rate(dsf)?,
             _ => 0,
         };
-        Some(CentWalk {
+        Some(IntegerTerms {
             shipping: non_negative(terms.shipping_incl_vat)?,
             levies: non_negative(terms.levies_incl_vat)?,
             vat_factor: RATE_ONE + rate(terms.vat_rate)?,
             commission_rate: rate(rule.rate)?,
             commission_minimum: non_negative(rule.minimum_excl_vat)?,
-            base_includes_shipping,
+            base: schedule.commission_base,
             dsf_rate,
             marketplace_fulfilment_fee: non_negative(marketplace_fulfilment_fee)?,
             fixed_costs: amount(fulfilment_fee)?
-                + subscription
                 + amount(operational.handling_excl_vat)?
                 + amount(operational.storage_excl_vat)?
                 + amount(cost)?,
+            monthly_subscription,
+            spread,
+            subscription_per_unit: money::round_half_up(
+                monthly_subscription as u64,
+                spread as u64 * CENTS_TO_AMOUNT as u64,
+            ) as i64
+                * CENTS_TO_AMOUNT,
             returns_provision_rate: rate(operational.returns_provision_rate)?,
-            target_rate: units_at_places(target_rate, WALK_RATE_DP, RATE_ONE)?,
+            target_rate: units_at_places(target_rate, RATE_DP, RATE_ONE)?,
         })
     }
 
-    /// Whether the margin at `cents` reaches the target (a revenue of zero or less never
-    /// does); `None` for a price beyond the bounds, which the decimal lines then decide.
+    /// [`super::decimal_start`], bit for bit; `None` where a decision or the cent is too
+    /// close to call (see the module's documentation), which that computation then decides.
+    ///
+    /// With `X` the price in ten-thousandths and `10^6 (1 + VAT)`, rates and the target in
+    /// millionths, `10^22 (1 + VAT) × spread × (margin - target × revenue)` is
+    /// `spread × [(kept - target) 10^12 (X + S - L) - (10^6 + dsf) C(X) - dsf (10^6 + VAT)
+    /// Fm 10^6 - (10^6 + VAT) G 10^12] - (10^6 + VAT) M 10^12`, where `kept` is
+    /// `10^6 - returns rate`, `C(X)` is `10^16 (1 + VAT)` times the commission, `G` the fixed
+    /// costs and `M` the monthly subscription; its root is the crossing. With the bounds of
+    /// [`IntegerTerms`] every term is below `2 × 10^28` in magnitude, so the sums times the
+    /// spread (below `2^32`) stay below `10^38`, within an `i128`.
+    pub(super) fn start(&self) -> Option<Start> {
+        let wide = i128::from;
+        let million = wide(RATE_ONE);
+        let vat_factor = wide(self.vat_factor);
+        let spread = wide(self.spread);
+        let net_of_target = wide(RATE_ONE - self.returns_provision_rate - self.target_rate);
+        let with_fee = wide(RATE_ONE + self.dsf_rate);
+        let shipping_less_levies = wide(self.shipping - self.levies);
+        let costs =
+            wide(self.dsf_rate) * vat_factor * wide(self.marketplace_fulfilment_fee) * million
+                + vat_factor * wide(self.fixed_costs) * million * million;
+        let subscription = vat_factor * wide(self.monthly_subscription) * million * million;
+        // The commission base is (X + at_zero) / divisor, the divisor 10^6 (1 + VAT) for a
+        // base excluding VAT and 10^6 otherwise; 10^16 (1 + VAT) × the rate times the base
+        // is then `commission_per_unit × (X + at_zero)`, the divisor cancelling (1 + VAT).
+        let rate = wide(self.commission_rate);
+        let (base_at_zero, base_divisor, commission_per_unit) = match self.base {
+            CommissionBase::PricePlusShippingInclVat => {
+                (wide(self.shipping), million, rate * vat_factor)
+            }
+            CommissionBase::PricePlusShippingExclVat => {
+                (wide(self.shipping), vat_factor, rate * million)
+            }
+            CommissionBase::PriceInclVat => (0, million, rate * vat_factor),
+        };
+        // The decimal denominator is `slope / (10^12 (10^6 + VAT) spread)`, at least 0.01:
+        // 100 × slope at least this.
+        let slope_floor = million * million * vat_factor * spread;
+        for regime in [CommissionRegime::Proportional, CommissionRegime::Minimum] {
+            // C(X) = commission_slope × X + commission_at_zero.
+            let (commission_slope, commission_at_zero) = match regime {
+                CommissionRegime::Minimum => {
+                    (0, vat_factor * wide(self.commission_minimum) * million)
+                }
+                _ => (commission_per_unit, commission_per_unit * base_at_zero),
+            };
+            let slope = spread * (net_of_target * million * million - with_fee * commission_slope);
+            if slope.abs() * 100 < slope_floor {
+                return None;
+            }
+            if slope < 0 {
+                continue;
+            }
+            let numerator = subscription
+                - spread
+                    * (net_of_target * million * million * shipping_less_levies
+                        - with_fee * commission_at_zero
+                        - costs);
+            // The crossing, X = numerator / slope, in cents: numerator / (100 slope).
+            let per_cent = slope * 100;
+            let below = numerator.div_euclid(per_cent);
+            if below.abs() > PRICE_LIMIT_CENTS {
+                return None;
+            }
+            // The proportional commission at the crossing less the minimum is
+            // gap / (10^4 × slope × divisor); it must be at least 10^-8 of a money unit
+            // from zero for the decimal computation's comparison to be known.
+            let gap = rate
+                .checked_mul(numerator.checked_add(base_at_zero.checked_mul(slope)?)?)?
+                .checked_sub(
+                    wide(self.commission_minimum)
+                        .checked_mul(base_divisor)?
+                        .checked_mul(slope)?,
+                )?;
+            if gap
+                .checked_abs()?
+                .checked_mul(UNDECIDED_WITHIN_INVERSE / 10_000)?
+                <= slope.checked_mul(base_divisor)?
+            {
+                return None;
+            }
+            let regime_holds = match regime {
+                CommissionRegime::Proportional => gap > 0,
+                _ => gap < 0,
+            };
+            if regime_holds {
+                return first_cent(numerator, per_cent, below).map(Some);
+            }
+        }
+        Some(None)
+    }
+
+    /// Whether the margin as charged at `cents` reaches the target (a revenue of zero or less
+    /// never does), as the decimal lines answer (see the module's documentation); `None` for a
+    /// commission base excluding VAT and a price beyond the bounds, which they then decide.
     pub(super) fn reaches(&self, cents: i128) -> Option<bool> {
+        let base_includes_shipping = match self.base {
+            CommissionBase::PricePlusShippingInclVat => true,
+            CommissionBase::PriceInclVat => false,
+            CommissionBase::PricePlusShippingExclVat => return None,
+        };
         let price = i64::try_from(cents)
             .ok()
-            .filter(|cents| (1..=AMOUNT_LIMIT as i64 * CENTS_TO_AMOUNT).contains(cents))?
+            .filter(|cents| (1..=AMOUNT_LIMIT * CENTS_TO_AMOUNT).contains(cents))?
             * CENTS_TO_AMOUNT;
         let revenue_incl_vat = price + self.shipping - self.levies;
         if revenue_incl_vat <= 0 {
             return Some(false);
         }
-        // (revenue incl. VAT / 10^4) / (factor / 10^6) in cents.
+        // (revenue incl. VAT / 10^4) / (factor / 10^6), in cents.
         let revenue_cents = money::round_half_up(
-            revenue_incl_vat as u64 * 10u64.pow(WALK_AMOUNT_DP),
+            revenue_incl_vat as u64 * 10u64.pow(AMOUNT_DP),
             self.vat_factor as u64,
         ) as i64;
         if revenue_cents == 0 {
@@ -547,7 +277,7 @@ impl CentWalk {
             money::round_half_up(rate as u64 * amount as u64, RATE_AMOUNT_PER_CENT) as i64
                 * CENTS_TO_AMOUNT
         };
-        let base = if self.base_includes_shipping {
+        let base = if base_includes_shipping {
             price + self.shipping
         } else {
             price
@@ -556,13 +286,30 @@ impl CentWalk {
         let digital_services_fee =
             charged(self.dsf_rate, commission + self.marketplace_fulfilment_fee);
         let returns_provision = charged(self.returns_provision_rate, revenue);
-        let net_margin =
-            revenue - commission - digital_services_fee - returns_provision - self.fixed_costs;
+        let net_margin = revenue
+            - commission
+            - digital_services_fee
+            - self.subscription_per_unit
+            - returns_provision
+            - self.fixed_costs;
         Some(
             i128::from(net_margin) * i128::from(RATE_ONE)
                 >= i128::from(self.target_rate) * i128::from(revenue),
         )
     }
+}
+
+/// The first whole cent at or above `numerator / per_cent` (`per_cent` positive, `below` the
+/// floor of the quotient), at least one cent; `None` within `10^-8` of a money unit of a cent.
+fn first_cent(numerator: i128, per_cent: i128, below: i128) -> Option<Decimal> {
+    let past = numerator - below * per_cent;
+    if past * UNDECIDED_WITHIN_INVERSE_CENTS <= per_cent
+        || (per_cent - past) * UNDECIDED_WITHIN_INVERSE_CENTS <= per_cent
+    {
+        return None;
+    }
+    // At most 10^8 + 1 cents by the price bound.
+    Some(Decimal::new((below as i64 + 1).max(1), money::CENT_DP))
 }
 
 #[cfg(test)]
@@ -574,6 +321,16 @@ mod tests {
     use crate::margin::{
         Fulfilment, MarginError, OperationalCosts, channel_fees, decimal_start, fulfilment_fees,
     };
+
+    /// The integer start, `None` where it leaves the start to the decimal computation.
+    fn exact_start(
+        terms: &SaleTerms<'_>,
+        cost: Decimal,
+        target: Decimal,
+        fulfilment: (Decimal, Decimal),
+    ) -> Option<Start> {
+        IntegerTerms::new(terms, cost, target, fulfilment)?.start()
+    }
     use proptest::prelude::*;
     use rust_decimal_macros::dec;
 
@@ -786,7 +543,7 @@ mod tests {
             let schedule = schedules.in_force(Channel::Amazon, AT).unwrap();
             let terms = terms(&sale, schedule);
             let fulfilment = fulfilment_fees(&terms).unwrap();
-            let Some(walk) = CentWalk::new(&terms, sale.cost, sale.target, fulfilment) else {
+            let Some(walk) = IntegerTerms::new(&terms, sale.cost, sale.target, fulfilment) else {
                 return Ok(());
             };
             let near_crossing = exact_start(&terms, sale.cost, sale.target, fulfilment)
