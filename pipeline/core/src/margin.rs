@@ -207,10 +207,6 @@ fn lines(
     precision: Precision,
     regime: CommissionRegime,
 ) -> Result<ChannelFees, MarginError> {
-    let round = |amount: Decimal| match precision {
-        Precision::Charged => money::charged(amount),
-        Precision::Exact => amount,
-    };
     let rounded_product = |a: Decimal, b: Decimal| match precision {
         Precision::Charged => money::charged_product(a, b),
         Precision::Exact => a * b,
@@ -244,7 +240,16 @@ fn lines(
         schedule.monthly_subscription_excl_vat,
         terms.expected_monthly_units,
     ) {
-        (Some(monthly), Some(units)) if units > 0 => round(monthly / Decimal::from(units)),
+        (Some(monthly), Some(units)) if units > 0 => match precision {
+            // `charged(monthly / units)` as `charged_excl_vat` computes its own: the quotient
+            // rounded to the cent at once (`rounded_quotient`, bit for bit `fixed` of the
+            // 28-digit quotient), then padded, without the 28-digit division.
+            Precision::Charged => money::fixed(
+                money::rounded_quotient(monthly, Decimal::from(units), money::CENT_DP),
+                money::MONEY_SCALE,
+            ),
+            Precision::Exact => monthly / Decimal::from(units),
+        },
         _ => Decimal::ZERO,
     };
     let operational = terms.operational;
