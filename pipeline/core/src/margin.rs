@@ -283,11 +283,19 @@ fn fulfilment_fees(terms: &SaleTerms<'_>) -> Result<(Decimal, Decimal), MarginEr
     })
 }
 
-/// The channel's lines for one unit sold at `price_incl_vat` (levies included).
+/// The channel's lines for one unit sold at `price_incl_vat` (levies included), in integers
+/// when the terms and price are of ordinary size ([`solve::IntegerTerms::channel_fees`], bit
+/// for bit the decimal lines).
 pub fn channel_fees(
     terms: &SaleTerms<'_>,
     price_incl_vat: Decimal,
 ) -> Result<ChannelFees, MarginError> {
+    let fulfilment = fulfilment_fees(terms)?;
+    if let Some(fees) = solve::IntegerTerms::new(terms, fulfilment)
+        .and_then(|integer| integer.channel_fees(terms, price_incl_vat, fulfilment))
+    {
+        return Ok(fees);
+    }
     let fees = lines(
         terms,
         price_incl_vat,
@@ -375,8 +383,12 @@ pub fn price_for_margin_rate(
     let cost = product_cost.unit_cost_excl_vat;
     // The only error the lines can raise, raised first as the decimal solve raised it.
     let fulfilment = fulfilment_fees(terms)?;
-    let integer = solve::IntegerTerms::new(terms, cost, target_rate, fulfilment);
-    let start = match integer.as_ref().and_then(solve::IntegerTerms::start) {
+    let integer =
+        solve::IntegerTerms::new(terms, fulfilment).zip(solve::Goal::new(cost, target_rate));
+    let start = match integer
+        .as_ref()
+        .and_then(|(integer, goal)| integer.start(goal))
+    {
         Some(start) => start,
         None => decimal_start(terms, cost, target_rate)?,
     };
@@ -389,7 +401,10 @@ pub fn price_for_margin_rate(
     // The net margin against the target share of revenue: the margin rate and ROI that
     // `margin` also computes (two divisions) are not needed to compare.
     let reaches = |cents: i128| -> Result<bool, MarginError> {
-        if let Some(reaches) = integer.as_ref().and_then(|integer| integer.reaches(cents)) {
+        if let Some(reaches) = integer
+            .as_ref()
+            .and_then(|(integer, goal)| integer.reaches(goal, cents))
+        {
             return Ok(reaches);
         }
         match channel_fees(terms, price_of(cents)) {

@@ -37,7 +37,7 @@
 
 use rust_decimal::Decimal;
 
-use super::{CommissionRegime, SaleTerms};
+use super::{ChannelFees, CommissionRegime, SaleTerms};
 use crate::fees::CommissionBase;
 use crate::money;
 
@@ -79,18 +79,47 @@ pub(super) struct IntegerTerms {
     base: CommissionBase,
     /// Zero when the fee does not apply.
     dsf_rate: i64,
+    dsf_applies: bool,
     marketplace_fulfilment_fee: i64,
-    /// Fulfilment, handling, storage and the product: what the margin loses whatever the
-    /// price, besides the subscription.
+    /// Fulfilment, handling and storage: what the margin loses whatever the price, besides
+    /// the subscription and the product.
     fixed_costs: i64,
     /// The monthly subscription and the units it is spread over (0 and 1 without one).
     monthly_subscription: i64,
     spread: i64,
+    subscription_applies: bool,
     /// The subscription per unit as charged: the exact quotient rounded to the cent, as
     /// `rounded_quotient` rounds it (a divisor of at most `100 × 2^32`, within its limit).
     subscription_per_unit: i64,
     returns_provision_rate: i64,
+}
+
+/// What the reprice solve aims at: the product cost in ten-thousandths (at most the amount
+/// bound) and the target margin rate in millionths (in `[-1, 1]`).
+pub(super) struct Goal {
+    cost: i64,
     target_rate: i64,
+}
+
+impl Goal {
+    pub(super) fn new(cost: Decimal, target_rate: Decimal) -> Option<Goal> {
+        Some(Goal {
+            cost: units_at_places(cost, AMOUNT_DP, AMOUNT_LIMIT_UNITS)?,
+            target_rate: units_at_places(target_rate, RATE_DP, RATE_ONE)?,
+        })
+    }
+}
+
+/// The lines as charged at one price that depend on it, in ten-thousandths, each a whole
+/// number of cents.
+struct ChargedLines {
+    /// Positive.
+    revenue: i64,
+    proportional_commission: i64,
+    /// The proportional commission raised to the minimum.
+    commission: i64,
+    digital_services_fee: i64,
+    returns_provision: i64,
 }
 
 /// `value × 10^places` (`places` at most [`RATE_DP`]) when that is a whole number of
@@ -107,8 +136,6 @@ impl IntegerTerms {
     /// `fulfilment` is [`super::fulfilment_fees`]'s; `None` beyond the bounds.
     pub(super) fn new(
         terms: &SaleTerms<'_>,
-        cost: Decimal,
-        target_rate: Decimal,
         (fulfilment_fee, marketplace_fulfilment_fee): (Decimal, Decimal),
     ) -> Option<IntegerTerms> {
         let amount = |value: Decimal| units_at_places(value, AMOUNT_DP, AMOUNT_LIMIT_UNITS);
@@ -118,16 +145,18 @@ impl IntegerTerms {
         let schedule = terms.schedule;
         let rule = schedule.commission_rule(terms.category);
         let operational = terms.operational;
-        let (monthly_subscription, spread) = match (
+        let (monthly_subscription, spread, subscription_applies) = match (
             schedule.monthly_subscription_excl_vat,
             terms.expected_monthly_units,
         ) {
-            (Some(monthly), Some(units)) if units > 0 => (non_negative(monthly)?, i64::from(units)),
-            _ => (0, 1),
+            (Some(monthly), Some(units)) if units > 0 => {
+                (non_negative(monthly)?, i64::from(units), true)
+            }
+            _ => (0, 1, false),
         };
-        let dsf_rate = match schedule.digital_services_fee_rate {
-            Some(dsf) if terms.digital_services_fee => rate(dsf)?,
-            _ => 0,
+        let (dsf_rate, dsf_applies) = match schedule.digital_services_fee_rate {
+            Some(dsf) if terms.digital_services_fee => (rate(dsf)?, true),
+            _ => (0, false),
         };
         Some(IntegerTerms {
             shipping: non_negative(terms.shipping_incl_vat)?,
@@ -137,20 +166,20 @@ impl IntegerTerms {
             commission_minimum: non_negative(rule.minimum_excl_vat)?,
             base: schedule.commission_base,
             dsf_rate,
+            dsf_applies,
             marketplace_fulfilment_fee: non_negative(marketplace_fulfilment_fee)?,
             fixed_costs: amount(fulfilment_fee)?
                 + amount(operational.handling_excl_vat)?
-                + amount(operational.storage_excl_vat)?
-                + amount(cost)?,
+                + amount(operational.storage_excl_vat)?,
             monthly_subscription,
             spread,
+            subscription_applies,
             subscription_per_unit: money::round_half_up(
                 monthly_subscription as u64,
                 spread as u64 * CENTS_TO_AMOUNT as u64,
             ) as i64
                 * CENTS_TO_AMOUNT,
             returns_provision_rate: rate(operational.returns_provision_rate)?,
-            target_rate: units_at_places(target_rate, RATE_DP, RATE_ONE)?,
         })
     }
 
@@ -165,17 +194,17 @@ impl IntegerTerms {
     /// costs and `M` the monthly subscription; its root is the crossing. With the bounds of
     /// [`IntegerTerms`] every term is below `2 × 10^28` in magnitude, so the sums times the
     /// spread (below `2^32`) stay below `10^38`, within an `i128`.
-    pub(super) fn start(&self) -> Option<Start> {
+    pub(super) fn start(&self, goal: &Goal) -> Option<Start> {
         let wide = i128::from;
         let million = wide(RATE_ONE);
         let vat_factor = wide(self.vat_factor);
         let spread = wide(self.spread);
-        let net_of_target = wide(RATE_ONE - self.returns_provision_rate - self.target_rate);
+        let net_of_target = wide(RATE_ONE - self.returns_provision_rate - goal.target_rate);
         let with_fee = wide(RATE_ONE + self.dsf_rate);
         let shipping_less_levies = wide(self.shipping - self.levies);
         let costs =
             wide(self.dsf_rate) * vat_factor * wide(self.marketplace_fulfilment_fee) * million
-                + vat_factor * wide(self.fixed_costs) * million * million;
+                + vat_factor * wide(self.fixed_costs + goal.cost) * million * million;
         let subscription = vat_factor * wide(self.monthly_subscription) * million * million;
         // The commission base is (X + at_zero) / divisor, the divisor 10^6 (1 + VAT) for a
         // base excluding VAT and 10^6 otherwise; 10^16 (1 + VAT) × the rate times the base
@@ -247,22 +276,18 @@ impl IntegerTerms {
         Some(None)
     }
 
-    /// Whether the margin as charged at `cents` reaches the target (a revenue of zero or less
-    /// never does), as the decimal lines answer (see the module's documentation); `None` for a
-    /// commission base excluding VAT and a price beyond the bounds, which they then decide.
-    pub(super) fn reaches(&self, cents: i128) -> Option<bool> {
-        let base_includes_shipping = match self.base {
-            CommissionBase::PricePlusShippingInclVat => true,
-            CommissionBase::PriceInclVat => false,
+    /// The lines as charged at `price` (ten-thousandths, not negative), as the decimal lines
+    /// compute them (see the module's documentation); `None` for a revenue of zero or less,
+    /// and for a commission base excluding VAT, which the decimal lines then compute.
+    fn charged_lines(&self, price: i64) -> Option<ChargedLines> {
+        let base = match self.base {
+            CommissionBase::PricePlusShippingInclVat => price + self.shipping,
+            CommissionBase::PriceInclVat => price,
             CommissionBase::PricePlusShippingExclVat => return None,
         };
-        let price = i64::try_from(cents)
-            .ok()
-            .filter(|cents| (1..=AMOUNT_LIMIT * CENTS_TO_AMOUNT).contains(cents))?
-            * CENTS_TO_AMOUNT;
         let revenue_incl_vat = price + self.shipping - self.levies;
         if revenue_incl_vat <= 0 {
-            return Some(false);
+            return None;
         }
         // (revenue incl. VAT / 10^4) / (factor / 10^6), in cents.
         let revenue_cents = money::round_half_up(
@@ -270,32 +295,129 @@ impl IntegerTerms {
             self.vat_factor as u64,
         ) as i64;
         if revenue_cents == 0 {
-            return Some(false);
+            return None;
         }
         let revenue = revenue_cents * CENTS_TO_AMOUNT;
         let charged = |rate: i64, amount: i64| {
             money::round_half_up(rate as u64 * amount as u64, RATE_AMOUNT_PER_CENT) as i64
                 * CENTS_TO_AMOUNT
         };
-        let base = if base_includes_shipping {
-            price + self.shipping
-        } else {
-            price
+        let proportional_commission = charged(self.commission_rate, base);
+        let commission = proportional_commission.max(self.commission_minimum);
+        Some(ChargedLines {
+            revenue,
+            proportional_commission,
+            commission,
+            digital_services_fee: charged(
+                self.dsf_rate,
+                commission + self.marketplace_fulfilment_fee,
+            ),
+            returns_provision: charged(self.returns_provision_rate, revenue),
+        })
+    }
+
+    /// Whether the margin as charged at `cents` reaches the goal (a revenue of zero or less
+    /// never does), as the decimal lines answer; `None` for a commission base excluding VAT
+    /// and a price beyond the bounds, which they then decide.
+    pub(super) fn reaches(&self, goal: &Goal, cents: i128) -> Option<bool> {
+        if self.base == CommissionBase::PricePlusShippingExclVat {
+            return None;
+        }
+        let price = i64::try_from(cents)
+            .ok()
+            .filter(|cents| (1..=AMOUNT_LIMIT * CENTS_TO_AMOUNT).contains(cents))?
+            * CENTS_TO_AMOUNT;
+        let Some(lines) = self.charged_lines(price) else {
+            return Some(false);
         };
-        let commission = charged(self.commission_rate, base).max(self.commission_minimum);
-        let digital_services_fee =
-            charged(self.dsf_rate, commission + self.marketplace_fulfilment_fee);
-        let returns_provision = charged(self.returns_provision_rate, revenue);
-        let net_margin = revenue
-            - commission
-            - digital_services_fee
+        let net_margin = lines.revenue
+            - lines.commission
+            - lines.digital_services_fee
             - self.subscription_per_unit
-            - returns_provision
-            - self.fixed_costs;
+            - lines.returns_provision
+            - self.fixed_costs
+            - goal.cost;
         Some(
             i128::from(net_margin) * i128::from(RATE_ONE)
-                >= i128::from(self.target_rate) * i128::from(revenue),
+                >= i128::from(goal.target_rate) * i128::from(lines.revenue),
         )
+    }
+
+    /// [`super::channel_fees`] at `price_incl_vat`, bit for bit, each line as charged built
+    /// as the money helpers build it (the cents padded to the money scale) or, a zero or a
+    /// line the terms take as they are, taken or computed as the decimal lines do; `None` for
+    /// a price beyond the bounds, a revenue of zero or less (an error there) and a commission
+    /// base excluding VAT, which the decimal lines then compute.
+    pub(super) fn channel_fees(
+        &self,
+        terms: &SaleTerms<'_>,
+        price_incl_vat: Decimal,
+        (fulfilment_fee, marketplace_fulfilment_fee): (Decimal, Decimal),
+    ) -> Option<ChannelFees> {
+        let price = units_at_places(price_incl_vat, AMOUNT_DP, AMOUNT_LIMIT_UNITS)
+            .filter(|price| *price >= 0)?;
+        let lines = self.charged_lines(price)?;
+        let money_of = |units: i64| Decimal::new(units, money::MONEY_SCALE);
+        let schedule = terms.schedule;
+        let rule = schedule.commission_rule(terms.category);
+        let revenue_excl_vat = money_of(lines.revenue);
+        let charged_or = |units: i64, decimal: &dyn Fn() -> Decimal| {
+            if units > 0 {
+                money_of(units)
+            } else {
+                decimal()
+            }
+        };
+        // `Decimal::max` keeps the proportional commission on a tie, as here.
+        let commission_excl_vat = if lines.proportional_commission >= self.commission_minimum {
+            charged_or(lines.proportional_commission, &|| {
+                money::charged_product(
+                    rule.rate,
+                    schedule.commission_base.amount(
+                        price_incl_vat,
+                        terms.shipping_incl_vat,
+                        terms.vat_rate,
+                    ),
+                )
+            })
+        } else {
+            rule.minimum_excl_vat
+        };
+        let digital_services_fee_excl_vat = match schedule.digital_services_fee_rate {
+            Some(rate) if self.dsf_applies => charged_or(lines.digital_services_fee, &|| {
+                money::charged_product(rate, commission_excl_vat + marketplace_fulfilment_fee)
+            }),
+            _ => Decimal::ZERO,
+        };
+        let subscription_per_unit_excl_vat = match (
+            schedule.monthly_subscription_excl_vat,
+            terms.expected_monthly_units,
+        ) {
+            (Some(monthly), Some(units)) if self.subscription_applies => {
+                charged_or(self.subscription_per_unit, &|| {
+                    money::fixed(
+                        money::rounded_quotient(monthly, Decimal::from(units), money::CENT_DP),
+                        money::MONEY_SCALE,
+                    )
+                })
+            }
+            _ => Decimal::ZERO,
+        };
+        let operational = terms.operational;
+        let returns_provision = charged_or(lines.returns_provision, &|| {
+            money::charged_product(operational.returns_provision_rate, revenue_excl_vat)
+        });
+        Some(ChannelFees {
+            price_incl_vat,
+            revenue_excl_vat,
+            commission_excl_vat,
+            digital_services_fee_excl_vat,
+            fulfilment_fee_excl_vat: fulfilment_fee,
+            subscription_per_unit_excl_vat,
+            operational_cost_excl_vat: operational.handling_excl_vat
+                + operational.storage_excl_vat
+                + returns_provision,
+        })
     }
 }
 
@@ -319,7 +441,8 @@ mod tests {
     use crate::channel::Channel;
     use crate::fees::{FeeSchedule, FeeSchedules, Parcel};
     use crate::margin::{
-        Fulfilment, MarginError, OperationalCosts, channel_fees, decimal_start, fulfilment_fees,
+        CommissionRegime, Fulfilment, MarginError, OperationalCosts, Precision, channel_fees,
+        decimal_start, fulfilment_fees, lines,
     };
 
     /// The integer start, `None` where it leaves the start to the decimal computation.
@@ -329,7 +452,7 @@ mod tests {
         target: Decimal,
         fulfilment: (Decimal, Decimal),
     ) -> Option<Start> {
-        IntegerTerms::new(terms, cost, target, fulfilment)?.start()
+        IntegerTerms::new(terms, fulfilment)?.start(&Goal::new(cost, target)?)
     }
     use proptest::prelude::*;
     use rust_decimal_macros::dec;
@@ -430,6 +553,7 @@ mod tests {
 
     fn rate(max_permille: i64) -> impl Strategy<Value = Decimal> {
         prop_oneof![
+            1 => Just(Decimal::ZERO),
             3 => (0..=max_permille).prop_map(|permille| Decimal::new(permille, 3)),
             1 => (0..=max_permille / 10).prop_map(|percent| Decimal::new(percent, 2)),
             1 => (0..=max_permille * 1000).prop_map(|millionths| Decimal::new(millionths, 6)),
@@ -522,8 +646,12 @@ mod tests {
             let schedules = grid.schedules();
             let schedule = schedules.in_force(Channel::Amazon, AT).unwrap();
             let terms = terms(&sale, schedule);
-            let decimal = decimal_start(&terms, sale.cost, sale.target).unwrap();
-            if let Some(exact) = exact_start(&terms, sale.cost, sale.target, fulfilment_fees(&terms).unwrap()) {
+            // Only where the integer path answers: elsewhere the decimal computation is what
+            // runs, and it overflows (and panics) on a target the margin's slope only just
+            // reaches, which the integer path leaves to it.
+            let fulfilment = fulfilment_fees(&terms).unwrap();
+            if let Some(exact) = exact_start(&terms, sale.cost, sale.target, fulfilment) {
+                let decimal = decimal_start(&terms, sale.cost, sale.target).unwrap();
                 prop_assert_eq!(exact, decimal, "{:?} {:?}", grid, sale);
             }
         }
@@ -543,7 +671,10 @@ mod tests {
             let schedule = schedules.in_force(Channel::Amazon, AT).unwrap();
             let terms = terms(&sale, schedule);
             let fulfilment = fulfilment_fees(&terms).unwrap();
-            let Some(walk) = IntegerTerms::new(&terms, sale.cost, sale.target, fulfilment) else {
+            let (Some(walk), Some(goal)) = (
+                IntegerTerms::new(&terms, fulfilment),
+                Goal::new(sale.cost, sale.target),
+            ) else {
                 return Ok(());
             };
             let near_crossing = exact_start(&terms, sale.cost, sale.target, fulfilment)
@@ -555,7 +686,7 @@ mod tests {
                 .flat_map(|price| offsets.iter().map(move |offset| price + offset))
                 .filter(|price| *price >= 1)
             {
-                let Some(integer) = walk.reaches(price) else {
+                let Some(integer) = walk.reaches(&goal, price) else {
                     continue;
                 };
                 let decimal = match channel_fees(&terms, Decimal::new(price as i64, 2)) {
@@ -567,6 +698,42 @@ mod tests {
                 };
                 prop_assert_eq!(integer, decimal, "at {} cents: {:?} {:?}", price, grid, sale);
             }
+        }
+    }
+
+    proptest! {
+        /// Wherever the integer lines answer, every line is the decimal lines', value and
+        /// scale and sign.
+        #[test]
+        fn integer_channel_fees_are_the_decimal_lines(
+            grid in grids(),
+            sale in sales(),
+            price in prop_oneof![amount(100_000), amount(20_000_000)],
+        ) {
+            let schedules = grid.schedules();
+            let schedule = schedules.in_force(Channel::Amazon, AT).unwrap();
+            let terms = terms(&sale, schedule);
+            let fulfilment = fulfilment_fees(&terms).unwrap();
+            let Some(integer) = IntegerTerms::new(&terms, fulfilment)
+                .and_then(|integer| integer.channel_fees(&terms, price, fulfilment))
+            else {
+                return Ok(());
+            };
+            let decimal =
+                lines(&terms, price, Precision::Charged, CommissionRegime::AsCharged).unwrap();
+            let bits = |fees: &ChannelFees| {
+                [
+                    fees.price_incl_vat,
+                    fees.revenue_excl_vat,
+                    fees.commission_excl_vat,
+                    fees.digital_services_fee_excl_vat,
+                    fees.fulfilment_fee_excl_vat,
+                    fees.subscription_per_unit_excl_vat,
+                    fees.operational_cost_excl_vat,
+                ]
+                .map(|line| line.serialize())
+            };
+            prop_assert_eq!(bits(&integer), bits(&decimal), "at {}: {:?} {:?}", price, grid, sale);
         }
     }
 
