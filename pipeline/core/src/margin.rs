@@ -291,7 +291,7 @@ pub fn channel_fees(
     price_incl_vat: Decimal,
 ) -> Result<ChannelFees, MarginError> {
     let fulfilment = fulfilment_fees(terms)?;
-    if let Some(fees) = solve::IntegerTerms::new(terms, fulfilment)
+    if let Some(fees) = solve::IntegerTerms::new(terms, fulfilment.1)
         .and_then(|integer| integer.channel_fees(terms, price_incl_vat, fulfilment))
     {
         return Ok(fees);
@@ -383,8 +383,9 @@ pub fn price_for_margin_rate(
     let cost = product_cost.unit_cost_excl_vat;
     // The only error the lines can raise, raised first as the decimal solve raised it.
     let fulfilment = fulfilment_fees(terms)?;
-    let integer =
-        solve::IntegerTerms::new(terms, fulfilment).zip(solve::Goal::new(cost, target_rate));
+    let (fulfilment_fee, marketplace_fulfilment_fee) = fulfilment;
+    let integer = solve::IntegerTerms::new(terms, marketplace_fulfilment_fee)
+        .zip(solve::Goal::new(fulfilment_fee, cost, target_rate));
     let start = match integer
         .as_ref()
         .and_then(|(integer, goal)| integer.start(goal))

@@ -81,9 +81,8 @@ pub(super) struct IntegerTerms {
     dsf_rate: i64,
     dsf_applies: bool,
     marketplace_fulfilment_fee: i64,
-    /// Fulfilment, handling and storage: what the margin loses whatever the price, besides
-    /// the subscription and the product.
-    fixed_costs: i64,
+    /// Handling and storage, the operational costs that do not depend on the price.
+    handling_and_storage: i64,
     /// The monthly subscription and the units it is spread over (0 and 1 without one).
     monthly_subscription: i64,
     spread: i64,
@@ -94,17 +93,22 @@ pub(super) struct IntegerTerms {
     returns_provision_rate: i64,
 }
 
-/// What the reprice solve aims at: the product cost in ten-thousandths (at most the amount
-/// bound) and the target margin rate in millionths (in `[-1, 1]`).
+/// What the reprice solve aims at: the fulfilment fee and product cost in ten-thousandths
+/// (each at most the amount bound), and the target margin rate in millionths (in `[-1, 1]`).
 pub(super) struct Goal {
-    cost: i64,
+    fulfilment_and_cost: i64,
     target_rate: i64,
 }
 
 impl Goal {
-    pub(super) fn new(cost: Decimal, target_rate: Decimal) -> Option<Goal> {
+    pub(super) fn new(
+        fulfilment_fee: Decimal,
+        cost: Decimal,
+        target_rate: Decimal,
+    ) -> Option<Goal> {
+        let amount = |value: Decimal| units_at_places(value, AMOUNT_DP, AMOUNT_LIMIT_UNITS);
         Some(Goal {
-            cost: units_at_places(cost, AMOUNT_DP, AMOUNT_LIMIT_UNITS)?,
+            fulfilment_and_cost: amount(fulfilment_fee)? + amount(cost)?,
             target_rate: units_at_places(target_rate, RATE_DP, RATE_ONE)?,
         })
     }
@@ -133,10 +137,11 @@ fn units_at_places(value: Decimal, places: u32, limit: i64) -> Option<i64> {
 }
 
 impl IntegerTerms {
-    /// `fulfilment` is [`super::fulfilment_fees`]'s; `None` beyond the bounds.
+    /// `marketplace_fulfilment_fee` is the part of the fulfilment fee the marketplace charges
+    /// ([`super::fulfilment_fees`]); `None` beyond the bounds.
     pub(super) fn new(
         terms: &SaleTerms<'_>,
-        (fulfilment_fee, marketplace_fulfilment_fee): (Decimal, Decimal),
+        marketplace_fulfilment_fee: Decimal,
     ) -> Option<IntegerTerms> {
         let amount = |value: Decimal| units_at_places(value, AMOUNT_DP, AMOUNT_LIMIT_UNITS);
         let non_negative = |value: Decimal| amount(value).filter(|units| *units >= 0);
@@ -168,8 +173,7 @@ impl IntegerTerms {
             dsf_rate,
             dsf_applies,
             marketplace_fulfilment_fee: non_negative(marketplace_fulfilment_fee)?,
-            fixed_costs: amount(fulfilment_fee)?
-                + amount(operational.handling_excl_vat)?
+            handling_and_storage: amount(operational.handling_excl_vat)?
                 + amount(operational.storage_excl_vat)?,
             monthly_subscription,
             spread,
@@ -204,7 +208,10 @@ impl IntegerTerms {
         let shipping_less_levies = wide(self.shipping - self.levies);
         let costs =
             wide(self.dsf_rate) * vat_factor * wide(self.marketplace_fulfilment_fee) * million
-                + vat_factor * wide(self.fixed_costs + goal.cost) * million * million;
+                + vat_factor
+                    * wide(self.handling_and_storage + goal.fulfilment_and_cost)
+                    * million
+                    * million;
         let subscription = vat_factor * wide(self.monthly_subscription) * million * million;
         // The commission base is (X + at_zero) / divisor, the divisor 10^6 (1 + VAT) for a
         // base excluding VAT and 10^6 otherwise; 10^16 (1 + VAT) × the rate times the base
@@ -335,8 +342,8 @@ impl IntegerTerms {
             - lines.digital_services_fee
             - self.subscription_per_unit
             - lines.returns_provision
-            - self.fixed_costs
-            - goal.cost;
+            - self.handling_and_storage
+            - goal.fulfilment_and_cost;
         Some(
             i128::from(net_margin) * i128::from(RATE_ONE)
                 >= i128::from(goal.target_rate) * i128::from(lines.revenue),
@@ -404,9 +411,19 @@ impl IntegerTerms {
             _ => Decimal::ZERO,
         };
         let operational = terms.operational;
-        let returns_provision = charged_or(lines.returns_provision, &|| {
-            money::charged_product(operational.returns_provision_rate, revenue_excl_vat)
-        });
+        // Handling and storage (at most 4 places each) plus a positive provision: the sum at
+        // the money scale, the largest of the three scales, as the decimal sum gives it; a
+        // zero provision or total goes through the decimal sum.
+        let operational_cost = self.handling_and_storage + lines.returns_provision;
+        let operational_cost_excl_vat = if lines.returns_provision > 0 && operational_cost != 0 {
+            money_of(operational_cost)
+        } else {
+            operational.handling_excl_vat
+                + operational.storage_excl_vat
+                + charged_or(lines.returns_provision, &|| {
+                    money::charged_product(operational.returns_provision_rate, revenue_excl_vat)
+                })
+        };
         Some(ChannelFees {
             price_incl_vat,
             revenue_excl_vat,
@@ -414,9 +431,7 @@ impl IntegerTerms {
             digital_services_fee_excl_vat,
             fulfilment_fee_excl_vat: fulfilment_fee,
             subscription_per_unit_excl_vat,
-            operational_cost_excl_vat: operational.handling_excl_vat
-                + operational.storage_excl_vat
-                + returns_provision,
+            operational_cost_excl_vat,
         })
     }
 }
@@ -452,7 +467,7 @@ mod tests {
         target: Decimal,
         fulfilment: (Decimal, Decimal),
     ) -> Option<Start> {
-        IntegerTerms::new(terms, fulfilment)?.start(&Goal::new(cost, target)?)
+        IntegerTerms::new(terms, fulfilment.1)?.start(&Goal::new(fulfilment.0, cost, target)?)
     }
     use proptest::prelude::*;
     use rust_decimal_macros::dec;
@@ -672,8 +687,8 @@ mod tests {
             let terms = terms(&sale, schedule);
             let fulfilment = fulfilment_fees(&terms).unwrap();
             let (Some(walk), Some(goal)) = (
-                IntegerTerms::new(&terms, fulfilment),
-                Goal::new(sale.cost, sale.target),
+                IntegerTerms::new(&terms, fulfilment.1),
+                Goal::new(fulfilment.0, sale.cost, sale.target),
             ) else {
                 return Ok(());
             };
@@ -714,7 +729,7 @@ mod tests {
             let schedule = schedules.in_force(Channel::Amazon, AT).unwrap();
             let terms = terms(&sale, schedule);
             let fulfilment = fulfilment_fees(&terms).unwrap();
-            let Some(integer) = IntegerTerms::new(&terms, fulfilment)
+            let Some(integer) = IntegerTerms::new(&terms, fulfilment.1)
                 .and_then(|integer| integer.channel_fees(&terms, price, fulfilment))
             else {
                 return Ok(());
