@@ -255,32 +255,52 @@ impl IntegerTerms {
             if below.abs() > PRICE_LIMIT_CENTS {
                 return None;
             }
-            // The proportional commission at the crossing less the minimum is
-            // gap / (10^4 × slope × divisor); it must be at least 10^-8 of a money unit
-            // from zero for the decimal computation's comparison to be known.
-            let gap = rate
-                .checked_mul(numerator.checked_add(base_at_zero.checked_mul(slope)?)?)?
-                .checked_sub(
-                    wide(self.commission_minimum)
-                        .checked_mul(base_divisor)?
-                        .checked_mul(slope)?,
-                )?;
-            if gap
-                .checked_abs()?
-                .checked_mul(UNDECIDED_WITHIN_INVERSE / 10_000)?
-                <= slope.checked_mul(base_divisor)?
-            {
-                return None;
-            }
+            let above_minimum =
+                self.commission_above_minimum(numerator, slope, below, base_at_zero, base_divisor)?;
             let regime_holds = match regime {
-                CommissionRegime::Proportional => gap > 0,
-                _ => gap < 0,
+                CommissionRegime::Proportional => above_minimum,
+                _ => !above_minimum,
             };
             if regime_holds {
                 return first_cent(numerator, per_cent, below).map(Some);
             }
         }
         Some(None)
+    }
+
+    /// Whether the proportional commission at the crossing `numerator / slope` (price in
+    /// ten-thousandths, its floor in cents `below`) is above the minimum, `None` when it is
+    /// within `10^-8` of a money unit of it, where the decimal computation's comparison is not
+    /// known. With `X` a price in ten-thousandths, the commission less the minimum is
+    /// `(rate × (X + at_zero) - minimum × divisor) / (10^4 × divisor)`, increasing in `X`: its
+    /// values at the crossing's cent and the next usually decide, in products that fit an
+    /// `i128`; near the minimum, the crossing's own value decides.
+    fn commission_above_minimum(
+        &self,
+        numerator: i128,
+        slope: i128,
+        below: i128,
+        base_at_zero: i128,
+        base_divisor: i128,
+    ) -> Option<bool> {
+        let rate = i128::from(self.commission_rate);
+        let minimum = i128::from(self.commission_minimum) * base_divisor;
+        let window = UNDECIDED_WITHIN_INVERSE / 10_000;
+        let gap_at_price = |price: i128| rate * (price + base_at_zero) - minimum;
+        if gap_at_price(below * CENTS_TO_AMOUNT as i128) * window > base_divisor {
+            return Some(true);
+        }
+        if gap_at_price((below + 1) * CENTS_TO_AMOUNT as i128) * window < -base_divisor {
+            return Some(false);
+        }
+        // The crossing's own gap, times its denominator `slope`.
+        let gap = rate
+            .checked_mul(numerator.checked_add(base_at_zero.checked_mul(slope)?)?)?
+            .checked_sub(minimum.checked_mul(slope)?)?;
+        if gap.checked_abs()?.checked_mul(window)? <= slope.checked_mul(base_divisor)? {
+            return None;
+        }
+        Some(gap > 0)
     }
 
     /// The lines as charged at `price` (ten-thousandths, not negative), as the decimal lines
