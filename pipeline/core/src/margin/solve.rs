@@ -66,9 +66,8 @@ const UNDECIDED_WITHIN_INVERSE_CENTS: i128 = UNDECIDED_WITHIN_INVERSE / 100;
 
 /// The sale's terms as integers, when every amount has at most 4 places and is at most
 /// [`AMOUNT_LIMIT`] in magnitude (shipping, levies, the minimum commission, the marketplace's
-/// fulfilment fee and the subscription not negative), every rate (VAT, commission, digital
-/// services fee, returns provision) has at most 6 places and lies in `[0, 1]`, and the target
-/// has at most 6 places and lies in `[-1, 1]`.
+/// fulfilment fee and the subscription not negative), and every rate (VAT, commission,
+/// digital services fee, returns provision) has at most 6 places and lies in `[0, 1]`.
 pub(super) struct IntegerTerms {
     shipping: i64,
     levies: i64,
@@ -196,8 +195,9 @@ impl IntegerTerms {
     /// Fm 10^6 - (10^6 + VAT) G 10^12] - (10^6 + VAT) M 10^12`, where `kept` is
     /// `10^6 - returns rate`, `C(X)` is `10^16 (1 + VAT)` times the commission, `G` the fixed
     /// costs and `M` the monthly subscription; its root is the crossing. With the bounds of
-    /// [`IntegerTerms`] every term is below `2 × 10^28` in magnitude, so the sums times the
-    /// spread (below `2^32`) stay below `10^38`, within an `i128`.
+    /// [`IntegerTerms`] and [`Goal`] every term is below `10^28` in magnitude and the bracket
+    /// below `2 × 10^28`, so times the spread (below `2^32`) it stays below `10^38`, within
+    /// an `i128`.
     pub(super) fn start(&self, goal: &Goal) -> Option<Start> {
         let wide = i128::from;
         let million = wide(RATE_ONE);
