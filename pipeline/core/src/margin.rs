@@ -455,7 +455,13 @@ fn decimal_start(
         if denominator <= Decimal::ZERO {
             continue;
         }
-        let price = (target_rate * at_zero.revenue_excl_vat - margin_at_zero) / denominator;
+        // A margin exactly as steep as the target's share, which the 28-digit lines can make
+        // a hair steeper, puts the crossing beyond any decimal: no price reaches the target.
+        let Some(price) =
+            (target_rate * at_zero.revenue_excl_vat - margin_at_zero).checked_div(denominator)
+        else {
+            continue;
+        };
         let proportional_commission = rule.rate
             * terms
                 .schedule

@@ -476,8 +476,8 @@ mod tests {
     use crate::channel::Channel;
     use crate::fees::{FeeSchedule, FeeSchedules, Parcel};
     use crate::margin::{
-        CommissionRegime, Fulfilment, MarginError, OperationalCosts, Precision, channel_fees,
-        decimal_start, fulfilment_fees, lines,
+        CommissionRegime, Fulfilment, MarginError, OperationalCosts, Precision, ProductCost,
+        channel_fees, decimal_start, fulfilment_fees, lines, price_for_margin_rate,
     };
 
     /// The integer start, `None` where it leaves the start to the decimal computation.
@@ -682,8 +682,7 @@ mod tests {
             let schedule = schedules.in_force(Channel::Amazon, AT).unwrap();
             let terms = terms(&sale, schedule);
             // Only where the integer path answers: elsewhere the decimal computation is what
-            // runs, and it overflows (and panics) on a target the margin's slope only just
-            // reaches, which the integer path leaves to it.
+            // runs.
             let fulfilment = fulfilment_fees(&terms).unwrap();
             if let Some(exact) = exact_start(&terms, sale.cost, sale.target, fulfilment) {
                 let decimal = decimal_start(&terms, sale.cost, sale.target).unwrap();
@@ -866,6 +865,44 @@ mod tests {
         assert_eq!(
             decimal_start(&terms, sale.cost, sale.target).unwrap(),
             Some(dec!(12.34))
+        );
+    }
+
+    #[test]
+    fn a_target_the_margin_only_just_cannot_outgrow_has_no_price() {
+        // Commission 7% of the price excl. VAT and a 93% target: the margin's slope is exactly
+        // the target's, which the 28-digit lines make a hair steeper; dividing by that hair
+        // overflowed a decimal and panicked.
+        let grid = Grid {
+            base: "price_plus_shipping_excl_vat",
+            rate: dec!(0.07),
+            minimum: Decimal::ZERO,
+            dsf: None,
+            monthly: None,
+            fba_fee: Decimal::ZERO,
+        };
+        let sale = Sale {
+            vat_rate: dec!(0.087),
+            shipping: Decimal::ZERO,
+            levies: Decimal::ZERO,
+            carrier: None,
+            dsf_applies: false,
+            units: None,
+            operational: OperationalCosts::NONE,
+            cost: dec!(793.14),
+            target: dec!(0.93),
+        };
+        let schedules = grid.schedules();
+        let schedule = schedules.in_force(Channel::Amazon, AT).unwrap();
+        let terms = terms(&sale, schedule);
+        let cost = ProductCost {
+            unit_cost_excl_vat: sale.cost,
+            source: "erp_standard_cost".to_owned(),
+            observed_at: AT,
+        };
+        assert_eq!(
+            price_for_margin_rate(&terms, &cost, sale.target).unwrap(),
+            None
         );
     }
 }
