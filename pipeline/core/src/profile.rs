@@ -22,6 +22,7 @@ use crate::channel::Channel;
 use crate::margin::{FulfilmentMethod, OperationalCosts};
 use crate::money::{self, exact};
 use crate::score::Factor;
+use crate::score::factors::ThresholdTexts;
 
 pub use bundle::EconomicsConfig;
 
@@ -105,7 +106,9 @@ pub struct WeightProfile {
     pub version: String,
     /// Indexed by `Factor as usize`.
     weights: [Decimal; Factor::ALL.len()],
-    pub normalisation: Normalisation,
+    /// Private, with [`ThresholdTexts`] rendered from it at load: the two cannot disagree.
+    normalisation: Normalisation,
+    threshold_texts: ThresholdTexts,
     pub freshness: FreshnessHalfLives,
     pub actions: ActionThresholds,
 }
@@ -128,6 +131,15 @@ struct RawWeight(#[serde(deserialize_with = "exact::deserialize")] Decimal);
 impl WeightProfile {
     pub fn weight(&self, factor: Factor) -> Decimal {
         self.weights[factor as usize]
+    }
+
+    pub fn normalisation(&self) -> &Normalisation {
+        &self.normalisation
+    }
+
+    /// The explanations' parts that depend only on [`Self::normalisation`].
+    pub fn threshold_texts(&self) -> &ThresholdTexts {
+        &self.threshold_texts
     }
 
     pub fn parse(file: &str, text: &str) -> Result<Self, ConfigError> {
@@ -166,6 +178,7 @@ impl WeightProfile {
             name: raw.name,
             version: raw.version,
             weights: [Decimal::ZERO; Factor::ALL.len()],
+            threshold_texts: ThresholdTexts::new(&raw.normalisation),
             normalisation: raw.normalisation,
             freshness: raw.freshness,
             actions: raw.actions,

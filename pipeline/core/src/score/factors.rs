@@ -13,7 +13,7 @@ use crate::money::{
     self, Amount, CappedShare, Fixed, Joined, LINE_CAPACITY, Percent, Piece, append, text,
     unit_interval,
 };
-use crate::profile::WeightProfile;
+use crate::profile::{Normalisation, WeightProfile};
 use crate::score::velocity::SalesRankCurve;
 use crate::score::{PriceBasis, Situation};
 
@@ -48,6 +48,55 @@ pub fn age_hours(age_ms: i64) -> Decimal {
 /// curve rather than an exponential keeps it exact in decimals and cheap.
 pub fn freshness(age_hours: Decimal, half_life_hours: Decimal) -> Decimal {
     half_life_hours / (half_life_hours + age_hours)
+}
+
+/// The parts of the factors' explanations that depend only on the weight profile's
+/// normalisation (the points where factors saturate), rendered once when the profile is
+/// loaded instead of for every record, and appended where the factors rendered them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThresholdTexts {
+    /// `"; full score at 25.0% and 40.00"`: the amount's currency, which depends on the
+    /// channel, follows per record (an [`Amount`] is its digits, a space and the currency).
+    margin_full_score: String,
+    /// `"; 0 at 15.0% above"`.
+    price_gap_zero: String,
+    /// `" units/day for us; 0.5 at 1 units/day"`.
+    units_half: String,
+    /// `" days of cover (full at 30)"`.
+    cover_full: String,
+    /// `"; 0 at 35.0%"`.
+    channel_cost_zero: String,
+    /// `"; 0 at 15.0%"`.
+    operational_cost_zero: String,
+}
+
+impl ThresholdTexts {
+    pub fn new(n: &Normalisation) -> Self {
+        Self {
+            margin_full_score: text!(
+                "; full score at ",
+                Percent(n.margin_rate_for_full_score),
+                " and ",
+                Fixed(n.net_margin_for_full_score, money::CENT_DP)
+            ),
+            price_gap_zero: text!("; 0 at ", Percent(n.price_gap_for_zero_score), " above"),
+            units_half: text!(
+                " units/day for us; 0.5 at ",
+                n.units_per_day_for_half_score.normalize(),
+                " units/day"
+            ),
+            cover_full: text!(
+                " days of cover (full at ",
+                n.days_of_cover_for_full_score.normalize(),
+                ")"
+            ),
+            channel_cost_zero: text!("; 0 at ", Percent(n.channel_cost_share_for_zero_score)),
+            operational_cost_zero: text!(
+                "; 0 at ",
+                Percent(n.operational_cost_share_for_zero_score)
+            ),
+        }
+    }
 }
 
 /// The [`age_hours`] of each kind of input; `None` when it is missing.
@@ -116,9 +165,22 @@ impl FactorInputs<'_, '_> {
         let Some(margin) = self.margin else {
             return FactorValue::missing(self.margin_blockers);
         };
-        let n = &self.profile.normalisation;
+        let n = self.profile.normalisation();
         let price = self.price.expect("a margin is computed at a price");
         let currency = self.currency();
+        let explanation = text!(
+            "net margin ",
+            Amount(margin.net_margin_excl_vat, currency),
+            " (",
+            Percent(margin.margin_rate),
+            " of revenue excl. VAT) at ",
+            price.basis.label(),
+            " ",
+            Amount(price.price_incl_vat, currency),
+            self.profile.threshold_texts().margin_full_score.as_str(),
+            " ",
+            currency
+        );
         FactorValue {
             raw_value: Some(margin.margin_rate),
             // The mean of the rate and amount parts, already rounded and clamped as `evaluate`
@@ -128,20 +190,7 @@ impl FactorInputs<'_, '_> {
                 (margin.net_margin_excl_vat, n.net_margin_for_full_score),
             ),
             confidence: min_of(&[self.offer_freshness, self.cost_freshness]),
-            explanation: text!(
-                "net margin ",
-                Amount(margin.net_margin_excl_vat, currency),
-                " (",
-                Percent(margin.margin_rate),
-                " of revenue excl. VAT) at ",
-                price.basis.label(),
-                " ",
-                Amount(price.price_incl_vat, currency),
-                "; full score at ",
-                Percent(n.margin_rate_for_full_score),
-                " and ",
-                Amount(n.net_margin_for_full_score, currency),
-            ),
+            explanation,
         }
     }
 
@@ -177,7 +226,7 @@ impl FactorInputs<'_, '_> {
             }
             (None, None) => return FactorValue::missing(self.margin_blockers),
         };
-        let gap_for_zero = self.profile.normalisation.price_gap_for_zero_score;
+        let gap_for_zero = self.profile.normalisation().price_gap_for_zero_score;
         let currency = self.currency();
         let mut explanation = text!(ours_label, " ", Amount(ours, currency), ": ");
         let mut gaps = [Decimal::ZERO; 2];
@@ -204,7 +253,7 @@ impl FactorInputs<'_, '_> {
         if compared == 0 {
             return FactorValue::missing(&["competitor_price"]);
         }
-        append!(&mut explanation, "; 0 at ", Percent(gap_for_zero), " above");
+        explanation.push_str(&self.profile.threshold_texts().price_gap_zero);
         // Each compared price scores what is left of 1 once its gap is taken as a share of
         // the gap that scores zero; the mean of the scores comes already rounded and clamped,
         // as `evaluate` would round and clamp it, or from the decimal computation where the
@@ -257,7 +306,7 @@ impl FactorInputs<'_, '_> {
             ours,
         } = self.velocity_on(curve, rank);
         let sharing = self.sellers_sharing_sales();
-        let half = self.profile.normalisation.units_per_day_for_half_score;
+        let half = self.profile.normalisation().units_per_day_for_half_score;
         let mut explanation = text!(
             "sales rank ",
             rank,
@@ -273,9 +322,7 @@ impl FactorInputs<'_, '_> {
             &mut explanation,
             ": ",
             Fixed(ours, 2),
-            " units/day for us; 0.5 at ",
-            half.normalize(),
-            " units/day"
+            self.profile.threshold_texts().units_half.as_str()
         );
         FactorValue {
             raw_value: Some(money::rate(ours)),
@@ -293,7 +340,7 @@ impl FactorInputs<'_, '_> {
         let Some(supply) = &self.situation.supply else {
             return FactorValue::missing(&["stock"]);
         };
-        let n = &self.profile.normalisation;
+        let n = self.profile.normalisation();
         let supplier_units = supply.supplier_units.unwrap_or(0);
         let supplier_can_deliver = supply.supplier_units.is_none_or(|units| units > 0);
         let mut explanation = String::with_capacity(LINE_CAPACITY);
@@ -333,9 +380,7 @@ impl FactorInputs<'_, '_> {
                 append!(
                     &mut explanation,
                     Fixed(cover, 1),
-                    " days of cover (full at ",
-                    n.days_of_cover_for_full_score.normalize(),
-                    ")"
+                    self.profile.threshold_texts().cover_full.as_str()
                 );
                 unit_interval(cover / n.days_of_cover_for_full_score)
             }
@@ -356,7 +401,14 @@ impl FactorInputs<'_, '_> {
         }
     }
 
-    fn cost_share(&self, cost: Decimal, what: &str, zero_at: Decimal) -> FactorValue {
+    /// `zero_text` is `zero_at`'s part of the explanation, from [`ThresholdTexts`].
+    fn cost_share(
+        &self,
+        cost: Decimal,
+        what: &str,
+        zero_at: Decimal,
+        zero_text: &str,
+    ) -> FactorValue {
         let fees = self.fees.expect("cost shares are computed with fees");
         let share = money::rounded_quotient(cost, fees.revenue_excl_vat, money::RATE_SCALE);
         let currency = self.currency();
@@ -373,8 +425,7 @@ impl FactorInputs<'_, '_> {
                 Percent(share),
                 " of revenue excl. VAT ",
                 Amount(fees.revenue_excl_vat, currency),
-                "; 0 at ",
-                Percent(zero_at)
+                zero_text
             ),
         }
     }
@@ -384,7 +435,10 @@ impl FactorInputs<'_, '_> {
             Some(fees) => self.cost_share(
                 fees.channel_costs_excl_vat(),
                 "channel fees",
-                self.profile.normalisation.channel_cost_share_for_zero_score,
+                self.profile
+                    .normalisation()
+                    .channel_cost_share_for_zero_score,
+                &self.profile.threshold_texts().channel_cost_zero,
             ),
             None => FactorValue::missing(self.fee_blockers),
         }
@@ -396,8 +450,9 @@ impl FactorInputs<'_, '_> {
                 fees.operational_cost_excl_vat,
                 "operational cost",
                 self.profile
-                    .normalisation
+                    .normalisation()
                     .operational_cost_share_for_zero_score,
+                &self.profile.threshold_texts().operational_cost_zero,
             ),
             None => FactorValue::missing(self.fee_blockers),
         }
@@ -464,5 +519,77 @@ impl Piece for SignedPercent {
             line.push('+');
         }
         Percent(self.0).append_to(line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Thresholds as profiles write them: positive, a few places, now and then many.
+    fn any_threshold() -> impl Strategy<Value = Decimal> {
+        (1i64..=i64::MAX, 0u32..=28, 0u32..=12).prop_map(|(mantissa, scale, digits)| {
+            Decimal::new(mantissa % 10i64.pow(digits).max(2), scale.min(digits + 2))
+        })
+    }
+
+    proptest! {
+        /// Every text rendered once per profile is byte for byte the pieces each record
+        /// rendered before, whatever the thresholds and the currency.
+        #[test]
+        fn threshold_texts_render_as_the_pieces_they_replace(
+            values in prop::array::uniform8(any_threshold()),
+            currency in prop::sample::select(vec!["EUR", "USD", "GBP"]),
+        ) {
+            let n = Normalisation {
+                margin_rate_for_full_score: values[0],
+                net_margin_for_full_score: values[1],
+                price_gap_for_zero_score: values[2],
+                units_per_day_for_half_score: values[3],
+                lead_time_days_for_half_score: values[4],
+                days_of_cover_for_full_score: values[5],
+                channel_cost_share_for_zero_score: values[6],
+                operational_cost_share_for_zero_score: values[7],
+            };
+            let texts = ThresholdTexts::new(&n);
+            prop_assert_eq!(
+                text!(texts.margin_full_score.as_str(), " ", currency),
+                text!(
+                    "; full score at ",
+                    Percent(n.margin_rate_for_full_score),
+                    " and ",
+                    Amount(n.net_margin_for_full_score, currency),
+                )
+            );
+            prop_assert_eq!(
+                texts.price_gap_zero,
+                text!("; 0 at ", Percent(n.price_gap_for_zero_score), " above")
+            );
+            prop_assert_eq!(
+                texts.units_half,
+                text!(
+                    " units/day for us; 0.5 at ",
+                    n.units_per_day_for_half_score.normalize(),
+                    " units/day"
+                )
+            );
+            prop_assert_eq!(
+                texts.cover_full,
+                text!(
+                    " days of cover (full at ",
+                    n.days_of_cover_for_full_score.normalize(),
+                    ")"
+                )
+            );
+            prop_assert_eq!(
+                texts.channel_cost_zero,
+                text!("; 0 at ", Percent(n.channel_cost_share_for_zero_score))
+            );
+            prop_assert_eq!(
+                texts.operational_cost_zero,
+                text!("; 0 at ", Percent(n.operational_cost_share_for_zero_score))
+            );
+        }
     }
 }
