@@ -354,18 +354,33 @@ pub fn rounded_mean_of_capped(terms: &[CappedShare]) -> Option<Decimal> {
         }
         _ => return None,
     };
-    let scaled = numerator * POWERS_OF_TEN[RATE_SCALE as usize];
-    let quotient = scaled / denominator;
-    let twice_remainder = 2 * (scaled - quotient * denominator);
-    if twice_remainder == denominator {
-        return None;
-    }
-    let rounded = quotient + u128::from(twice_remainder > denominator);
+    let rounded =
+        round_half_up_unless_midpoint(numerator * POWERS_OF_TEN[RATE_SCALE as usize], denominator)?;
     if rounded == 0 {
         return None;
     }
     // At most 10^6, the mean being at most 1.
     Some(Decimal::from_parts(rounded as u32, 0, 0, false, RATE_SCALE))
+}
+
+/// `numerator / denominator` rounded half up, as [`round_half_up`] rounds it, or `None` when
+/// the exact quotient is a midpoint of the rounding: an integer path standing for a
+/// computation that rounds on the way (28-digit quotients) cannot tell on which side of a
+/// midpoint that computation lands, so it leaves midpoints to it. In a 64-bit division when
+/// both operands fit.
+pub(crate) fn round_half_up_unless_midpoint(numerator: u128, denominator: u128) -> Option<u128> {
+    let (quotient, remainder) = match (u64::try_from(numerator), u64::try_from(denominator)) {
+        (Ok(numerator), Ok(denominator)) => (
+            u128::from(numerator / denominator),
+            u128::from(numerator % denominator),
+        ),
+        _ => (numerator / denominator, numerator % denominator),
+    };
+    let rest = denominator - remainder;
+    if remainder == rest {
+        return None;
+    }
+    Some(quotient + u128::from(remainder > rest))
 }
 
 const SHARE_DENOMINATOR_LIMIT: u128 = 1_000_000_000;
