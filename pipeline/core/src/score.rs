@@ -27,7 +27,7 @@ use crate::margin::{
 };
 use crate::money::{self, FxError, FxRates};
 use crate::profile::{EconomicsConfig, SellerProfile, WeightProfile};
-use factors::{FactorInputs, FactorValue, InputAges, age_hours, freshness};
+use factors::{FactorInputs, FactorValue, InputAge, InputAges, freshness};
 use velocity::SalesRankCurve;
 
 /// The factors of the score, in the order explanations list them.
@@ -287,14 +287,14 @@ pub fn evaluate(
 
     let at = situation.at;
     let observed = situation.observed;
-    let age = |observed: Option<EpochMillis>| observed.map(|observed| age_hours(at - observed));
-    let ages_hours = InputAges {
+    let age = |observed: Option<EpochMillis>| observed.map(|observed| InputAge::new(at - observed));
+    let ages = InputAges {
         offer: age(observed.offer),
         stock: age(observed.stock),
         cost: age(observed.cost),
     };
     let half_lives = &profile.freshness;
-    let fresh = |age: Option<Decimal>, half_life| age.map(|age| freshness(age, half_life));
+    let fresh = |age: Option<InputAge>, half_life| age.map(|age| freshness(age.hours, half_life));
     let inputs = FactorInputs {
         situation,
         profile,
@@ -303,10 +303,10 @@ pub fn evaluate(
         margin: computed_margin.as_ref(),
         target_price,
         velocity: OnceCell::new(),
-        ages_hours,
-        offer_freshness: fresh(ages_hours.offer, half_lives.offer_hours),
-        stock_freshness: fresh(ages_hours.stock, half_lives.stock_hours),
-        cost_freshness: fresh(ages_hours.cost, half_lives.cost_hours),
+        ages,
+        offer_freshness: fresh(ages.offer, half_lives.offer_hours),
+        stock_freshness: fresh(ages.stock, half_lives.stock_hours),
+        cost_freshness: fresh(ages.cost, half_lives.cost_hours),
         fee_blockers: &fee_blockers,
         margin_blockers: &margin_blockers,
     };

@@ -37,13 +37,49 @@ impl FactorValue {
     }
 }
 
-/// The age in hours, unrounded, of an input observed `age_ms` before the scoring time (0 if
-/// observed after it). Computed once per input: freshness and the explanation both read it.
-pub fn age_hours(age_ms: i64) -> Decimal {
-    Decimal::from(age_ms.max(0)) / Decimal::from(3_600_000)
+const MILLIS_PER_HOUR: i64 = 3_600_000;
+
+/// The age of an input observed `age_ms` before the scoring time (0 if observed after it).
+/// Computed once per input: freshness and the explanation both read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputAge {
+    /// In milliseconds, at least 0.
+    pub millis: i64,
+    /// In hours, unrounded: what [`freshness`] reads.
+    pub hours: Decimal,
 }
 
-/// Freshness of an input [`age_hours`] old whose half-life is `half_life_hours`:
+impl InputAge {
+    pub fn new(age_ms: i64) -> Self {
+        let millis = age_ms.max(0);
+        Self {
+            millis,
+            hours: Decimal::from(millis) / Decimal::from(MILLIS_PER_HOUR),
+        }
+    }
+
+    /// `fixed(hours, dp)` for `dp` up to 6, bit for bit: [`money::rounded_quotient`] of the
+    /// milliseconds by the milliseconds in an hour, which within its integer path's limits (a
+    /// quotient below `10^6`, here an age below a million hours) is the exact quotient
+    /// rounded half up, computed here in one 64-bit division; older ages go through it.
+    fn hours_fixed(&self, dp: u32) -> Decimal {
+        const INTEGER_PATH_MILLIS: i64 = 1_000_000 * MILLIS_PER_HOUR;
+        debug_assert!(dp <= money::RATE_SCALE);
+        if self.millis < INTEGER_PATH_MILLIS {
+            // Below 3.6 × 10^18 once scaled: within a u64, and the rounded value in an i64.
+            let scaled = self.millis.unsigned_abs() * 10u64.pow(dp);
+            let rounded = money::round_half_up(scaled, MILLIS_PER_HOUR.unsigned_abs());
+            return Decimal::new(rounded as i64, dp);
+        }
+        money::rounded_quotient(
+            Decimal::from(self.millis),
+            Decimal::from(MILLIS_PER_HOUR),
+            dp,
+        )
+    }
+}
+
+/// Freshness of an input [`InputAge::hours`] old whose half-life is `half_life_hours`:
 /// `h / (h + age)`, 1 when just observed, 1/2 at one half-life, 1/3 at two. A rational
 /// curve rather than an exponential keeps it exact in decimals and cheap.
 pub fn freshness(age_hours: Decimal, half_life_hours: Decimal) -> Decimal {
@@ -99,12 +135,76 @@ impl ThresholdTexts {
     }
 }
 
-/// The [`age_hours`] of each kind of input; `None` when it is missing.
+/// Places of the freshness shown in explanations.
+const FRESHNESS_SHOWN_DP: u32 = 2;
+/// Below this, [`freshness_shown`]'s argument holds with room to spare.
+const FRESHNESS_DENOMINATOR_LIMIT: u64 = 10_000_000_000_000_000_000;
+
+/// `fixed(freshness(InputAge::new(age_ms).hours, half_life_hours), 2)`, bit for bit, rounded
+/// at once from the milliseconds; `None` where the decimal computation must decide.
+///
+/// Why they agree: with `h = H × 10^-s`, the exact freshness is `A / B`, `A = H × 3,600,000`
+/// and `B = A + age_ms × 10^s`. The decimal computation rounds three times on the way: the
+/// hours (off by at most `10^-28` below 7.9 hours, where they keep 28 places, and by one
+/// unit in their 28th significant digit above), their sum with `h` (one unit in the 28th
+/// significant digit) and the quotient (at most 1, so off by at most `10^-28`). With `h` at
+/// least one hour, the sum is off by a relative `2 × 10^-27` at most, so the decimal
+/// freshness is within `3 × 10^-27` of `A / B`. An exact freshness that is not a midpoint of
+/// the 2-place rounding lies at least `1 / (200 B)` from every midpoint, above `5 × 10^-22`
+/// for `B` below `10^19`, so both round alike. An exact midpoint (where the decimal one may
+/// land on either side), a half-life under one hour or with more than 4 places, and
+/// anything beyond 64 bits give `None`.
+fn freshness_shown(age_ms: i64, half_life_hours: Decimal) -> Option<Decimal> {
+    const ONE_HOUR_AT_SCALE: [u64; 5] = [1, 10, 100, 1_000, 10_000];
+    let one_hour = *ONE_HOUR_AT_SCALE.get(half_life_hours.scale() as usize)?;
+    let half_life_mantissa = u64::try_from(half_life_hours.mantissa()).ok()?;
+    if half_life_mantissa < one_hour {
+        return None;
+    }
+    let a = half_life_mantissa.checked_mul(MILLIS_PER_HOUR.unsigned_abs())?;
+    let b = age_ms
+        .max(0)
+        .unsigned_abs()
+        .checked_mul(one_hour)?
+        .checked_add(a)?;
+    if b >= FRESHNESS_DENOMINATOR_LIMIT {
+        return None;
+    }
+    // `a` is at most `b`, so the rounded value is at most 100.
+    let rounded =
+        money::round_half_up_unless_midpoint(u128::from(a.checked_mul(100)?), u128::from(b))?;
+    Some(Decimal::from_parts(
+        rounded as u32,
+        0,
+        0,
+        false,
+        FRESHNESS_SHOWN_DP,
+    ))
+}
+
+/// `Fixed(freshness, 2)` as a piece, the freshness of an input `age` old whose half-life is
+/// `half_life`, through [`freshness_shown`] where it decides.
+struct FreshnessShown {
+    age: InputAge,
+    half_life: Decimal,
+    freshness: Decimal,
+}
+
+impl Piece for FreshnessShown {
+    fn append_to(&self, line: &mut String) {
+        match freshness_shown(self.age.millis, self.half_life) {
+            Some(shown) => shown.append_to(line),
+            None => Fixed(self.freshness, FRESHNESS_SHOWN_DP).append_to(line),
+        }
+    }
+}
+
+/// The [`InputAge`] of each kind of input; `None` when it is missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct InputAges {
-    pub offer: Option<Decimal>,
-    pub stock: Option<Decimal>,
-    pub cost: Option<Decimal>,
+    pub offer: Option<InputAge>,
+    pub stock: Option<InputAge>,
+    pub cost: Option<InputAge>,
 }
 
 /// Sellers the page's sales are shared with, us included.
@@ -146,7 +246,7 @@ pub struct FactorInputs<'s, 'a> {
     pub target_price: Option<Option<Decimal>>,
     /// Filled by the first factor that reads it: start with `OnceCell::new()`.
     pub velocity: OnceCell<Velocity>,
-    pub ages_hours: InputAges,
+    pub ages: InputAges,
     pub offer_freshness: Option<Decimal>,
     pub stock_freshness: Option<Decimal>,
     pub cost_freshness: Option<Decimal>,
@@ -459,31 +559,52 @@ impl FactorInputs<'_, '_> {
     }
 
     pub fn data_freshness(&self) -> FactorValue {
-        let ages = self.ages_hours;
+        let ages = self.ages;
+        let half_lives = &self.profile.freshness;
         let inputs = [
-            ("offer", ages.offer, self.offer_freshness),
-            ("stock", ages.stock, self.stock_freshness),
-            ("cost", ages.cost, self.cost_freshness),
+            (
+                "offer",
+                ages.offer,
+                self.offer_freshness,
+                half_lives.offer_hours,
+            ),
+            (
+                "stock",
+                ages.stock,
+                self.stock_freshness,
+                half_lives.stock_hours,
+            ),
+            (
+                "cost",
+                ages.cost,
+                self.cost_freshness,
+                half_lives.cost_hours,
+            ),
         ];
         let mut sum = Decimal::ZERO;
-        let mut oldest_age_hours: Option<Decimal> = None;
+        let mut oldest: Option<InputAge> = None;
         let mut explanation = String::with_capacity(LINE_CAPACITY);
-        for (index, (name, age_hours, fresh)) in inputs.into_iter().enumerate() {
+        for (index, (name, age, fresh, half_life)) in inputs.into_iter().enumerate() {
             if index > 0 {
                 explanation.push_str(", ");
             }
-            match (age_hours, fresh) {
-                (Some(age_hours), Some(fresh)) => {
-                    oldest_age_hours =
-                        Some(oldest_age_hours.map_or(age_hours, |oldest| oldest.max(age_hours)));
+            match (age, fresh) {
+                (Some(age), Some(fresh)) => {
+                    if oldest.is_none_or(|oldest| age.millis > oldest.millis) {
+                        oldest = Some(age);
+                    }
                     sum += fresh;
                     append!(
                         &mut explanation,
                         name,
                         " ",
-                        Fixed(age_hours, 1),
+                        age.hours_fixed(1),
                         "h old (",
-                        Fixed(fresh, 2),
+                        FreshnessShown {
+                            age,
+                            half_life,
+                            freshness: fresh
+                        },
                         ")"
                     );
                 }
@@ -493,7 +614,9 @@ impl FactorInputs<'_, '_> {
         explanation.push_str("; raw = oldest age in hours");
         let normalised = sum / Decimal::from(inputs.len());
         FactorValue {
-            raw_value: oldest_age_hours.map(money::rate),
+            // `rate` of the oldest age in hours, which hours increasing with the milliseconds
+            // makes the age of the most milliseconds.
+            raw_value: oldest.map(|age| age.hours_fixed(money::RATE_SCALE)),
             normalised,
             confidence: normalised,
             explanation,
@@ -534,7 +657,135 @@ mod tests {
         })
     }
 
+    /// Half-lives as profiles write them (whole hours, or a few places), and now and then
+    /// under an hour or with many places, which the integer path leaves to the decimal one.
+    fn any_half_life() -> impl Strategy<Value = Decimal> {
+        prop_oneof![
+            4 => (1i64..=10_000, 0u32..=3).prop_map(|(mantissa, scale)| Decimal::new(mantissa, scale)),
+            1 => (1i64..=i64::MAX, 0u32..=28).prop_map(|(mantissa, scale)| Decimal::new(mantissa, scale)),
+        ]
+    }
+
+    /// Ages in milliseconds: up to a year mostly, sometimes up to the largest.
+    fn any_age_ms() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            4 => 0i64..=366 * 24 * MILLIS_PER_HOUR,
+            1 => any::<i64>(),
+        ]
+    }
+
+    fn freshness_as_decimals(age_ms: i64, half_life: Decimal) -> Decimal {
+        freshness(InputAge::new(age_ms).hours, half_life)
+    }
+
+    #[test]
+    fn hours_fixed_of_no_age_is_the_padded_zero_of_the_decimal_hours() {
+        for age_ms in [-5, 0] {
+            let age = InputAge::new(age_ms);
+            for dp in [1, money::RATE_SCALE] {
+                assert_eq!(
+                    age.hours_fixed(dp).serialize(),
+                    money::fixed(age.hours, dp).serialize()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn freshness_shown_leaves_exact_midpoints_to_the_decimal_computation() {
+        // One hour's half-life at seven hours is exactly 1/8, a midpoint of the 2 places.
+        let half_life = Decimal::ONE;
+        let age_ms = 7 * MILLIS_PER_HOUR;
+        assert_eq!(freshness_shown(age_ms, half_life), None);
+        let age = InputAge::new(age_ms);
+        let shown = text!(FreshnessShown {
+            age,
+            half_life,
+            freshness: freshness_as_decimals(age_ms, half_life),
+        });
+        assert_eq!(shown, "0.13");
+        // One millisecond either side is decided by the integer path.
+        assert!(freshness_shown(age_ms - 1, half_life).is_some());
+        assert!(freshness_shown(age_ms + 1, half_life).is_some());
+    }
+
+    #[test]
+    fn freshness_shown_takes_the_integer_path_for_the_default_half_lives() {
+        for half_life in [24, 48, 720].map(Decimal::from) {
+            for age_ms in [
+                0,
+                1,
+                3_599_999,
+                36 * MILLIS_PER_HOUR + 17,
+                90 * 24 * MILLIS_PER_HOUR,
+            ] {
+                assert_eq!(
+                    freshness_shown(age_ms, half_life).map(|shown| shown.serialize()),
+                    Some(money::fixed(freshness_as_decimals(age_ms, half_life), 2).serialize()),
+                    "{age_ms} ms, half-life {half_life} h"
+                );
+            }
+        }
+    }
+
     proptest! {
+        #[test]
+        fn freshness_shown_is_bit_identical_to_rounding_the_decimal_freshness(
+            age_ms in any_age_ms(),
+            half_life in any_half_life(),
+        ) {
+            let decimal = freshness_as_decimals(age_ms, half_life);
+            if let Some(shown) = freshness_shown(age_ms, half_life) {
+                prop_assert_eq!(
+                    shown.serialize(),
+                    money::fixed(decimal, FRESHNESS_SHOWN_DP).serialize(),
+                    "{} ms, half-life {} h",
+                    age_ms,
+                    half_life
+                );
+            }
+            let piece = FreshnessShown { age: InputAge::new(age_ms), half_life, freshness: decimal };
+            prop_assert_eq!(text!(piece), text!(Fixed(decimal, FRESHNESS_SHOWN_DP)));
+        }
+
+        /// Ages on, and one millisecond either side of, an age at which the freshness is a
+        /// midpoint of the 2-place rounding, `(2k + 1) / 200`, for whole-hour half-lives.
+        #[test]
+        fn freshness_shown_renders_midpoints_as_the_decimal_freshness(
+            half_life_hours in 1i64..=2_000,
+            k in 0i64..100,
+            nudge in -1i64..=1,
+        ) {
+            // h / (h + age) = (2k + 1) / 200  <=>  age = h (199 - 2k) / (2k + 1).
+            let age_ms =
+                MILLIS_PER_HOUR * half_life_hours * (199 - 2 * k) / (2 * k + 1) + nudge;
+            let half_life = Decimal::from(half_life_hours);
+            let decimal = freshness_as_decimals(age_ms, half_life);
+            let piece = FreshnessShown { age: InputAge::new(age_ms), half_life, freshness: decimal };
+            prop_assert_eq!(
+                text!(piece),
+                text!(Fixed(decimal, FRESHNESS_SHOWN_DP)),
+                "{} ms, half-life {} h",
+                age_ms,
+                half_life
+            );
+        }
+
+        #[test]
+        fn input_age_hours_fixed_is_fixed_of_the_decimal_hours(
+            age_ms in any_age_ms(),
+            dp in 0u32..=money::RATE_SCALE,
+        ) {
+            let age = InputAge::new(age_ms);
+            prop_assert_eq!(
+                age.hours_fixed(dp).serialize(),
+                money::fixed(age.hours, dp).serialize(),
+                "{} ms to {} places",
+                age_ms,
+                dp
+            );
+        }
+
         /// Every text rendered once per profile is byte for byte the pieces each record
         /// rendered before, whatever the thresholds and the currency.
         #[test]
