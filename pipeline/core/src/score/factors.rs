@@ -581,7 +581,6 @@ impl FactorInputs<'_, '_> {
                 half_lives.cost_hours,
             ),
         ];
-        let mut sum = Decimal::ZERO;
         let mut oldest: Option<InputAge> = None;
         let mut explanation = String::with_capacity(LINE_CAPACITY);
         for (index, (name, age, fresh, half_life)) in inputs.into_iter().enumerate() {
@@ -593,7 +592,6 @@ impl FactorInputs<'_, '_> {
                     if oldest.is_none_or(|oldest| age.millis > oldest.millis) {
                         oldest = Some(age);
                     }
-                    sum += fresh;
                     append!(
                         &mut explanation,
                         name,
@@ -612,7 +610,11 @@ impl FactorInputs<'_, '_> {
             }
         }
         explanation.push_str("; raw = oldest age in hours");
-        let normalised = sum / Decimal::from(inputs.len());
+        let normalised = mean_freshness([
+            self.offer_freshness,
+            self.stock_freshness,
+            self.cost_freshness,
+        ]);
         FactorValue {
             // `rate` of the oldest age in hours, which hours increasing with the milliseconds
             // makes the age of the most milliseconds.
@@ -622,6 +624,98 @@ impl FactorInputs<'_, '_> {
             explanation,
         }
     }
+}
+
+/// The mean freshness of the three kinds of input, a missing one counting 0: the sum of those
+/// present (from 0) divided by 3 as decimals, which the confidence reads unrounded.
+///
+/// Computed bit for bit as `rust_decimal` (1.43) computes it, in integers, when the sum is
+/// not zero. Freshnesses are at most 1, so the sum (from 0; a zero adds as nothing) is exact,
+/// at the largest scale `s` of its terms not zero, within 96 bits. Dividing it by 3, a 32-bit divisor,
+/// the library takes the integer quotient at scale `s`; without a remainder that is the
+/// result (`div_impl`); with one, it appends digits up to scale 28 (`div_remainder_32`, as
+/// `find_scale` lets it for a mean of at most 1; a larger one goes through the decimals),
+/// where the remainder is still the sum's remainder (10 is 1 modulo 3), rounds half to even
+/// on it (2 rounds up, 1 does not: 3 has no midpoint) and removes trailing zeros as
+/// `unscale` does ([`unscale_as_rust_decimal`]). A negative freshness (there is none) and a
+/// zero sum go through the decimals. The property tests
+/// `mean_freshness_is_bit_identical_to_the_decimal_mean` and
+/// `mean_freshness_removes_trailing_zeros_as_the_library` compare both.
+fn mean_freshness(freshnesses: [Option<Decimal>; 3]) -> Decimal {
+    const MAX_SCALE: u32 = Decimal::MAX_SCALE;
+    // A zero adds as nothing, whatever its scale.
+    let terms = || {
+        freshnesses
+            .iter()
+            .flatten()
+            .filter(|fresh| !fresh.is_zero())
+    };
+    let scale = terms().map(|fresh| fresh.scale()).max().unwrap_or(0);
+    // Each term at most 10^28 (a freshness is at most 1), so the sum at most 3 × 10^28, and as
+    // much once scaled to 28 places; the checks only guard against other values.
+    let sum = terms().try_fold(0u128, |sum, fresh| {
+        if fresh.is_sign_negative() {
+            return None;
+        }
+        aligned(fresh.mantissa().unsigned_abs(), scale - fresh.scale())?.checked_add(sum)
+    });
+    let Some(sum) = sum.filter(|sum| *sum != 0 && *sum >> 96 == 0) else {
+        return mean_freshness_as_decimals(freshnesses);
+    };
+    let (mantissa, scale) = match sum % 3 {
+        0 => (sum / 3, scale),
+        remainder => {
+            // The library reaches 28 places for a mean of at most 1 (`find_scale`), which
+            // other values need not.
+            let Some(scaled) = aligned(sum, MAX_SCALE - scale)
+                .filter(|scaled| *scaled <= 3 * 10u128.pow(MAX_SCALE))
+            else {
+                return mean_freshness_as_decimals(freshnesses);
+            };
+            unscale_as_rust_decimal(scaled / 3 + u128::from(remainder == 2), MAX_SCALE)
+        }
+    };
+    Decimal::from_parts(
+        mantissa as u32,
+        (mantissa >> 32) as u32,
+        (mantissa >> 64) as u32,
+        false,
+        scale,
+    )
+}
+
+/// `mantissa × 10^places`, without the multiplication in the usual case of no places (most
+/// freshnesses have the same scale).
+fn aligned(mantissa: u128, places: u32) -> Option<u128> {
+    if places == 0 {
+        return Some(mantissa);
+    }
+    mantissa.checked_mul(10u128.checked_pow(places)?)
+}
+
+fn mean_freshness_as_decimals(freshnesses: [Option<Decimal>; 3]) -> Decimal {
+    let sum = freshnesses
+        .iter()
+        .flatten()
+        .fold(Decimal::ZERO, |sum, fresh| sum + fresh);
+    sum / Decimal::from(freshnesses.len())
+}
+
+/// The trailing zeros `rust_decimal`'s division removes from an inexact quotient
+/// (`ops::div::unscale`): eight at a time while the low 32 bits are zero, then at most four,
+/// two and one, each tried only when the low bits allow it; not necessarily all of them.
+fn unscale_as_rust_decimal(mut mantissa: u128, mut scale: u32) -> (u128, u32) {
+    while mantissa as u32 == 0 && scale >= 8 && mantissa.is_multiple_of(100_000_000) {
+        mantissa /= 100_000_000;
+        scale -= 8;
+    }
+    for (places, low_bits, power) in [(4, 0xF, 10_000), (2, 0x3, 100), (1, 0x1, 10)] {
+        if mantissa & low_bits == 0 && scale >= places && mantissa.is_multiple_of(power) {
+            mantissa /= power;
+            scale -= places;
+        }
+    }
+    (mantissa, scale)
 }
 
 /// The lowest of the freshnesses, 0 if any is missing.
@@ -728,7 +822,106 @@ mod tests {
         }
     }
 
+    /// A freshness as `freshness` gives it: mostly 28 places, sometimes fewer (exact ones).
+    fn any_freshness() -> impl Strategy<Value = Option<Decimal>> {
+        let inexact = (1u128..=10u128.pow(27), 26u32..=28)
+            .prop_map(|(mantissa, scale)| Decimal::from_i128_with_scale(mantissa as i128, scale));
+        let round_numbers = (0u32..=28, 0u32..=28).prop_map(|(zeros, scale)| {
+            // Mantissas ending in zeros, where `unscale` has something to remove.
+            let mantissa = (10u128.pow(28) / 7 / 10u128.pow(zeros)) * 10u128.pow(zeros);
+            Decimal::from_i128_with_scale(mantissa as i128, scale.max(zeros.min(28)))
+        });
+        let exact = (1i64..=1_000, 0u32..=4)
+            .prop_map(|(mantissa, scale)| Decimal::new(mantissa, scale).min(Decimal::ONE));
+        prop::option::weighted(
+            0.9,
+            prop_oneof![6 => inexact, 2 => round_numbers, 1 => exact],
+        )
+    }
+
+    #[test]
+    fn mean_freshness_takes_the_integer_path_for_inexact_freshnesses() {
+        let third = Decimal::ONE / Decimal::from(3);
+        let freshnesses = [
+            Some(third),
+            None,
+            Some(Decimal::from(24) / Decimal::from(31)),
+        ];
+        assert_eq!(
+            mean_freshness(freshnesses).serialize(),
+            mean_freshness_as_decimals(freshnesses).serialize()
+        );
+        // A sum that 3 divides exactly keeps its 28 places, trailing zeros included.
+        let exact_thirds = Decimal::from_i128_with_scale(3 * 10i128.pow(20), 28);
+        let freshnesses = [Some(exact_thirds), None, None];
+        assert_eq!(mean_freshness(freshnesses).scale(), 28);
+        assert_eq!(
+            mean_freshness(freshnesses).serialize(),
+            mean_freshness_as_decimals(freshnesses).serialize()
+        );
+        // A quotient of 4096 × 10^20 whose low 32 bits are zero: the library removes eight
+        // zeros, then four, two and one, and leaves five.
+        let sum = 3 * 4096 * 10i128.pow(20) + 1;
+        let freshnesses = [Some(Decimal::from_i128_with_scale(sum, 28)), None, None];
+        let mean = mean_freshness(freshnesses);
+        assert_eq!((mean.mantissa(), mean.scale()), (4096 * 10i128.pow(5), 13));
+        assert_eq!(
+            mean.serialize(),
+            mean_freshness_as_decimals(freshnesses).serialize()
+        );
+    }
+
     proptest! {
+        #[test]
+        fn mean_freshness_is_bit_identical_to_the_decimal_mean(
+            freshnesses in prop::array::uniform3(any_freshness()),
+        ) {
+            prop_assert_eq!(
+                mean_freshness(freshnesses).serialize(),
+                mean_freshness_as_decimals(freshnesses).serialize(),
+                "{:?}",
+                freshnesses
+            );
+        }
+
+        /// The freshnesses as `evaluate` computes them from ages and half-lives.
+        #[test]
+        fn mean_freshness_of_computed_freshnesses_is_the_decimal_mean(
+            inputs in prop::array::uniform3(prop::option::weighted(0.9, (any_age_ms(), any_half_life()))),
+        ) {
+            let freshnesses =
+                inputs.map(|input| input.map(|(age_ms, half_life)| freshness_as_decimals(age_ms, half_life)));
+            prop_assert_eq!(
+                mean_freshness(freshnesses).serialize(),
+                mean_freshness_as_decimals(freshnesses).serialize(),
+                "{:?}",
+                freshnesses
+            );
+        }
+
+        /// Sums with trailing zeros after the division, where `unscale` removes some.
+        #[test]
+        fn mean_freshness_removes_trailing_zeros_as_the_library(
+            units in 1u128..=3_000_000,
+            zeros in 0u32..=21,
+            offset in 0u128..=2,
+        ) {
+            // 3 × units × 10^zeros + offset, split into two freshnesses at 28 places.
+            let sum = 3 * units * 10u128.pow(zeros) + offset;
+            let first = sum / 2;
+            let freshnesses = [
+                Some(Decimal::from_i128_with_scale(first as i128, 28)),
+                Some(Decimal::from_i128_with_scale((sum - first) as i128, 28)),
+                None,
+            ];
+            prop_assert_eq!(
+                mean_freshness(freshnesses).serialize(),
+                mean_freshness_as_decimals(freshnesses).serialize(),
+                "{:?}",
+                freshnesses
+            );
+        }
+
         #[test]
         fn freshness_shown_is_bit_identical_to_rounding_the_decimal_freshness(
             age_ms in any_age_ms(),
