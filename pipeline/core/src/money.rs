@@ -383,6 +383,36 @@ pub(crate) fn round_half_up_unless_midpoint(numerator: u128, denominator: u128) 
     Some(quotient + u128::from(remainder > rest))
 }
 
+/// `numerator / denominator` (the denominator positive) to `dp` places, rounded half up, as
+/// a count of `10^-dp`, when the exact quotient lies farther than a relative `10^-18` of
+/// itself from every midpoint of the rounding; `None` nearer (a midpoint included), or when
+/// the arithmetic would not fit. An integer path standing for a decimal computation shown to
+/// be within a relative `10^-18` of the exact quotient rounds as it does wherever this gives
+/// a value: the decimal result cannot cross a midpoint that far away.
+pub(crate) fn round_half_up_far_from_midpoint(
+    numerator: u128,
+    denominator: u128,
+    dp: u32,
+) -> Option<u128> {
+    const RELATIVE_MARGIN: u128 = 1_000_000_000_000_000_000;
+    let scaled = numerator.checked_mul(*POWERS_OF_TEN.get(dp as usize)?)?;
+    let (quotient, remainder) = match (u64::try_from(scaled), u64::try_from(denominator)) {
+        (Ok(scaled), Ok(denominator)) => (
+            u128::from(scaled / denominator),
+            u128::from(scaled % denominator),
+        ),
+        _ => (scaled / denominator, scaled % denominator),
+    };
+    // The distance to the nearest midpoint is |2 remainder - denominator| / (2 denominator
+    // 10^dp); compared with 10^-18 × numerator / denominator, both times 2 denominator 10^dp.
+    let twice_remainder = remainder.checked_mul(2)?;
+    let distance = twice_remainder.abs_diff(denominator);
+    if distance.checked_mul(RELATIVE_MARGIN)? <= scaled.checked_mul(2)? {
+        return None;
+    }
+    Some(quotient + u128::from(twice_remainder > denominator))
+}
+
 const SHARE_DENOMINATOR_LIMIT: u128 = 1_000_000_000;
 
 /// The exact share `part / whole` clamped into [0, 1], as an integer numerator and
@@ -948,6 +978,18 @@ mod tests {
     }
 
     #[test]
+    fn round_half_up_far_from_midpoint_declines_midpoints_and_their_neighbourhood() {
+        // 1/8 to 2 places is a midpoint; so, within a relative 10^-18, is one just beside it.
+        assert_eq!(round_half_up_far_from_midpoint(1, 8, 2), None);
+        let near = 10u128.pow(19);
+        assert_eq!(round_half_up_far_from_midpoint(near + 1, 8 * near, 2), None);
+        assert_eq!(round_half_up_far_from_midpoint(1, 3, 2), Some(33));
+        assert_eq!(round_half_up_far_from_midpoint(2, 3, 2), Some(67));
+        assert_eq!(round_half_up_far_from_midpoint(7, 1, 6), Some(7_000_000));
+        assert_eq!(round_half_up_far_from_midpoint(u128::MAX, 3, 2), None);
+    }
+
+    #[test]
     fn contribution_of_a_factor_scoring_nothing_is_the_decimal_products_zero() {
         let mut negative_zero = dec!(0.000000);
         negative_zero.set_sign_negative(true);
@@ -1175,6 +1217,22 @@ mod tests {
                 weight,
                 normalised
             );
+        }
+
+        /// Where it gives a value, it is the exact quotient rounded half up, and that quotient
+        /// is not within a relative 10^-18 of a midpoint.
+        #[test]
+        fn round_half_up_far_from_midpoint_rounds_half_up_where_it_decides(
+            numerator in 0u128..1 << 80,
+            denominator in 1u128..1 << 70,
+            dp in 0u32..=6,
+        ) {
+            if let Some(rounded) = round_half_up_far_from_midpoint(numerator, denominator, dp) {
+                let scaled = numerator * 10u128.pow(dp);
+                prop_assert_eq!(rounded, round_half_up(scaled, denominator));
+                let distance = (2 * (scaled % denominator)).abs_diff(denominator);
+                prop_assert!(distance * 10u128.pow(18) > 2 * scaled);
+            }
         }
 
         #[test]
