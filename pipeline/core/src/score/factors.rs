@@ -234,6 +234,141 @@ impl Velocity {
     }
 }
 
+/// The [`Velocity`] as exact fractions, for the outputs of market attractiveness and
+/// availability rounded at once in integers: the page's units per day is
+/// `numerator / page_denominator` and ours `numerator / ours_denominator`.
+///
+/// Why the outputs round as the decimal computation does. Every decimal operation of that
+/// computation (a quotient, a sum, a product) is exact or off by at most `10^-27 v + 10^-28`
+/// from the exact result `v` of its computed operands: 28 significant digits, or 28
+/// places. The integer paths are only taken for values of at least `10^-6` (our units per
+/// day, the normalised values, the days of cover, the readiness and its product with the
+/// depth; each checked), where that is at most a relative `1.01 × 10^-22` per operation.
+/// Between two points of the curve, the interpolated difference, off by as much relative
+/// to itself, is at most 1,000 times the result ([`SalesRankCurve::exact_units_per_day`]),
+/// which adds `10^-24`. The longest chain (the page's units per day: two operations; our
+/// share: one; days of cover: one; its share of the full cover: one; the clamp to 1, which
+/// only brings the value nearer; the product with the readiness, itself one operation: two)
+/// therefore stays within a relative `10^-21` of the exact fraction, and so does
+/// `x / (x + h)`, whose relative error is at most `x`'s and two operations'.
+/// [`money::round_half_up_far_from_midpoint`] only rounds an exact fraction lying farther
+/// than a relative `10^-18` from every midpoint, which the decimal result therefore cannot
+/// cross; nearer (a midpoint included), and beyond the limits, the decimal computation
+/// decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ExactVelocity {
+    numerator: u128,
+    page_denominator: u128,
+    ours_denominator: u128,
+}
+
+/// `10^6`: the smallest value the integer paths take is `10^-6`.
+const MILLION: u128 = 1_000_000;
+
+impl ExactVelocity {
+    fn new(curve: &SalesRankCurve, rank: i64, sellers: i64) -> Option<Self> {
+        let (numerator, page_denominator) = curve.exact_units_per_day(rank)?;
+        let ours_denominator = page_denominator.checked_mul(u128::try_from(sellers).ok()?)?;
+        // Our units per day at least 10^-6.
+        if numerator.checked_mul(MILLION)? < ours_denominator {
+            return None;
+        }
+        Some(Self {
+            numerator,
+            page_denominator,
+            ours_denominator,
+        })
+    }
+
+    /// `fixed(page, dp)`.
+    fn page_fixed(&self, dp: u32) -> Option<Decimal> {
+        rounded_fraction(self.numerator, self.page_denominator, dp)
+    }
+
+    /// `fixed(ours, dp)`.
+    fn ours_fixed(&self, dp: u32) -> Option<Decimal> {
+        rounded_fraction(self.numerator, self.ours_denominator, dp)
+    }
+
+    /// `rate(ours / (ours + half))`, market attractiveness's normalised value.
+    fn share_of_half_score(&self, half: Decimal) -> Option<Decimal> {
+        let (half_numerator, half_denominator) = exact_fraction(half)?;
+        let ours = self.numerator.checked_mul(half_denominator)?;
+        let whole = half_numerator
+            .checked_mul(self.ours_denominator)?
+            .checked_add(ours)?;
+        // At least 10^-6.
+        if ours.checked_mul(MILLION)? < whole {
+            return None;
+        }
+        rounded_fraction(ours, whole, money::RATE_SCALE)
+    }
+
+    /// `fixed(units / ours, dp)`, the days of cover; `units` at least 1.
+    fn cover_fixed(&self, units: i64, dp: u32) -> Option<Decimal> {
+        let units = u128::try_from(units).ok().filter(|units| *units >= 1)?;
+        rounded_fraction(
+            units.checked_mul(self.ours_denominator)?,
+            self.numerator,
+            dp,
+        )
+    }
+
+    /// `rate(readiness × unit_interval(units / ours / full_cover))`, availability's
+    /// normalised value, the readiness `readiness.0 / readiness.1`; `units` at least 1.
+    fn readiness_times_depth(
+        &self,
+        readiness: (u128, u128),
+        units: i64,
+        full_cover: Decimal,
+    ) -> Option<Decimal> {
+        let (readiness_numerator, readiness_denominator) = readiness;
+        let units = u128::try_from(units).ok().filter(|units| *units >= 1)?;
+        let (full_numerator, full_denominator) = exact_fraction(full_cover)?;
+        // Readiness at least 10^-6 (and at most 1).
+        if readiness_numerator.checked_mul(MILLION)? < readiness_denominator
+            || readiness_numerator > readiness_denominator
+        {
+            return None;
+        }
+        // depth = cover / full = units × ours_denominator × full_denominator
+        //                        / (numerator × full_numerator)
+        let depth_numerator = units
+            .checked_mul(self.ours_denominator)?
+            .checked_mul(full_denominator)?;
+        let depth_denominator = self.numerator.checked_mul(full_numerator)?;
+        let (numerator, denominator) = if depth_numerator >= depth_denominator {
+            (readiness_numerator, readiness_denominator)
+        } else {
+            (
+                readiness_numerator.checked_mul(depth_numerator)?,
+                readiness_denominator.checked_mul(depth_denominator)?,
+            )
+        };
+        // At least 10^-6.
+        if numerator.checked_mul(MILLION)? < denominator {
+            return None;
+        }
+        rounded_fraction(numerator, denominator, money::RATE_SCALE)
+    }
+}
+
+/// A positive threshold of the profile as `(mantissa, 10^scale)`, within the integer
+/// paths' arithmetic (at most 6 places, a mantissa below `10^13`).
+fn exact_fraction(value: Decimal) -> Option<(u128, u128)> {
+    let mantissa = u128::try_from(value.mantissa()).ok()?;
+    let scale = value.scale();
+    (mantissa > 0 && mantissa < 10_000_000_000_000 && scale <= money::RATE_SCALE)
+        .then(|| (mantissa, 10u128.pow(scale)))
+}
+
+/// `numerator / denominator` rounded to `dp` places as [`money::fixed`] rounds (a positive
+/// value, so a positive result), where [`money::round_half_up_far_from_midpoint`] decides.
+fn rounded_fraction(numerator: u128, denominator: u128, dp: u32) -> Option<Decimal> {
+    let rounded = money::round_half_up_far_from_midpoint(numerator, denominator, dp)?;
+    Decimal::try_from_i128_with_scale(i128::try_from(rounded).ok()?, dp).ok()
+}
+
 /// What every factor may read, computed once per evaluation.
 pub struct FactorInputs<'s, 'a> {
     pub situation: &'s Situation<'a>,
@@ -393,6 +528,14 @@ impl FactorInputs<'_, '_> {
         sellers_sharing_sales(self.situation)
     }
 
+    /// The [`ExactVelocity`] at the page's sales rank, when the rank and its curve are known
+    /// and the integer paths can take it.
+    fn exact_velocity(&self) -> Option<ExactVelocity> {
+        let curve = self.situation.rank_curve?;
+        let rank = self.situation.market.sales_rank?;
+        ExactVelocity::new(curve, rank, self.sellers_sharing_sales().unwrap_or(1))
+    }
+
     pub fn market_attractiveness(&self) -> FactorValue {
         let market = &self.situation.market;
         let Some(rank) = market.sales_rank else {
@@ -401,32 +544,46 @@ impl FactorInputs<'_, '_> {
         let Some(curve) = self.situation.rank_curve else {
             return FactorValue::missing(&["sales_rank_curve"]);
         };
-        let Velocity {
-            page: velocity,
-            ours,
-        } = self.velocity_on(curve, rank);
+        // The decimals only where an integer path leaves a value to them.
+        let decimal = || self.velocity_on(curve, rank);
+        let exact = self.exact_velocity();
         let sharing = self.sellers_sharing_sales();
         let half = self.profile.normalisation().units_per_day_for_half_score;
+        let page_shown = exact
+            .and_then(|exact| exact.page_fixed(2))
+            .unwrap_or_else(|| money::fixed(decimal().page, 2));
         let mut explanation = text!(
             "sales rank ",
             rank,
             ": about ",
-            Fixed(velocity, 2),
+            page_shown,
             " units/day on the page, "
         );
         match sharing {
             Some(sellers) => append!(&mut explanation, "shared by ", sellers, " sellers"),
             None => explanation.push_str("offer count missing, assumed ours alone"),
         }
+        let ours_shown = exact
+            .and_then(|exact| exact.ours_fixed(2))
+            .unwrap_or_else(|| money::fixed(decimal().ours, 2));
         append!(
             &mut explanation,
             ": ",
-            Fixed(ours, 2),
+            ours_shown,
             self.profile.threshold_texts().units_half.as_str()
         );
         FactorValue {
-            raw_value: Some(money::rate(ours)),
-            normalised: ours / (ours + half),
+            raw_value: Some(
+                exact
+                    .and_then(|exact| exact.ours_fixed(money::RATE_SCALE))
+                    .unwrap_or_else(|| money::rate(decimal().ours)),
+            ),
+            normalised: exact
+                .and_then(|exact| exact.share_of_half_score(half))
+                .unwrap_or_else(|| {
+                    let ours = decimal().ours;
+                    ours / (ours + half)
+                }),
             confidence: if sharing.is_some() {
                 min_of(&[self.offer_freshness])
             } else {
@@ -444,9 +601,11 @@ impl FactorInputs<'_, '_> {
         let supplier_units = supply.supplier_units.unwrap_or(0);
         let supplier_can_deliver = supply.supplier_units.is_none_or(|units| units > 0);
         let mut explanation = String::with_capacity(LINE_CAPACITY);
-        let (readiness, lead_time_missing) = if supply.own_units > 0 {
+        // The readiness as a decimal, and as an exact fraction where the integer path can
+        // take it (`None` when it is 0: the decimal product is then a zero).
+        let (readiness, exact_readiness, lead_time_missing) = if supply.own_units > 0 {
             append!(&mut explanation, supply.own_units, " units in our stock");
-            (Decimal::ONE, false)
+            (Decimal::ONE, Some((1, 1)), false)
         } else {
             match (supplier_can_deliver, supply.supplier_lead_time_days) {
                 (true, Some(days)) => {
@@ -457,41 +616,61 @@ impl FactorInputs<'_, '_> {
                         days,
                         " days"
                     );
-                    (
-                        n.lead_time_days_for_half_score / (n.lead_time_days_for_half_score + days),
-                        false,
-                    )
+                    let half = n.lead_time_days_for_half_score;
+                    let exact = exact_fraction(half).and_then(|(numerator, denominator)| {
+                        let days = u128::try_from(days.mantissa()).ok()?;
+                        Some((
+                            numerator,
+                            days.checked_mul(denominator)?.checked_add(numerator)?,
+                        ))
+                    });
+                    (half / (half + days), exact, false)
                 }
                 (true, None) => {
                     explanation.push_str("none in our stock, supplier lead time missing");
-                    (Decimal::ZERO, true)
+                    (Decimal::ZERO, None, true)
                 }
                 (false, _) => {
                     explanation.push_str("out of stock everywhere");
-                    (Decimal::ZERO, false)
+                    (Decimal::ZERO, None, false)
                 }
             }
         };
         explanation.push_str("; ");
         let units = supply.own_units + supplier_units;
-        let depth = match self.expected_units_per_day() {
-            Some(per_day) if per_day > Decimal::ZERO => {
-                let cover = Decimal::from(units) / per_day;
-                append!(
-                    &mut explanation,
-                    Fixed(cover, 1),
-                    self.profile.threshold_texts().cover_full.as_str()
-                );
-                unit_interval(cover / n.days_of_cover_for_full_score)
-            }
-            _ => {
-                explanation.push_str("days of cover unknown (no sales velocity)");
-                Decimal::ONE
-            }
+        let full_cover = n.days_of_cover_for_full_score;
+        let exact = self.exact_velocity();
+        // Our units per day is positive whenever the integer paths take it.
+        let per_day = || {
+            self.expected_units_per_day()
+                .filter(|per_day| *per_day > Decimal::ZERO)
+        };
+        let normalised = if exact.is_some() || per_day().is_some() {
+            let cover = || {
+                let per_day = per_day().expect("positive: the integer paths' limits, or checked");
+                Decimal::from(units) / per_day
+            };
+            let cover_shown = exact
+                .and_then(|exact| exact.cover_fixed(units, 1))
+                .unwrap_or_else(|| money::fixed(cover(), 1));
+            append!(
+                &mut explanation,
+                cover_shown,
+                self.profile.threshold_texts().cover_full.as_str()
+            );
+            exact
+                .zip(exact_readiness)
+                .and_then(|(exact, exact_readiness)| {
+                    exact.readiness_times_depth(exact_readiness, units, full_cover)
+                })
+                .unwrap_or_else(|| readiness * unit_interval(cover() / full_cover))
+        } else {
+            explanation.push_str("days of cover unknown (no sales velocity)");
+            readiness * Decimal::ONE
         };
         FactorValue {
             raw_value: Some(Decimal::from(units)),
-            normalised: readiness * depth,
+            normalised,
             confidence: if lead_time_missing {
                 Decimal::ZERO
             } else {
@@ -839,6 +1018,92 @@ mod tests {
         )
     }
 
+    /// Curves as categories configure them: a few points, units per day with a few places.
+    fn any_curve() -> impl Strategy<Value = SalesRankCurve> {
+        (
+            1i64..=1_000,
+            prop::collection::vec(1i64..=100_000, 0..5),
+            prop::collection::vec((1i64..=1_000_000, 0u32..=4), 1..6),
+        )
+            .prop_map(|(first, gaps, units)| {
+                let mut units: Vec<Decimal> = units
+                    .into_iter()
+                    .map(|(mantissa, scale)| Decimal::new(mantissa, scale))
+                    .collect();
+                units.sort_unstable_by(|a, b| b.cmp(a));
+                let mut ranks = vec![first];
+                for gap in gaps {
+                    ranks.push(ranks[ranks.len() - 1] + gap);
+                }
+                let points: Vec<(i64, Decimal)> = ranks.into_iter().zip(units).collect();
+                SalesRankCurve::from_points(&points).expect("ranks increase, units do not")
+            })
+    }
+
+    /// Profile thresholds: a few places, now and then many.
+    fn any_profile_threshold() -> impl Strategy<Value = Decimal> {
+        prop_oneof![
+            4 => (1i64..=5_000, 0u32..=3).prop_map(|(mantissa, scale)| Decimal::new(mantissa, scale)),
+            1 => (1i64..=i64::MAX, 0u32..=12).prop_map(|(mantissa, scale)| Decimal::new(mantissa, scale)),
+        ]
+    }
+
+    /// The decimal computation the integer paths replace, as the factors computed it.
+    struct DecimalVelocity {
+        page: Decimal,
+        ours: Decimal,
+    }
+
+    impl DecimalVelocity {
+        fn new(curve: &SalesRankCurve, rank: i64, sellers: i64) -> Self {
+            let page = curve.units_per_day(rank);
+            Self {
+                page,
+                ours: page / Decimal::from(sellers),
+            }
+        }
+    }
+
+    #[test]
+    fn exact_velocity_takes_the_integer_paths_on_the_default_curve() {
+        let curve = SalesRankCurve::from_points(&[
+            (1, Decimal::from(300)),
+            (10, Decimal::from(120)),
+            (100, Decimal::from(30)),
+            (1000, Decimal::from(6)),
+            (10000, Decimal::new(8, 1)),
+            (100000, Decimal::new(8, 2)),
+        ])
+        .unwrap();
+        for (rank, sellers) in [(1, 1), (37, 3), (4_321, 7), (250_000, 12)] {
+            let exact = ExactVelocity::new(&curve, rank, sellers).expect("within the limits");
+            let decimal = DecimalVelocity::new(&curve, rank, sellers);
+            assert_eq!(
+                exact
+                    .ours_fixed(money::RATE_SCALE)
+                    .map(|value| value.serialize()),
+                Some(money::rate(decimal.ours).serialize())
+            );
+            let half = Decimal::ONE;
+            assert_eq!(
+                exact
+                    .share_of_half_score(half)
+                    .map(|value| value.serialize()),
+                Some(money::rate(decimal.ours / (decimal.ours + half)).serialize())
+            );
+        }
+    }
+
+    #[test]
+    fn exact_velocity_leaves_midpoints_to_the_decimals() {
+        // 0.125 units a day is a midpoint of 2 places; 0.0625 shared by 2 a midpoint of 3.
+        let curve = SalesRankCurve::from_points(&[(1, Decimal::new(125, 3))]).unwrap();
+        let exact = ExactVelocity::new(&curve, 1, 2).unwrap();
+        assert_eq!(exact.page_fixed(2), None);
+        assert_eq!(exact.ours_fixed(3), None);
+        assert!(exact.ours_fixed(2).is_some());
+    }
+
     #[test]
     fn mean_freshness_takes_the_integer_path_for_inexact_freshnesses() {
         let third = Decimal::ONE / Decimal::from(3);
@@ -872,6 +1137,54 @@ mod tests {
     }
 
     proptest! {
+        /// Every output of the integer paths, where they give one, against the decimal
+        /// computation of market attractiveness and availability.
+        #[test]
+        fn exact_velocity_rounds_as_the_decimal_computation(
+            curve in any_curve(),
+            rank in prop_oneof![1i64..=1_000, 1i64..=10_000_000],
+            sellers in 1i64..=60,
+            half in any_profile_threshold(),
+            full_cover in any_profile_threshold(),
+            units in prop_oneof![0i64..=20, 0i64..=1_000_000],
+            lead in prop::option::of((any_profile_threshold(), 0i64..=120)),
+        ) {
+            let decimal = DecimalVelocity::new(&curve, rank, sellers);
+            let Some(exact) = ExactVelocity::new(&curve, rank, sellers) else {
+                return Ok(());
+            };
+            let same = |integer: Option<Decimal>, decimal: Decimal| {
+                integer.is_none_or(|integer| integer.serialize() == decimal.serialize())
+            };
+            prop_assert!(same(exact.page_fixed(2), money::fixed(decimal.page, 2)));
+            prop_assert!(same(exact.ours_fixed(2), money::fixed(decimal.ours, 2)));
+            prop_assert!(same(exact.ours_fixed(money::RATE_SCALE), money::rate(decimal.ours)));
+            prop_assert!(same(
+                exact.share_of_half_score(half),
+                money::rate(unit_interval(decimal.ours / (decimal.ours + half))),
+            ));
+            let cover = Decimal::from(units) / decimal.ours;
+            prop_assert!(same(exact.cover_fixed(units, 1), money::fixed(cover, 1)));
+            let (readiness, exact_readiness) = match lead {
+                None => (Decimal::ONE, Some((1, 1))),
+                Some((lead_half, days)) => {
+                    let days = Decimal::from(days);
+                    let exact = exact_fraction(lead_half).map(|(numerator, denominator)| {
+                        (numerator, days.mantissa() as u128 * denominator + numerator)
+                    });
+                    (lead_half / (lead_half + days), exact)
+                }
+            };
+            if let Some(exact_readiness) = exact_readiness {
+                prop_assert!(same(
+                    exact.readiness_times_depth(exact_readiness, units, full_cover),
+                    money::rate(unit_interval(
+                        readiness * unit_interval(cover / full_cover)
+                    )),
+                ), "{:?} {} {} {} {:?}", exact, units, full_cover, readiness, exact_readiness);
+            }
+        }
+
         #[test]
         fn mean_freshness_is_bit_identical_to_the_decimal_mean(
             freshnesses in prop::array::uniform3(any_freshness()),
