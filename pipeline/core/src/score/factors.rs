@@ -239,14 +239,16 @@ impl Velocity {
 /// `numerator / page_denominator` and ours `numerator / ours_denominator`.
 ///
 /// Why the outputs round as the decimal computation does. Every decimal operation of that
-/// computation (a quotient, a sum, a product) is exact or off by at most `10^-27 v + 10^-28`
-/// from the exact result `v` of its computed operands: 28 significant digits, or 28
-/// places. The integer paths are only taken for values of at least `10^-6` (our units per
-/// day, the normalised values, the days of cover, the readiness and its product with the
-/// depth; each checked), where that is at most a relative `1.01 × 10^-22` per operation.
+/// computation (a quotient, a sum, a product) is exact or off by at most `10^-26 v + 10^-28`
+/// from the exact result `v` of its computed operands: at least 27 significant digits, or
+/// 28 places (the products of the curve's points by ranks, and the sums with the lead
+/// time, are exact within the limits). The integer paths are only taken for values of at
+/// least `10^-6` (our units per day, the normalised values, the days of cover and its share
+/// of the full cover, the readiness and its product with the depth; each checked or implied
+/// by another check), where that is at most a relative `1.001 × 10^-22` per operation.
 /// Between two points of the curve, the interpolated difference, off by as much relative
 /// to itself, is at most 1,000 times the result ([`SalesRankCurve::exact_units_per_day`]),
-/// which adds `10^-24`. The longest chain (the page's units per day: two operations; our
+/// which adds `10^-23`. The longest chain (the page's units per day: two operations; our
 /// share: one; days of cover: one; its share of the full cover: one; the clamp to 1, which
 /// only brings the value nearer; the product with the readiness, itself one operation: two)
 /// therefore stays within a relative `10^-21` of the exact fraction, and so does
