@@ -448,6 +448,9 @@ fn integer_rounded_quotient(numerator: Decimal, denominator: Decimal, dp: u32) -
     if numerator_mantissa == 0 || denominator_mantissa == 0 || dp > RATE_SCALE {
         return None;
     }
+    if let Some(quotient) = narrow_rounded_quotient(numerator, denominator, dp) {
+        return Some(quotient);
+    }
     // quotient × 10^dp = numerator_mantissa × 10^shift / denominator_mantissa
     let shift = i64::from(dp) + i64::from(denominator.scale()) - i64::from(numerator.scale());
     let power = |exponent: i64| POWERS_OF_TEN.get(usize::try_from(exponent).ok()?).copied();
@@ -476,6 +479,56 @@ fn integer_rounded_quotient(numerator: Decimal, denominator: Decimal, dp: u32) -
     // Below 10^12 (the magnitude limit times 10^6).
     Some(decimal_of(
         rounded,
+        numerator.is_sign_negative() != denominator.is_sign_negative(),
+        dp,
+    ))
+}
+
+/// [`integer_rounded_quotient`] in 64-bit arithmetic, for operands whose mantissas and scaled
+/// forms fit 64 bits (amounts and rates do): the same limits, the same rounding, the same
+/// result. `None` leaves the operand to the 128-bit path, which decides every case this one
+/// does not (a zero included).
+fn narrow_rounded_quotient(numerator: Decimal, denominator: Decimal, dp: u32) -> Option<Decimal> {
+    const POWERS: [u64; 13] = {
+        let mut powers = [1u64; 13];
+        let mut n = 1;
+        while n < powers.len() {
+            powers[n] = powers[n - 1] * 10;
+            n += 1;
+        }
+        powers
+    };
+    let numerator_mantissa = u64::try_from(numerator.mantissa().unsigned_abs()).ok()?;
+    let denominator_mantissa = u64::try_from(denominator.mantissa().unsigned_abs()).ok()?;
+    // quotient × 10^dp = numerator_mantissa × 10^shift / denominator_mantissa
+    let shift = i64::from(dp) + i64::from(denominator.scale()) - i64::from(numerator.scale());
+    let power = |exponent: i64| POWERS.get(usize::try_from(exponent).ok()?).copied();
+    let (scaled_numerator, scaled_denominator) = if shift >= 0 {
+        (
+            numerator_mantissa.checked_mul(power(shift)?)?,
+            denominator_mantissa,
+        )
+    } else {
+        (
+            numerator_mantissa,
+            denominator_mantissa.checked_mul(power(-shift)?)?,
+        )
+    };
+    if u128::from(scaled_denominator) >= QUOTIENT_DENOMINATOR_LIMIT || scaled_denominator == 0 {
+        return None;
+    }
+    let quotient = scaled_numerator / scaled_denominator;
+    // `scaled_numerator < limit × 10^dp × scaled_denominator`, as integers.
+    if u128::from(quotient) >= QUOTIENT_MAGNITUDE_LIMIT * POWERS_OF_TEN[dp as usize] {
+        return None;
+    }
+    let remainder = scaled_numerator - quotient * scaled_denominator;
+    let rounded = quotient + u64::from(remainder >= scaled_denominator - remainder);
+    if rounded == 0 {
+        return None;
+    }
+    Some(decimal_of(
+        u128::from(rounded),
         numerator.is_sign_negative() != denominator.is_sign_negative(),
         dp,
     ))
