@@ -284,6 +284,9 @@ pub fn relative_gap(value: Decimal, reference: Decimal) -> Decimal {
 /// [`rounded_quotient`] rounds, by the same argument. Otherwise, or beyond the integer
 /// path's limits, the general path.
 pub fn rounded_complement(part: Decimal, whole: Decimal) -> Decimal {
+    if let Some(complement) = narrow_rounded_complement(part, whole) {
+        return complement;
+    }
     let positive = |value: Decimal| !value.is_sign_negative() && !value.is_zero();
     if positive(part)
         && positive(whole)
@@ -294,6 +297,34 @@ pub fn rounded_complement(part: Decimal, whole: Decimal) -> Decimal {
         return complement;
     }
     rate(unit_interval(Decimal::ONE - unit_interval(part / whole)))
+}
+
+/// [`rounded_complement`]'s integer path in 64-bit arithmetic, without subtracting decimals,
+/// for a part and a whole whose mantissas at their common scale fit 64 bits: the integer
+/// path's quotient `(whole - part) / whole` in a representation whose denominator is at
+/// least the one that path checks, so within the same limit the same argument holds.
+/// `None` leaves everything else to it.
+fn narrow_rounded_complement(part: Decimal, whole: Decimal) -> Option<Decimal> {
+    if part.is_sign_negative() || whole.is_sign_negative() {
+        return None;
+    }
+    let scale = part.scale().max(whole.scale());
+    let at_scale = |value: Decimal| {
+        u64::try_from(value.mantissa())
+            .ok()?
+            .checked_mul(u64::try_from(POWERS_OF_TEN[(scale - value.scale()) as usize]).ok()?)
+    };
+    let (part, whole) = (at_scale(part)?, at_scale(whole)?);
+    if part == 0 || part >= whole || u128::from(whole) >= QUOTIENT_DENOMINATOR_LIMIT {
+        return None;
+    }
+    // Below 10^12 × 10^6.
+    let rest = (whole - part) * 10u64.pow(RATE_SCALE);
+    let rounded = round_half_up(rest, whole);
+    if rounded == 0 {
+        return None;
+    }
+    Some(decimal_of(u128::from(rounded), false, RATE_SCALE))
 }
 
 /// `rate(unit_interval((unit_interval(a / b) + unit_interval(c / d)) / 2))` for the shares
