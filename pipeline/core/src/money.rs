@@ -701,7 +701,15 @@ pub struct Percent(pub Decimal);
 
 impl Piece for Percent {
     fn append_to(&self, line: &mut String) {
-        append_fixed(line, hundredfold(self.0), 1);
+        let (mantissa, scale) = (self.0.mantissa(), self.0.scale());
+        match u64::try_from(mantissa.unsigned_abs()) {
+            // What `hundredfold` then `append_fixed` do for such a value (every rate), without
+            // building the hundredfold decimal: the same magnitude, two places fewer.
+            Ok(magnitude) if scale >= 2 && magnitude != 0 => {
+                append_fixed_magnitude(line, magnitude, mantissa < 0, scale - 2, 1)
+            }
+            _ => append_fixed(line, hundredfold(self.0), 1),
+        }
         line.push('%');
     }
 }
