@@ -740,11 +740,22 @@ pub fn display_amount(amount: Decimal, currency: &str) -> String {
 /// most 20, and a scale of at most 28 writes that many places and the units digit).
 const NUMBER_TEXT_CAPACITY: usize = 1 + 1 + Decimal::MAX_SCALE as usize + 1;
 
+/// The block [`push_number`] copies into the line: at least the longest text, and a size
+/// known when compiling, so the copy is a few vector moves rather than a `memcpy` call.
+const NUMBER_BLOCK: usize = 32;
+
 /// Appends `±magnitude × 10^-scale` as `Decimal`'s `Display` renders it: the sign when
 /// `negative`, then every digit of the scale and the units digit.
+///
+/// The text is written right to left so that it ends where a block of [`NUMBER_BLOCK`] bytes
+/// starts; the block starting at the text is copied whole into the line's spare capacity
+/// and the line lengthened by the text's length only (what follows it is not part of the
+/// line).
 fn push_number(line: &mut String, magnitude: u64, negative: bool, scale: usize) {
-    let mut text = [0u8; NUMBER_TEXT_CAPACITY];
-    let mut start = text.len();
+    const _: () = assert!(NUMBER_BLOCK >= NUMBER_TEXT_CAPACITY);
+    let mut text = [0u8; 2 * NUMBER_BLOCK];
+    let end = NUMBER_BLOCK;
+    let mut start = end;
     let mut rest = magnitude;
     for _ in 0..scale {
         start -= 1;
@@ -768,17 +779,25 @@ fn push_number(line: &mut String, magnitude: u64, negative: bool, scale: usize) 
         start -= 1;
         text[start] = b'-';
     }
-    push_ascii(line, &text[start..]);
-}
-
-/// Appends ASCII bytes to a line without checking them again as UTF-8: the check and the
-/// copy it forces cost more than writing the few digits of a number.
-fn push_ascii(line: &mut String, ascii: &[u8]) {
-    debug_assert!(ascii.is_ascii());
-    // SAFETY: every caller passes ASCII bytes only (digits, `.`, `-`), each a whole UTF-8
-    // character, so the string stays valid UTF-8.
-    let bytes = unsafe { line.as_mut_vec() };
-    bytes.extend_from_slice(ascii);
+    let block: &[u8; NUMBER_BLOCK] = text[start..start + NUMBER_BLOCK]
+        .try_into()
+        .expect("the text starts in the first block");
+    line.reserve(NUMBER_BLOCK);
+    debug_assert!(text[start..end].is_ascii());
+    // SAFETY: `reserve` leaves room for the whole block after the line's end; the line is
+    // then lengthened by the text's length only, `end - start` bytes, all of them written
+    // just before and all ASCII (digits, `.` and `-`), each a whole UTF-8 character, so the
+    // string stays initialised and valid UTF-8.
+    unsafe {
+        let bytes = line.as_mut_vec();
+        let len = bytes.len();
+        bytes
+            .as_mut_ptr()
+            .add(len)
+            .cast::<[u8; NUMBER_BLOCK]>()
+            .write_unaligned(*block);
+        bytes.set_len(len + (end - start));
+    }
 }
 
 /// Serde helpers that accept a decimal only as a string (`"0.15"`) or an integer (`30`), and
