@@ -300,10 +300,11 @@ pub fn rounded_complement(part: Decimal, whole: Decimal) -> Decimal {
 }
 
 /// [`rounded_complement`]'s integer path in 64-bit arithmetic, without subtracting decimals,
-/// for a part and a whole whose mantissas at their common scale fit 64 bits: the integer
-/// path's quotient `(whole - part) / whole` in a representation whose denominator is at
-/// least the one that path checks, so within the same limit the same argument holds.
-/// `None` leaves everything else to it.
+/// for a positive part and whole whose mantissas at their common scale fit 64 bits: the
+/// integer path's quotient `(whole - part) / whole` in a representation whose denominator
+/// is at least the one that path checks, so within the same limit the same argument holds;
+/// and a part at least the whole, which leaves nothing. `None` leaves everything else to
+/// it.
 fn narrow_rounded_complement(part: Decimal, whole: Decimal) -> Option<Decimal> {
     if part.is_sign_negative() || whole.is_sign_negative() {
         return None;
@@ -315,7 +316,15 @@ fn narrow_rounded_complement(part: Decimal, whole: Decimal) -> Option<Decimal> {
             .checked_mul(u64::try_from(POWERS_OF_TEN[(scale - value.scale()) as usize]).ok()?)
     };
     let (part, whole) = (at_scale(part)?, at_scale(whole)?);
-    if part == 0 || part >= whole || u128::from(whole) >= QUOTIENT_DENOMINATOR_LIMIT {
+    if part == 0 || whole == 0 {
+        return None;
+    }
+    if part >= whole {
+        // A share of at least 1 divides to at least 1 (1 is a decimal), is clamped to 1,
+        // and `1 - 1` is a positive zero, which `rate` pads.
+        return Some(decimal_of(0, false, RATE_SCALE));
+    }
+    if u128::from(whole) >= QUOTIENT_DENOMINATOR_LIMIT {
         return None;
     }
     // Below 10^12 × 10^6.
@@ -365,7 +374,11 @@ pub enum CappedShare {
 /// `n / (k D1 D2)`. An exact mean that is not a midpoint of the rounding lies at least
 /// `10^-6 / (4 D1 D2)`, above `10^-25`, from every midpoint, so both round alike. An exact
 /// midpoint (where the quotients' errors could push the 28-digit mean either way), a mean
-/// that rounds to zero, more than two terms and anything beyond the limits give `None`.
+/// that rounds to zero without being zero, more than two terms and anything beyond the
+/// limits give `None`. A mean of exactly zero is every term exactly zero as decimals too (a
+/// share of a part at or below 0 clamps to 0, a complement of a share at or above 1 is
+/// `1 - 1`), and a zero sum divides to a positive zero, which `rate` pads: a positive zero
+/// at the rate scale.
 pub fn rounded_mean_of_capped(terms: &[CappedShare]) -> Option<Decimal> {
     let rational = |term: &CappedShare| match *term {
         CappedShare::Share((part, whole)) => capped_share(part, whole),
@@ -385,6 +398,9 @@ pub fn rounded_mean_of_capped(terms: &[CappedShare]) -> Option<Decimal> {
         }
         _ => return None,
     };
+    if numerator == 0 {
+        return Some(decimal_of(0, false, RATE_SCALE));
+    }
     let rounded =
         round_half_up_unless_midpoint(numerator * POWERS_OF_TEN[RATE_SCALE as usize], denominator)?;
     if rounded == 0 {
@@ -1059,6 +1075,39 @@ mod tests {
             assert_eq!(
                 mean_of_capped_shares(first, second).serialize(),
                 mean(first, second).serialize(),
+                "{first:?} and {second:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_leaves_nothing_is_the_decimal_computations_positive_zero() {
+        for (part, whole) in [
+            (dec!(0.35), dec!(0.35)),
+            (dec!(0.350000), dec!(0.35)),
+            (dec!(0.412345), dec!(0.35)),
+            (dec!(7), dec!(0.5)),
+        ] {
+            assert_eq!(
+                rounded_complement(part, whole).serialize(),
+                rate(unit_interval(Decimal::ONE - unit_interval(part / whole))).serialize(),
+                "{part} of {whole}"
+            );
+        }
+        let mut negative_zero = dec!(0.0000);
+        negative_zero.set_sign_negative(true);
+        for (first, second) in [
+            ((dec!(-0.125), dec!(0.25)), (dec!(-12.50), dec!(40))),
+            ((negative_zero, dec!(0.25)), (dec!(0.0000), dec!(40))),
+            ((dec!(3), dec!(-1)), (dec!(-0.0001), dec!(40))),
+        ] {
+            let capped = |(part, whole): (Decimal, Decimal)| unit_interval(part / whole);
+            assert_eq!(
+                mean_of_capped_shares(first, second).serialize(),
+                rate(unit_interval(
+                    (capped(first) + capped(second)) / Decimal::TWO
+                ))
+                .serialize(),
                 "{first:?} and {second:?}"
             );
         }
