@@ -267,10 +267,16 @@ pub fn contribution(weight: Decimal, normalised: Decimal) -> Decimal {
 /// of [`rounded_quotient`] applies. A gap that rounds to zero (whose sign the general path
 /// decides), and anything beyond the integer path's limits, takes the general path.
 pub fn relative_gap(value: Decimal, reference: Decimal) -> Decimal {
-    value
-        .checked_sub(reference)
-        .and_then(|difference| integer_rounded_quotient(difference, reference, RATE_SCALE))
-        .unwrap_or_else(|| rate(value / reference - Decimal::ONE))
+    match value.checked_sub(reference) {
+        // A price equal to its reference (ours at the buy box) divides to exactly 1, and
+        // `1 - 1` is a positive zero, which `rate` pads.
+        Some(difference) if difference.is_zero() && !reference.is_zero() => {
+            decimal_of(0, false, RATE_SCALE)
+        }
+        difference => difference
+            .and_then(|difference| integer_rounded_quotient(difference, reference, RATE_SCALE))
+            .unwrap_or_else(|| rate(value / reference - Decimal::ONE)),
+    }
 }
 
 /// `rate(unit_interval(1 - unit_interval(part / whole)))`, bit for bit: what is left of a
@@ -1076,6 +1082,22 @@ mod tests {
                 mean_of_capped_shares(first, second).serialize(),
                 mean(first, second).serialize(),
                 "{first:?} and {second:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_price_at_its_reference_has_the_decimal_computations_zero_gap() {
+        for (value, reference) in [
+            (dec!(12.50), dec!(12.5)),
+            (dec!(12.5), dec!(12.5000)),
+            (dec!(-3), dec!(-3.00)),
+            (dec!(0.0001), dec!(0.0001)),
+        ] {
+            assert_eq!(
+                relative_gap(value, reference).serialize(),
+                rate(value / reference - Decimal::ONE).serialize(),
+                "{value} against {reference}"
             );
         }
     }
