@@ -86,13 +86,22 @@ fn decimal_of(magnitude: u128, negative: bool, scale: u32) -> Decimal {
     )
 }
 
-/// [`round_half_up`] in a 64-bit division when both operands fit (amounts at the money scale
-/// do), which is one instruction rather than a 128-bit library call; full-precision
-/// quotients (28 digits) need the latter.
+/// [`round_half_up`] through [`divide_wide`].
 fn round_half_up_wide(magnitude: u128, divisor: u128) -> u128 {
+    let (quotient, remainder) = divide_wide(magnitude, divisor);
+    quotient + u128::from(remainder >= divisor - remainder)
+}
+
+/// `magnitude / divisor` and its remainder, in a 64-bit division when both operands fit
+/// (amounts and rates at their scales do), which is one instruction rather than a 128-bit
+/// library call; full-precision quotients (28 digits) need the latter.
+fn divide_wide(magnitude: u128, divisor: u128) -> (u128, u128) {
     match (u64::try_from(magnitude), u64::try_from(divisor)) {
-        (Ok(magnitude), Ok(divisor)) => u128::from(round_half_up(magnitude, divisor)),
-        _ => round_half_up(magnitude, divisor),
+        (Ok(magnitude), Ok(divisor)) => (
+            u128::from(magnitude / divisor),
+            u128::from(magnitude % divisor),
+        ),
+        _ => (magnitude / divisor, magnitude % divisor),
     }
 }
 
@@ -501,9 +510,6 @@ fn integer_rounded_quotient(numerator: Decimal, denominator: Decimal, dp: u32) -
     if numerator_mantissa == 0 || denominator_mantissa == 0 || dp > RATE_SCALE {
         return None;
     }
-    if let Some(quotient) = narrow_rounded_quotient(numerator, denominator, dp) {
-        return Some(quotient);
-    }
     // quotient × 10^dp = numerator_mantissa × 10^shift / denominator_mantissa
     let shift = i64::from(dp) + i64::from(denominator.scale()) - i64::from(numerator.scale());
     let power = |exponent: i64| POWERS_OF_TEN.get(usize::try_from(exponent).ok()?).copied();
@@ -518,70 +524,22 @@ fn integer_rounded_quotient(numerator: Decimal, denominator: Decimal, dp: u32) -
             denominator_mantissa.checked_mul(power(-shift)?)?,
         )
     };
-    // Products below 10^30, far within a u128.
-    if scaled_denominator >= QUOTIENT_DENOMINATOR_LIMIT
-        || scaled_numerator
-            >= QUOTIENT_MAGNITUDE_LIMIT * POWERS_OF_TEN[dp as usize] * scaled_denominator
-    {
+    if scaled_denominator >= QUOTIENT_DENOMINATOR_LIMIT {
         return None;
     }
-    let rounded = round_half_up_wide(scaled_numerator, scaled_denominator);
+    let (quotient, remainder) = divide_wide(scaled_numerator, scaled_denominator);
+    // The exact quotient below the magnitude limit: `scaled_numerator < limit × 10^dp ×
+    // scaled_denominator`, as integers.
+    if quotient >= QUOTIENT_MAGNITUDE_LIMIT * POWERS_OF_TEN[dp as usize] {
+        return None;
+    }
+    let rounded = quotient + u128::from(remainder >= scaled_denominator - remainder);
     if rounded == 0 {
         return None;
     }
     // Below 10^12 (the magnitude limit times 10^6).
     Some(decimal_of(
         rounded,
-        numerator.is_sign_negative() != denominator.is_sign_negative(),
-        dp,
-    ))
-}
-
-/// [`integer_rounded_quotient`] in 64-bit arithmetic, for operands whose mantissas and scaled
-/// forms fit 64 bits (amounts and rates do): the same limits, the same rounding, the same
-/// result. `None` leaves the operand to the 128-bit path, which decides every case this one
-/// does not (a zero included).
-fn narrow_rounded_quotient(numerator: Decimal, denominator: Decimal, dp: u32) -> Option<Decimal> {
-    const POWERS: [u64; 13] = {
-        let mut powers = [1u64; 13];
-        let mut n = 1;
-        while n < powers.len() {
-            powers[n] = powers[n - 1] * 10;
-            n += 1;
-        }
-        powers
-    };
-    let numerator_mantissa = u64::try_from(numerator.mantissa().unsigned_abs()).ok()?;
-    let denominator_mantissa = u64::try_from(denominator.mantissa().unsigned_abs()).ok()?;
-    // quotient × 10^dp = numerator_mantissa × 10^shift / denominator_mantissa
-    let shift = i64::from(dp) + i64::from(denominator.scale()) - i64::from(numerator.scale());
-    let power = |exponent: i64| POWERS.get(usize::try_from(exponent).ok()?).copied();
-    let (scaled_numerator, scaled_denominator) = if shift >= 0 {
-        (
-            numerator_mantissa.checked_mul(power(shift)?)?,
-            denominator_mantissa,
-        )
-    } else {
-        (
-            numerator_mantissa,
-            denominator_mantissa.checked_mul(power(-shift)?)?,
-        )
-    };
-    if u128::from(scaled_denominator) >= QUOTIENT_DENOMINATOR_LIMIT || scaled_denominator == 0 {
-        return None;
-    }
-    let quotient = scaled_numerator / scaled_denominator;
-    // `scaled_numerator < limit × 10^dp × scaled_denominator`, as integers.
-    if u128::from(quotient) >= QUOTIENT_MAGNITUDE_LIMIT * POWERS_OF_TEN[dp as usize] {
-        return None;
-    }
-    let remainder = scaled_numerator - quotient * scaled_denominator;
-    let rounded = quotient + u64::from(remainder >= scaled_denominator - remainder);
-    if rounded == 0 {
-        return None;
-    }
-    Some(decimal_of(
-        u128::from(rounded),
         numerator.is_sign_negative() != denominator.is_sign_negative(),
         dp,
     ))
