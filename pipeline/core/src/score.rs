@@ -27,7 +27,7 @@ use crate::margin::{
 };
 use crate::money::{self, FxError, FxRates};
 use crate::profile::{EconomicsConfig, SellerProfile, WeightProfile};
-use factors::{FactorInputs, FactorValue, InputAge, InputAges, freshness};
+use factors::{FactorInputs, FactorValue, Freshness, Freshnesses, InputAge};
 use velocity::SalesRankCurve;
 
 /// The factors of the score, in the order explanations list them.
@@ -287,14 +287,10 @@ pub fn evaluate(
 
     let at = situation.at;
     let observed = situation.observed;
-    let age = |observed: Option<EpochMillis>| observed.map(|observed| InputAge::new(at - observed));
-    let ages = InputAges {
-        offer: age(observed.offer),
-        stock: age(observed.stock),
-        cost: age(observed.cost),
-    };
     let half_lives = &profile.freshness;
-    let fresh = |age: Option<InputAge>, half_life| age.map(|age| freshness(age.hours, half_life));
+    let fresh = |observed: Option<EpochMillis>, half_life| {
+        observed.map(|observed| Freshness::new(InputAge::new(at - observed), half_life))
+    };
     let inputs = FactorInputs {
         situation,
         profile,
@@ -303,10 +299,11 @@ pub fn evaluate(
         margin: computed_margin.as_ref(),
         target_price,
         velocity: OnceCell::new(),
-        ages,
-        offer_freshness: fresh(ages.offer, half_lives.offer_hours),
-        stock_freshness: fresh(ages.stock, half_lives.stock_hours),
-        cost_freshness: fresh(ages.cost, half_lives.cost_hours),
+        freshness: Freshnesses {
+            offer: fresh(observed.offer, half_lives.offer_hours),
+            stock: fresh(observed.stock, half_lives.stock_hours),
+            cost: fresh(observed.cost, half_lives.cost_hours),
+        },
         fee_blockers: &fee_blockers,
         margin_blockers: &margin_blockers,
     };
@@ -340,7 +337,6 @@ pub fn evaluate(
     missing_inputs.dedup();
 
     let mut score = Decimal::ZERO;
-    let mut confidence = Decimal::ZERO;
     let factors: Vec<FactorScore> = Factor::ALL
         .into_iter()
         .map(|factor| {
@@ -358,7 +354,6 @@ pub fn evaluate(
             let weight = profile.weight(factor);
             let contribution = money::contribution(weight, value.normalised);
             score += contribution;
-            confidence += weight * money::unit_interval(value.confidence);
             FactorScore {
                 factor,
                 value,
@@ -367,6 +362,11 @@ pub fn evaluate(
             }
         })
         .collect();
+    let confidence = inputs.freshness.weighted_confidence(
+        factors
+            .iter()
+            .map(|factor| (factor.weight, factor.value.confidence)),
+    );
 
     let recommendation = action::recommend(&action::Decision {
         situation,
@@ -383,7 +383,7 @@ pub fn evaluate(
         margin: computed_margin,
         factors,
         score: money::fixed(score, money::SCORE_SCALE),
-        confidence: money::fixed(confidence, money::SCORE_SCALE),
+        confidence,
         missing_inputs,
         recommendation,
     })

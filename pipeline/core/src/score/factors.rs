@@ -22,8 +22,28 @@ use crate::score::{PriceBasis, Situation};
 pub struct FactorValue {
     pub raw_value: Option<Decimal>,
     pub normalised: Decimal,
-    pub confidence: Decimal,
+    pub confidence: Confidence,
     pub explanation: String,
+}
+
+/// A kind of input whose freshness confidences read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    Offer,
+    Stock,
+    Cost,
+}
+
+/// What a factor's confidence, a value in [0, 1], is made of; [`Freshnesses`] gives its
+/// value, and the weighted sum `evaluate` publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confidence {
+    /// 0: an input the factor needs is missing.
+    Zero,
+    /// The lowest freshness of these inputs, 0 if any is missing.
+    Stalest(&'static [Input]),
+    /// The mean freshness of the three kinds of input, a missing one counting 0.
+    MeanFreshness,
 }
 
 impl FactorValue {
@@ -31,7 +51,7 @@ impl FactorValue {
         Self {
             raw_value: None,
             normalised: Decimal::ZERO,
-            confidence: Decimal::ZERO,
+            confidence: Confidence::Zero,
             explanation: text!("missing ", Joined(inputs), ": contributes nothing"),
         }
     }
@@ -40,22 +60,23 @@ impl FactorValue {
 const MILLIS_PER_HOUR: i64 = 3_600_000;
 
 /// The age of an input observed `age_ms` before the scoring time (0 if observed after it).
-/// Computed once per input: freshness and the explanation both read it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InputAge {
     /// In milliseconds, at least 0.
     pub millis: i64,
-    /// In hours, unrounded: what [`freshness`] reads.
-    pub hours: Decimal,
 }
 
 impl InputAge {
     pub fn new(age_ms: i64) -> Self {
-        let millis = age_ms.max(0);
         Self {
-            millis,
-            hours: Decimal::from(millis) / Decimal::from(MILLIS_PER_HOUR),
+            millis: age_ms.max(0),
         }
+    }
+
+    /// In hours, unrounded: what [`freshness`] reads. Only the decimal computations read
+    /// it (where an integer path leaves a value to them), so it is not kept.
+    pub fn hours(&self) -> Decimal {
+        Decimal::from(self.millis) / Decimal::from(MILLIS_PER_HOUR)
     }
 
     /// `fixed(hours, dp)` for `dp` up to 6, bit for bit: [`money::rounded_quotient`] of the
@@ -140,21 +161,19 @@ const FRESHNESS_SHOWN_DP: u32 = 2;
 /// Below this, [`freshness_shown`]'s argument holds with room to spare.
 const FRESHNESS_DENOMINATOR_LIMIT: u64 = 10_000_000_000_000_000_000;
 
-/// `fixed(freshness(InputAge::new(age_ms).hours, half_life_hours), 2)`, bit for bit, rounded
-/// at once from the milliseconds; `None` where the decimal computation must decide.
+/// The freshness of an input `age_ms` old whose half-life is `half_life_hours` as the exact
+/// fraction `A / B` (at most 1), within the limits under which the decimal computation is
+/// shown to be within `3 × 10^-27` of it; `None` beyond them.
 ///
-/// Why they agree: with `h = H × 10^-s`, the exact freshness is `A / B`, `A = H × 3,600,000`
-/// and `B = A + age_ms × 10^s`. The decimal computation rounds three times on the way: the
+/// With `h = H × 10^-s`, the exact freshness is `A / B`, `A = H × 3,600,000` and
+/// `B = A + age_ms × 10^s`. The decimal computation rounds three times on the way: the
 /// hours (off by at most `10^-28` below 7.9 hours, where they keep 28 places, and by one
 /// unit in their 28th significant digit above), their sum with `h` (one unit in the 28th
 /// significant digit) and the quotient (at most 1, so off by at most `10^-28`). With `h` at
 /// least one hour, the sum is off by a relative `2 × 10^-27` at most, so the decimal
-/// freshness is within `3 × 10^-27` of `A / B`. An exact freshness that is not a midpoint of
-/// the 2-place rounding lies at least `1 / (200 B)` from every midpoint, above `5 × 10^-22`
-/// for `B` below `10^19`, so both round alike. An exact midpoint (where the decimal one may
-/// land on either side), a half-life under one hour or with more than 4 places, and
-/// anything beyond 64 bits give `None`.
-fn freshness_shown(age_ms: i64, half_life_hours: Decimal) -> Option<Decimal> {
+/// freshness is within `3 × 10^-27` of `A / B`. A half-life under one hour or with more
+/// than 4 places, and a `B` of `10^19` or more, give `None`.
+fn exact_freshness(age_ms: i64, half_life_hours: Decimal) -> Option<(u64, u64)> {
     const ONE_HOUR_AT_SCALE: [u64; 5] = [1, 10, 100, 1_000, 10_000];
     let one_hour = *ONE_HOUR_AT_SCALE.get(half_life_hours.scale() as usize)?;
     let half_life_mantissa = u64::try_from(half_life_hours.mantissa()).ok()?;
@@ -167,9 +186,19 @@ fn freshness_shown(age_ms: i64, half_life_hours: Decimal) -> Option<Decimal> {
         .unsigned_abs()
         .checked_mul(one_hour)?
         .checked_add(a)?;
-    if b >= FRESHNESS_DENOMINATOR_LIMIT {
-        return None;
-    }
+    (b < FRESHNESS_DENOMINATOR_LIMIT).then_some((a, b))
+}
+
+/// `fixed(freshness(InputAge::new(age_ms).hours(), half_life_hours), 2)`, bit for bit,
+/// rounded at once from the milliseconds; `None` where the decimal computation must decide.
+///
+/// Why they agree: the decimal freshness is within `3 × 10^-27` of the exact `A / B`
+/// ([`exact_freshness`]). An exact freshness that is not a midpoint of the 2-place rounding
+/// lies at least `1 / (200 B)` from every midpoint, above `5 × 10^-22` for `B` below
+/// `10^19`, so both round alike. An exact midpoint (where the decimal one may land on either
+/// side) and anything beyond [`exact_freshness`]'s limits give `None`.
+fn freshness_shown(age_ms: i64, half_life_hours: Decimal) -> Option<Decimal> {
+    let (a, b) = exact_freshness(age_ms, half_life_hours)?;
     // `a` is at most `b`, so the rounded value is at most 100.
     let rounded =
         money::round_half_up_unless_midpoint(u128::from(a.checked_mul(100)?), u128::from(b))?;
@@ -182,29 +211,228 @@ fn freshness_shown(age_ms: i64, half_life_hours: Decimal) -> Option<Decimal> {
     ))
 }
 
-/// `Fixed(freshness, 2)` as a piece, the freshness of an input `age` old whose half-life is
-/// `half_life`, through [`freshness_shown`] where it decides.
-struct FreshnessShown {
-    age: InputAge,
-    half_life: Decimal,
-    freshness: Decimal,
-}
+/// `Fixed(freshness, 2)` as a piece, through [`freshness_shown`] where it decides.
+struct FreshnessShown<'f>(&'f Freshness);
 
-impl Piece for FreshnessShown {
+impl Piece for FreshnessShown<'_> {
     fn append_to(&self, line: &mut String) {
-        match freshness_shown(self.age.millis, self.half_life) {
+        let freshness = self.0;
+        match freshness_shown(freshness.age.millis, freshness.half_life) {
             Some(shown) => shown.append_to(line),
-            None => Fixed(self.freshness, FRESHNESS_SHOWN_DP).append_to(line),
+            None => Fixed(freshness.decimal(), FRESHNESS_SHOWN_DP).append_to(line),
         }
     }
 }
 
-/// The [`InputAge`] of each kind of input; `None` when it is missing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct InputAges {
-    pub offer: Option<InputAge>,
-    pub stock: Option<InputAge>,
-    pub cost: Option<InputAge>,
+/// `10^19`: [`Freshness`] bounds an exact freshness between two counts of `10^-19`.
+const FRESHNESS_UNITS: u128 = 10_000_000_000_000_000_000;
+
+/// The freshness of one input: its age, its half-life, bounds of the exact value for the
+/// integer paths, and the decimal [`freshness`] computed only when a decimal computation
+/// reads it.
+#[derive(Debug, Clone)]
+pub struct Freshness {
+    pub age: InputAge,
+    half_life: Decimal,
+    /// The exact freshness lies in `[low, high] × 10^-19`, `high - low` at most 1 (0 when it
+    /// is exact at 19 places); `None` beyond [`exact_freshness`]'s limits.
+    bounds: Option<(u64, u64)>,
+    decimal: OnceCell<Decimal>,
+}
+
+impl Freshness {
+    pub fn new(age: InputAge, half_life: Decimal) -> Self {
+        let bounds = exact_freshness(age.millis, half_life).map(|(a, b)| {
+            // `a` at most `b`, below 10^19: `a × 10^19` below 10^38 fits, the quotient at
+            // most 10^19 fits 64 bits.
+            let scaled = u128::from(a) * FRESHNESS_UNITS;
+            let (b, quotient) = (u128::from(b), scaled / u128::from(b));
+            let low = quotient as u64;
+            (low, low + u64::from(scaled != quotient * b))
+        });
+        Self {
+            age,
+            half_life,
+            bounds,
+            decimal: OnceCell::new(),
+        }
+    }
+
+    /// `freshness(age.hours(), half_life)`, computed once.
+    pub fn decimal(&self) -> Decimal {
+        *self
+            .decimal
+            .get_or_init(|| freshness(self.age.hours(), self.half_life))
+    }
+}
+
+/// The [`Freshness`] of each kind of input; `None` when it is missing.
+#[derive(Debug, Clone, Default)]
+pub struct Freshnesses {
+    pub offer: Option<Freshness>,
+    pub stock: Option<Freshness>,
+    pub cost: Option<Freshness>,
+}
+
+/// `3 × 10^21`: a count of `10^-25` of three times the confidence, per `10^-4` of it.
+const TRIPLED_CONFIDENCE_PER_SCORE_UNIT: u128 = 3_000_000_000_000_000_000_000;
+/// `3 × 10^13`: a count of `10^-19` of the sum of three freshnesses, per `10^-6` of their
+/// mean.
+const FRESHNESS_SUM_PER_RATE_UNIT: u128 = 30_000_000_000_000;
+/// Weights at the rate scale sum to at most `10^6`, one.
+const WEIGHT_ONE: u128 = 1_000_000;
+
+impl Freshnesses {
+    pub fn of(&self, input: Input) -> Option<&Freshness> {
+        match input {
+            Input::Offer => self.offer.as_ref(),
+            Input::Stock => self.stock.as_ref(),
+            Input::Cost => self.cost.as_ref(),
+        }
+    }
+
+    fn decimals(&self) -> [Option<Decimal>; 3] {
+        [Input::Offer, Input::Stock, Input::Cost]
+            .map(|input| self.of(input).map(Freshness::decimal))
+    }
+
+    /// The confidence as a decimal, unrounded, as the factors computed it: a freshness is a
+    /// 28-digit quotient.
+    pub fn decimal_confidence(&self, confidence: Confidence) -> Decimal {
+        match confidence {
+            Confidence::Zero => Decimal::ZERO,
+            Confidence::Stalest(inputs) => inputs
+                .iter()
+                .map(|input| self.of(*input).map_or(Decimal::ZERO, Freshness::decimal))
+                .min()
+                .unwrap_or(Decimal::ZERO),
+            Confidence::MeanFreshness => mean_freshness(self.decimals()),
+        }
+    }
+
+    /// Bounds of three times the exact confidence (of the mean: the sum of the freshnesses),
+    /// as counts of `10^-19`; `None` when a freshness it reads has none.
+    fn tripled_bounds(&self, confidence: Confidence) -> Option<(u128, u128)> {
+        let bounds = |input: Input| -> Option<Option<(u128, u128)>> {
+            match self.of(input) {
+                None => Some(None),
+                Some(freshness) => freshness
+                    .bounds
+                    .map(|(low, high)| Some((u128::from(low), u128::from(high)))),
+            }
+        };
+        match confidence {
+            Confidence::Zero => Some((0, 0)),
+            Confidence::Stalest(inputs) => {
+                let mut stalest: Option<(u128, u128)> = None;
+                for input in inputs {
+                    // A missing input makes the lowest freshness 0.
+                    let Some((low, high)) = bounds(*input)? else {
+                        return Some((0, 0));
+                    };
+                    stalest = Some(stalest.map_or((low, high), |(lowest, highest)| {
+                        (lowest.min(low), highest.min(high))
+                    }));
+                }
+                Some(stalest.map_or((0, 0), |(low, high)| (3 * low, 3 * high)))
+            }
+            Confidence::MeanFreshness => [Input::Offer, Input::Stock, Input::Cost]
+                .into_iter()
+                .try_fold((0, 0), |(low_sum, high_sum), input| {
+                    let (low, high) = bounds(input)?.unwrap_or((0, 0));
+                    Some((low_sum + low, high_sum + high))
+                }),
+        }
+    }
+
+    /// Data freshness's normalised value, `rate(unit_interval(mean))` of the decimal mean
+    /// [`mean_freshness`] of the decimal freshnesses, bit for bit, from the exact fractions
+    /// where [`rounded_between`] decides.
+    ///
+    /// Why they agree: each decimal freshness is within `3 × 10^-27` of the exact one
+    /// ([`exact_freshness`]), their sum (at most 3, at 28 places at most) is exact, and the
+    /// division by 3 is off by at most `10^-28`: the decimal mean is within `3.1 × 10^-27` of
+    /// the exact mean, so three times it within `10^-26`, far less than the one count of
+    /// `10^-19` [`rounded_between`] allows either side of the bounds. The mean is in [0, 1]:
+    /// the clamp changes nothing, and the result, a count of `10^-6`, is a positive decimal at
+    /// the rate scale as `rate` gives it (a zero included).
+    pub fn mean_rate(&self) -> Decimal {
+        self.tripled_bounds(Confidence::MeanFreshness)
+            .and_then(|(low, high)| rounded_between(low, high, FRESHNESS_SUM_PER_RATE_UNIT))
+            .map_or_else(
+                || money::rate(unit_interval(mean_freshness(self.decimals()))),
+                |rounded| Decimal::from_parts(rounded as u32, 0, 0, false, money::RATE_SCALE),
+            )
+    }
+
+    /// The published confidence: `fixed(Σ weight × unit_interval(confidence), 4)`, the sum
+    /// from 0 in the order of `terms`, bit for bit, from the exact fractions where
+    /// [`rounded_between`] decides; otherwise (and when a freshness read is beyond
+    /// [`exact_freshness`]'s limits, or the weights are not at the rate scale summing to at
+    /// most 1) the decimal computation.
+    ///
+    /// Why they agree: with `w` the weights and `e` each confidence's distance from its exact
+    /// value, the decimal sum is off by at most `Σ w e + 7 × 10^-28`: a freshness is within
+    /// `3 × 10^-27` of the exact one ([`exact_freshness`]), the lowest of several within the
+    /// largest of their distances, the decimal mean within `3.1 × 10^-27` (see
+    /// [`Self::mean_rate`]), a clamp into [0, 1] only brings a confidence nearer the exact one
+    /// (which is in it), each product by a weight at the rate scale is rounded to 28 places
+    /// (one unit of `10^-28`), and the sums, at most 1 at 28 places, are exact. With the
+    /// weights summing to at most 1 that is below `4 × 10^-27`: three times the confidence is
+    /// within `1.2 × 10^-26` of three times the exact one, bounded here in counts of
+    /// `10^-25` (a weight's count of `10^-6` times three times a freshness's bounds in counts
+    /// of `10^-19`), and [`rounded_between`] allows a whole count either side. Rounding half
+    /// away from zero to 4 places and padding, as `fixed` does, gives a positive decimal at
+    /// scale 4 (a zero included: the decimal sum of non-negative terms is a positive zero).
+    pub fn weighted_confidence(
+        &self,
+        terms: impl Iterator<Item = (Decimal, Confidence)> + Clone,
+    ) -> Decimal {
+        self.integer_weighted_confidence(terms.clone())
+            .unwrap_or_else(|| {
+                let sum = terms.fold(Decimal::ZERO, |sum, (weight, confidence)| {
+                    sum + weight * unit_interval(self.decimal_confidence(confidence))
+                });
+                money::fixed(sum, money::SCORE_SCALE)
+            })
+    }
+
+    fn integer_weighted_confidence(
+        &self,
+        terms: impl Iterator<Item = (Decimal, Confidence)>,
+    ) -> Option<Decimal> {
+        let (mut low, mut high, mut weights) = (0u128, 0u128, 0u128);
+        for (weight, confidence) in terms {
+            if weight.scale() != money::RATE_SCALE || weight.is_sign_negative() {
+                return None;
+            }
+            let weight = weight.mantissa().unsigned_abs();
+            weights += weight;
+            if weights > WEIGHT_ONE {
+                return None;
+            }
+            let (confidence_low, confidence_high) = self.tripled_bounds(confidence)?;
+            low += weight * confidence_low;
+            high += weight * confidence_high;
+        }
+        let rounded = rounded_between(low, high, TRIPLED_CONFIDENCE_PER_SCORE_UNIT)?;
+        Some(Decimal::from_parts(
+            rounded as u32,
+            0,
+            0,
+            false,
+            money::SCORE_SCALE,
+        ))
+    }
+}
+
+/// `x / unit` rounded half up, the same for every `x` from one count below `low` to one
+/// count above `high`, or `None` when a midpoint of the rounding lies there: the value a
+/// decimal computation within one count of `[low, high]` rounds to.
+fn rounded_between(low: u128, high: u128, unit: u128) -> Option<u128> {
+    let rounded = |x: u128| (2 * x + unit) / (2 * unit);
+    let at_low = rounded(low.saturating_sub(1));
+    (at_low == rounded(high + 1)).then_some(at_low)
 }
 
 /// Sellers the page's sales are shared with, us included.
@@ -383,10 +611,7 @@ pub struct FactorInputs<'s, 'a> {
     pub target_price: Option<Option<Decimal>>,
     /// Filled by the first factor that reads it: start with `OnceCell::new()`.
     pub velocity: OnceCell<Velocity>,
-    pub ages: InputAges,
-    pub offer_freshness: Option<Decimal>,
-    pub stock_freshness: Option<Decimal>,
-    pub cost_freshness: Option<Decimal>,
+    pub freshness: Freshnesses,
     /// The missing inputs that prevent the channel fees, for explanations.
     pub fee_blockers: &'s [&'static str],
     /// The missing inputs that prevent a margin, for explanations.
@@ -426,7 +651,7 @@ impl FactorInputs<'_, '_> {
                 (margin.margin_rate, n.margin_rate_for_full_score),
                 (margin.net_margin_excl_vat, n.net_margin_for_full_score),
             ),
-            confidence: min_of(&[self.offer_freshness, self.cost_freshness]),
+            confidence: OFFER_AND_COST,
             explanation,
         }
     }
@@ -444,18 +669,14 @@ impl FactorInputs<'_, '_> {
             (Some(listing), _) => (
                 listing.price_incl_vat + listing.shipping_incl_vat,
                 "our landed price",
-                min_of(&[self.offer_freshness]),
+                OFFER,
             ),
-            (None, Some(Some(target))) => (
-                target,
-                "our price at target margin",
-                min_of(&[self.offer_freshness, self.cost_freshness]),
-            ),
+            (None, Some(Some(target))) => (target, "our price at target margin", OFFER_AND_COST),
             (None, Some(None)) => {
                 return FactorValue {
                     raw_value: None,
                     normalised: Decimal::ZERO,
-                    confidence: min_of(&[self.offer_freshness, self.cost_freshness]),
+                    confidence: OFFER_AND_COST,
                     explanation: "not listed and no price reaches the target margin on this \
                                   channel"
                         .into(),
@@ -587,9 +808,9 @@ impl FactorInputs<'_, '_> {
                     ours / (ours + half)
                 }),
             confidence: if sharing.is_some() {
-                min_of(&[self.offer_freshness])
+                OFFER
             } else {
-                Decimal::ZERO
+                Confidence::Zero
             },
             explanation,
         }
@@ -674,9 +895,9 @@ impl FactorInputs<'_, '_> {
             raw_value: Some(Decimal::from(units)),
             normalised,
             confidence: if lead_time_missing {
-                Decimal::ZERO
+                Confidence::Zero
             } else {
-                min_of(&[self.stock_freshness])
+                Confidence::Stalest(&[Input::Stock])
             },
             explanation,
         }
@@ -697,7 +918,7 @@ impl FactorInputs<'_, '_> {
             raw_value: Some(share),
             // Already at the rate scale and in [0, 1], as `evaluate` would round and clamp it.
             normalised: money::rounded_complement(share, zero_at),
-            confidence: min_of(&[self.offer_freshness]),
+            confidence: OFFER,
             explanation: text!(
                 what,
                 " ",
@@ -740,36 +961,20 @@ impl FactorInputs<'_, '_> {
     }
 
     pub fn data_freshness(&self) -> FactorValue {
-        let ages = self.ages;
-        let half_lives = &self.profile.freshness;
         let inputs = [
-            (
-                "offer",
-                ages.offer,
-                self.offer_freshness,
-                half_lives.offer_hours,
-            ),
-            (
-                "stock",
-                ages.stock,
-                self.stock_freshness,
-                half_lives.stock_hours,
-            ),
-            (
-                "cost",
-                ages.cost,
-                self.cost_freshness,
-                half_lives.cost_hours,
-            ),
+            ("offer", Input::Offer),
+            ("stock", Input::Stock),
+            ("cost", Input::Cost),
         ];
         let mut oldest: Option<InputAge> = None;
         let mut explanation = String::with_capacity(LINE_CAPACITY);
-        for (index, (name, age, fresh, half_life)) in inputs.into_iter().enumerate() {
+        for (index, (name, input)) in inputs.into_iter().enumerate() {
             if index > 0 {
                 explanation.push_str(", ");
             }
-            match (age, fresh) {
-                (Some(age), Some(fresh)) => {
+            match self.freshness.of(input) {
+                Some(freshness) => {
+                    let age = freshness.age;
                     if oldest.is_none_or(|oldest| age.millis > oldest.millis) {
                         oldest = Some(age);
                     }
@@ -779,29 +984,22 @@ impl FactorInputs<'_, '_> {
                         " ",
                         age.hours_fixed(1),
                         "h old (",
-                        FreshnessShown {
-                            age,
-                            half_life,
-                            freshness: fresh
-                        },
+                        FreshnessShown(freshness),
                         ")"
                     );
                 }
-                _ => append!(&mut explanation, name, " missing (0)"),
+                None => append!(&mut explanation, name, " missing (0)"),
             }
         }
         explanation.push_str("; raw = oldest age in hours");
-        let normalised = mean_freshness([
-            self.offer_freshness,
-            self.stock_freshness,
-            self.cost_freshness,
-        ]);
         FactorValue {
             // `rate` of the oldest age in hours, which hours increasing with the milliseconds
             // makes the age of the most milliseconds.
             raw_value: oldest.map(|age| age.hours_fixed(money::RATE_SCALE)),
-            normalised,
-            confidence: normalised,
+            // The mean freshness already rounded (and clamped) as `evaluate` would round it;
+            // the confidence reads the mean unrounded.
+            normalised: self.freshness.mean_rate(),
+            confidence: Confidence::MeanFreshness,
             explanation,
         }
     }
@@ -899,14 +1097,9 @@ fn unscale_as_rust_decimal(mut mantissa: u128, mut scale: u32) -> (u128, u32) {
     (mantissa, scale)
 }
 
-/// The lowest of the freshnesses, 0 if any is missing.
-fn min_of(values: &[Option<Decimal>]) -> Decimal {
-    values
-        .iter()
-        .map(|value| value.unwrap_or(Decimal::ZERO))
-        .min()
-        .unwrap_or(Decimal::ZERO)
-}
+/// The confidence of a factor reading the offer alone, or the offer and the product cost.
+const OFFER: Confidence = Confidence::Stalest(&[Input::Offer]);
+const OFFER_AND_COST: Confidence = Confidence::Stalest(&[Input::Offer, Input::Cost]);
 
 /// A relative gap as a percentage, with its sign also when positive (`+3.2%`).
 struct SignedPercent(Decimal);
@@ -950,7 +1143,7 @@ mod tests {
     }
 
     fn freshness_as_decimals(age_ms: i64, half_life: Decimal) -> Decimal {
-        freshness(InputAge::new(age_ms).hours, half_life)
+        freshness(InputAge::new(age_ms).hours(), half_life)
     }
 
     #[test]
@@ -960,7 +1153,7 @@ mod tests {
             for dp in [1, money::RATE_SCALE] {
                 assert_eq!(
                     age.hours_fixed(dp).serialize(),
-                    money::fixed(age.hours, dp).serialize()
+                    money::fixed(age.hours(), dp).serialize()
                 );
             }
         }
@@ -973,11 +1166,7 @@ mod tests {
         let age_ms = 7 * MILLIS_PER_HOUR;
         assert_eq!(freshness_shown(age_ms, half_life), None);
         let age = InputAge::new(age_ms);
-        let shown = text!(FreshnessShown {
-            age,
-            half_life,
-            freshness: freshness_as_decimals(age_ms, half_life),
-        });
+        let shown = text!(FreshnessShown(&Freshness::new(age, half_life)));
         assert_eq!(shown, "0.13");
         // One millisecond either side is decided by the integer path.
         assert!(freshness_shown(age_ms - 1, half_life).is_some());
@@ -1138,6 +1327,188 @@ mod tests {
         );
     }
 
+    /// The inputs of the freshnesses: an age in milliseconds and a half-life, or missing.
+    type FreshnessInputs = [Option<(i64, Decimal)>; 3];
+
+    fn freshnesses_of(inputs: FreshnessInputs) -> Freshnesses {
+        let [offer, stock, cost] = inputs.map(|input| {
+            input.map(|(age_ms, half_life)| Freshness::new(InputAge::new(age_ms), half_life))
+        });
+        Freshnesses { offer, stock, cost }
+    }
+
+    /// The published confidence as `evaluate` computed it before the integer path: each
+    /// factor's confidence from the 28-digit freshnesses, weighted, summed from 0, rounded.
+    fn confidence_as_decimals(inputs: FreshnessInputs, terms: &[(Decimal, Confidence)]) -> Decimal {
+        let decimals = inputs
+            .map(|input| input.map(|(age_ms, half_life)| freshness_as_decimals(age_ms, half_life)));
+        let of = |input: Input| decimals[input as usize].unwrap_or(Decimal::ZERO);
+        let mut sum = Decimal::ZERO;
+        for (weight, confidence) in terms {
+            let confidence = match confidence {
+                Confidence::Zero => Decimal::ZERO,
+                Confidence::Stalest(inputs) => inputs
+                    .iter()
+                    .map(|input| of(*input))
+                    .min()
+                    .unwrap_or(Decimal::ZERO),
+                Confidence::MeanFreshness => mean_freshness_as_decimals(decimals),
+            };
+            sum += *weight * unit_interval(confidence);
+        }
+        money::fixed(sum, money::SCORE_SCALE)
+    }
+
+    /// Data freshness's normalised value as `evaluate` computed it before the integer path.
+    fn mean_rate_as_decimals(inputs: FreshnessInputs) -> Decimal {
+        let decimals = inputs
+            .map(|input| input.map(|(age_ms, half_life)| freshness_as_decimals(age_ms, half_life)));
+        money::rate(unit_interval(mean_freshness_as_decimals(decimals)))
+    }
+
+    /// The confidences the factors give.
+    fn any_confidence() -> impl Strategy<Value = Confidence> {
+        prop::sample::select(vec![
+            Confidence::Zero,
+            OFFER,
+            OFFER_AND_COST,
+            Confidence::Stalest(&[Input::Stock]),
+            Confidence::Stalest(&[Input::Cost, Input::Stock, Input::Offer]),
+            Confidence::Stalest(&[]),
+            Confidence::MeanFreshness,
+        ])
+    }
+
+    /// Seven weights at the rate scale summing to 1, as profiles validate them: random
+    /// shares, the rounding's remainder on the last.
+    fn any_weights() -> impl Strategy<Value = [Decimal; 7]> {
+        prop::array::uniform7(
+            prop_oneof![3 => 0u64..=1_000, 1 => Just(0u64), 1 => 0u64..=1_000_000_000],
+        )
+        .prop_map(|shares| {
+            let total: u64 = shares.iter().sum::<u64>().max(1);
+            let mut weights =
+                shares.map(|share| (u128::from(share) * 1_000_000 / u128::from(total)) as i64);
+            let given: i64 = weights[..6].iter().sum();
+            weights[6] = 1_000_000 - given;
+            weights.map(|weight| Decimal::new(weight, money::RATE_SCALE))
+        })
+    }
+
+    fn default_weights() -> [Decimal; 7] {
+        [300_000, 150_000, 150_000, 150_000, 100_000, 50_000, 100_000]
+            .map(|weight| Decimal::new(weight, money::RATE_SCALE))
+    }
+
+    /// The confidences of the seven factors with every input known, in order.
+    const FACTOR_CONFIDENCES: [Confidence; 7] = [
+        OFFER_AND_COST,
+        OFFER,
+        OFFER,
+        Confidence::Stalest(&[Input::Stock]),
+        OFFER,
+        OFFER,
+        Confidence::MeanFreshness,
+    ];
+
+    #[test]
+    fn confidence_and_mean_take_the_integer_paths_for_the_default_profile() {
+        let half_lives = [24, 48, 720].map(Decimal::from);
+        let weights = default_weights();
+        let terms: Vec<(Decimal, Confidence)> =
+            weights.into_iter().zip(FACTOR_CONFIDENCES).collect();
+        for ages in [
+            [Some(0), Some(0), Some(0)],
+            [Some(1), Some(3_599_999), Some(36 * MILLIS_PER_HOUR + 17)],
+            [
+                Some(5 * 24 * MILLIS_PER_HOUR),
+                None,
+                Some(90 * 24 * MILLIS_PER_HOUR),
+            ],
+            [Some(17_000), Some(2 * MILLIS_PER_HOUR), None],
+            [None, None, None],
+        ] {
+            let mut inputs: FreshnessInputs = [None; 3];
+            for (index, age) in ages.into_iter().enumerate() {
+                inputs[index] = age.map(|age_ms| (age_ms, half_lives[index]));
+            }
+            let freshnesses = freshnesses_of(inputs);
+            let integer = freshnesses
+                .integer_weighted_confidence(terms.iter().copied())
+                .expect("the integer path decides");
+            assert_eq!(
+                integer.serialize(),
+                confidence_as_decimals(inputs, &terms).serialize(),
+                "{ages:?}"
+            );
+            assert_eq!(
+                freshnesses
+                    .weighted_confidence(terms.iter().copied())
+                    .serialize(),
+                integer.serialize()
+            );
+            assert_eq!(
+                freshnesses.mean_rate().serialize(),
+                mean_rate_as_decimals(inputs).serialize(),
+                "{ages:?}"
+            );
+            // Neither path computed a 28-digit freshness.
+            for input in [Input::Offer, Input::Stock, Input::Cost] {
+                if let Some(freshness) = freshnesses.of(input) {
+                    assert!(freshness.decimal.get().is_none(), "{ages:?} {input:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mean_rate_leaves_an_exact_midpoint_to_the_decimals() {
+        // A 3-hour half-life 1,999,997 hours old: freshness 3/2,000,000, exact at 19 places;
+        // alone, its mean is 0.0000005, a midpoint of the 6 places.
+        let inputs: FreshnessInputs = [
+            Some((1_999_997 * MILLIS_PER_HOUR, Decimal::from(3))),
+            None,
+            None,
+        ];
+        let freshnesses = freshnesses_of(inputs);
+        let (low, high) = freshnesses
+            .tripled_bounds(Confidence::MeanFreshness)
+            .unwrap();
+        assert_eq!((low, high), (15_000_000_000_000, 15_000_000_000_000));
+        assert_eq!(
+            rounded_between(low, high, FRESHNESS_SUM_PER_RATE_UNIT),
+            None
+        );
+        assert_eq!(
+            freshnesses.mean_rate().serialize(),
+            mean_rate_as_decimals(inputs).serialize()
+        );
+        assert!(freshnesses.offer.unwrap().decimal.get().is_some());
+    }
+
+    #[test]
+    fn confidence_leaves_an_exact_midpoint_to_the_decimals() {
+        // Every input just observed (freshness 1) under a weight of 0.50005 and the rest on a
+        // factor missing its inputs: a confidence of exactly 0.50005.
+        let hour = Decimal::ONE;
+        let inputs: FreshnessInputs = [Some((0, hour)), Some((0, hour)), Some((0, hour))];
+        let terms = [
+            (Decimal::new(500_050, 6), OFFER),
+            (Decimal::new(499_950, 6), Confidence::Zero),
+        ];
+        let freshnesses = freshnesses_of(inputs);
+        assert_eq!(
+            freshnesses.integer_weighted_confidence(terms.into_iter()),
+            None
+        );
+        let confidence = freshnesses.weighted_confidence(terms.into_iter());
+        assert_eq!(
+            confidence.serialize(),
+            confidence_as_decimals(inputs, &terms).serialize()
+        );
+        assert_eq!(confidence, Decimal::new(5_001, 4));
+    }
+
     proptest! {
         /// Every output of the integer paths, where they give one, against the decimal
         /// computation of market attractiveness and availability.
@@ -1185,6 +1556,89 @@ mod tests {
                     )),
                 ), "{:?} {} {} {} {:?}", exact, units, full_cover, readiness, exact_readiness);
             }
+        }
+
+        /// The published confidence against the decimal computation, over random ages,
+        /// half-lives, weights, confidences and missing inputs.
+        #[test]
+        fn weighted_confidence_is_bit_identical_to_the_decimal_sum(
+            inputs in prop::array::uniform3(prop::option::weighted(0.85, (any_age_ms(), any_half_life()))),
+            weights in any_weights(),
+            confidences in prop::array::uniform7(any_confidence()),
+        ) {
+            let terms: Vec<(Decimal, Confidence)> = weights.into_iter().zip(confidences).collect();
+            let freshnesses = freshnesses_of(inputs);
+            prop_assert_eq!(
+                freshnesses.weighted_confidence(terms.iter().copied()).serialize(),
+                confidence_as_decimals(inputs, &terms).serialize(),
+                "{:?} {:?}",
+                inputs,
+                terms
+            );
+        }
+
+        /// The factors' own confidences, every input present but now and then one.
+        #[test]
+        fn weighted_confidence_of_the_factors_is_the_decimal_sum(
+            inputs in prop::array::uniform3(prop::option::weighted(0.95, (any_age_ms(), any_half_life()))),
+            weights in any_weights(),
+        ) {
+            let terms: Vec<(Decimal, Confidence)> =
+                weights.into_iter().zip(FACTOR_CONFIDENCES).collect();
+            let freshnesses = freshnesses_of(inputs);
+            prop_assert_eq!(
+                freshnesses.weighted_confidence(terms.iter().copied()).serialize(),
+                confidence_as_decimals(inputs, &terms).serialize(),
+                "{:?} {:?}",
+                inputs,
+                terms
+            );
+        }
+
+        /// Confidences on a midpoint of the 4 places: a freshness `1 / (1 + k)` (an age of
+        /// `k` half-lives) under a weight putting the confidence at `(2j + 1) / 20,000`, and
+        /// one millisecond either side. On the midpoint the integer path gives way.
+        #[test]
+        fn weighted_confidence_leaves_midpoints_to_the_decimals(
+            half_life_hours in 1i64..=2_000,
+            k in 0i64..=20,
+            j in 0i64..=10_000,
+            nudge in -1i64..=1,
+        ) {
+            let per_odd = 50 * (1 + k);
+            let odd = ((2 * j + 1) % (1_000_000 / per_odd)) | 1;
+            let weight = odd * per_odd;
+            let age_ms = k * half_life_hours * MILLIS_PER_HOUR + nudge;
+            let inputs: FreshnessInputs =
+                [Some((age_ms, Decimal::from(half_life_hours))), None, None];
+            let terms = [
+                (Decimal::new(weight, money::RATE_SCALE), OFFER),
+                (Decimal::new(1_000_000 - weight, money::RATE_SCALE), Confidence::Zero),
+            ];
+            let freshnesses = freshnesses_of(inputs);
+            if nudge == 0 || (k == 0 && nudge < 0) {
+                prop_assert_eq!(freshnesses.integer_weighted_confidence(terms.into_iter()), None);
+            }
+            prop_assert_eq!(
+                freshnesses.weighted_confidence(terms.into_iter()).serialize(),
+                confidence_as_decimals(inputs, &terms).serialize(),
+                "{} ms, half-life {} h, weight {}",
+                age_ms,
+                half_life_hours,
+                weight
+            );
+        }
+
+        #[test]
+        fn mean_rate_is_bit_identical_to_rating_the_decimal_mean(
+            inputs in prop::array::uniform3(prop::option::weighted(0.85, (any_age_ms(), any_half_life()))),
+        ) {
+            prop_assert_eq!(
+                freshnesses_of(inputs).mean_rate().serialize(),
+                mean_rate_as_decimals(inputs).serialize(),
+                "{:?}",
+                inputs
+            );
         }
 
         #[test]
@@ -1252,7 +1706,8 @@ mod tests {
                     half_life
                 );
             }
-            let piece = FreshnessShown { age: InputAge::new(age_ms), half_life, freshness: decimal };
+            let freshness = Freshness::new(InputAge::new(age_ms), half_life);
+            let piece = FreshnessShown(&freshness);
             prop_assert_eq!(text!(piece), text!(Fixed(decimal, FRESHNESS_SHOWN_DP)));
         }
 
@@ -1269,7 +1724,8 @@ mod tests {
                 MILLIS_PER_HOUR * half_life_hours * (199 - 2 * k) / (2 * k + 1) + nudge;
             let half_life = Decimal::from(half_life_hours);
             let decimal = freshness_as_decimals(age_ms, half_life);
-            let piece = FreshnessShown { age: InputAge::new(age_ms), half_life, freshness: decimal };
+            let freshness = Freshness::new(InputAge::new(age_ms), half_life);
+            let piece = FreshnessShown(&freshness);
             prop_assert_eq!(
                 text!(piece),
                 text!(Fixed(decimal, FRESHNESS_SHOWN_DP)),
@@ -1287,7 +1743,7 @@ mod tests {
             let age = InputAge::new(age_ms);
             prop_assert_eq!(
                 age.hours_fixed(dp).serialize(),
-                money::fixed(age.hours, dp).serialize(),
+                money::fixed(age.hours(), dp).serialize(),
                 "{} ms to {} places",
                 age_ms,
                 dp
