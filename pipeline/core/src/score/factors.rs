@@ -310,39 +310,21 @@ impl Freshnesses {
         }
     }
 
-    /// Bounds of three times the exact confidence (of the mean: the sum of the freshnesses),
-    /// as counts of `10^-19`; `None` when a freshness it reads has none.
-    fn tripled_bounds(&self, confidence: Confidence) -> Option<(u128, u128)> {
-        let bounds = |input: Input| -> Option<Option<(u128, u128)>> {
-            match self.of(input) {
-                None => Some(None),
-                Some(freshness) => freshness
-                    .bounds
-                    .map(|(low, high)| Some((u128::from(low), u128::from(high)))),
-            }
+    /// Bounds of each kind of input's exact freshness as counts of `10^-19`, a missing one
+    /// 0 (as every confidence counts it); `None` when one is beyond [`exact_freshness`]'s
+    /// limits.
+    fn exact_bounds(&self) -> Option<[(u128, u128); 3]> {
+        let bounds = |freshness: &Option<Freshness>| match freshness {
+            None => Some((0, 0)),
+            Some(freshness) => freshness
+                .bounds
+                .map(|(low, high)| (u128::from(low), u128::from(high))),
         };
-        match confidence {
-            Confidence::Zero => Some((0, 0)),
-            Confidence::Stalest(inputs) => {
-                let mut stalest: Option<(u128, u128)> = None;
-                for input in inputs {
-                    // A missing input makes the lowest freshness 0.
-                    let Some((low, high)) = bounds(*input)? else {
-                        return Some((0, 0));
-                    };
-                    stalest = Some(stalest.map_or((low, high), |(lowest, highest)| {
-                        (lowest.min(low), highest.min(high))
-                    }));
-                }
-                Some(stalest.map_or((0, 0), |(low, high)| (3 * low, 3 * high)))
-            }
-            Confidence::MeanFreshness => [Input::Offer, Input::Stock, Input::Cost]
-                .into_iter()
-                .try_fold((0, 0), |(low_sum, high_sum), input| {
-                    let (low, high) = bounds(input)?.unwrap_or((0, 0));
-                    Some((low_sum + low, high_sum + high))
-                }),
-        }
+        Some([
+            bounds(&self.offer)?,
+            bounds(&self.stock)?,
+            bounds(&self.cost)?,
+        ])
     }
 
     /// Data freshness's normalised value, `rate(unit_interval(mean))` of the decimal mean
@@ -357,8 +339,11 @@ impl Freshnesses {
     /// the clamp changes nothing, and the result, a count of `10^-6`, is a positive decimal at
     /// the rate scale as `rate` gives it (a zero included).
     pub fn mean_rate(&self) -> Decimal {
-        self.tripled_bounds(Confidence::MeanFreshness)
-            .and_then(|(low, high)| rounded_between(low, high, FRESHNESS_SUM_PER_RATE_UNIT))
+        self.exact_bounds()
+            .and_then(|freshnesses| {
+                let (low, high) = tripled_bounds(Confidence::MeanFreshness, &freshnesses);
+                rounded_between(low, high, FRESHNESS_SUM_PER_RATE_UNIT)
+            })
             .map_or_else(
                 || money::rate(unit_interval(mean_freshness(self.decimals()))),
                 |rounded| Decimal::from_parts(rounded as u32, 0, 0, false, money::RATE_SCALE),
@@ -367,7 +352,7 @@ impl Freshnesses {
 
     /// The published confidence: `fixed(Σ weight × unit_interval(confidence), 4)`, the sum
     /// from 0 in the order of `terms`, bit for bit, from the exact fractions where
-    /// [`rounded_between`] decides; otherwise (and when a freshness read is beyond
+    /// [`rounded_between`] decides; otherwise (and when a freshness is beyond
     /// [`exact_freshness`]'s limits, or the weights are not at the rate scale summing to at
     /// most 1) the decimal computation.
     ///
@@ -401,6 +386,7 @@ impl Freshnesses {
         &self,
         terms: impl Iterator<Item = (Decimal, Confidence)>,
     ) -> Option<Decimal> {
+        let freshnesses = self.exact_bounds()?;
         let (mut low, mut high, mut weights) = (0u128, 0u128, 0u128);
         for (weight, confidence) in terms {
             if weight.scale() != money::RATE_SCALE || weight.is_sign_negative() {
@@ -411,7 +397,7 @@ impl Freshnesses {
             if weights > WEIGHT_ONE {
                 return None;
             }
-            let (confidence_low, confidence_high) = self.tripled_bounds(confidence)?;
+            let (confidence_low, confidence_high) = tripled_bounds(confidence, &freshnesses);
             low += weight * confidence_low;
             high += weight * confidence_high;
         }
@@ -426,13 +412,33 @@ impl Freshnesses {
     }
 }
 
+/// Bounds of three times the exact `confidence` (of the mean: the sum of the freshnesses)
+/// as counts of `10^-19`, from the [`Freshnesses::exact_bounds`] of the freshnesses.
+fn tripled_bounds(confidence: Confidence, freshnesses: &[(u128, u128); 3]) -> (u128, u128) {
+    match confidence {
+        Confidence::Zero => (0, 0),
+        Confidence::Stalest(inputs) => inputs
+            .iter()
+            .map(|input| freshnesses[*input as usize])
+            .reduce(|(lowest, highest), (low, high)| (lowest.min(low), highest.min(high)))
+            .map_or((0, 0), |(low, high)| (3 * low, 3 * high)),
+        Confidence::MeanFreshness => freshnesses
+            .iter()
+            .fold((0, 0), |(low_sum, high_sum), (low, high)| {
+                (low_sum + low, high_sum + high)
+            }),
+    }
+}
+
 /// `x / unit` rounded half up, the same for every `x` from one count below `low` to one
 /// count above `high`, or `None` when a midpoint of the rounding lies there: the value a
-/// decimal computation within one count of `[low, high]` rounds to.
+/// decimal computation within one count of `[low, high]` rounds to. One division: `x`
+/// rounds to the value of `low - 1` while `2x + unit` is below the next multiple of
+/// `2 unit`.
 fn rounded_between(low: u128, high: u128, unit: u128) -> Option<u128> {
-    let rounded = |x: u128| (2 * x + unit) / (2 * unit);
-    let at_low = rounded(low.saturating_sub(1));
-    (at_low == rounded(high + 1)).then_some(at_low)
+    let twice_unit = 2 * unit;
+    let rounded = (2 * low.saturating_sub(1) + unit) / twice_unit;
+    (2 * (high + 1) + unit < (rounded + 1) * twice_unit).then_some(rounded)
 }
 
 /// Sellers the page's sales are shared with, us included.
@@ -1471,9 +1477,10 @@ mod tests {
             None,
         ];
         let freshnesses = freshnesses_of(inputs);
-        let (low, high) = freshnesses
-            .tripled_bounds(Confidence::MeanFreshness)
-            .unwrap();
+        let (low, high) = tripled_bounds(
+            Confidence::MeanFreshness,
+            &freshnesses.exact_bounds().unwrap(),
+        );
         assert_eq!((low, high), (15_000_000_000_000, 15_000_000_000_000));
         assert_eq!(
             rounded_between(low, high, FRESHNESS_SUM_PER_RATE_UNIT),
