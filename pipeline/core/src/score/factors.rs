@@ -246,9 +246,10 @@ impl Freshness {
             // `a` at most `b`, below 10^19: `a × 10^19` below 10^38 fits, the quotient at
             // most 10^19 fits 64 bits.
             let scaled = u128::from(a) * FRESHNESS_UNITS;
-            let (b, quotient) = (u128::from(b), scaled / u128::from(b));
-            let low = quotient as u64;
-            (low, low + u64::from(scaled != quotient * b))
+            let low = (scaled / u128::from(b)) as u64;
+            // The remainder is below `b`, so it is the same modulo 2^64.
+            let remainder = (scaled as u64).wrapping_sub(low.wrapping_mul(b));
+            (low, low + u64::from(remainder != 0))
         });
         Self {
             age,
@@ -280,7 +281,7 @@ const TRIPLED_CONFIDENCE_PER_SCORE_UNIT: u128 = 3_000_000_000_000_000_000_000;
 /// mean.
 const FRESHNESS_SUM_PER_RATE_UNIT: u128 = 30_000_000_000_000;
 /// Weights at the rate scale sum to at most `10^6`, one.
-const WEIGHT_ONE: u128 = 1_000_000;
+const WEIGHT_ONE: u64 = 1_000_000;
 
 impl Freshnesses {
     pub fn of(&self, input: Input) -> Option<&Freshness> {
@@ -313,12 +314,10 @@ impl Freshnesses {
     /// Bounds of each kind of input's exact freshness as counts of `10^-19`, a missing one
     /// 0 (as every confidence counts it); `None` when one is beyond [`exact_freshness`]'s
     /// limits.
-    fn exact_bounds(&self) -> Option<[(u128, u128); 3]> {
+    fn exact_bounds(&self) -> Option<[(u64, u64); 3]> {
         let bounds = |freshness: &Option<Freshness>| match freshness {
             None => Some((0, 0)),
-            Some(freshness) => freshness
-                .bounds
-                .map(|(low, high)| (u128::from(low), u128::from(high))),
+            Some(freshness) => freshness.bounds,
         };
         Some([
             bounds(&self.offer)?,
@@ -341,7 +340,7 @@ impl Freshnesses {
     pub fn mean_rate(&self) -> Decimal {
         self.exact_bounds()
             .and_then(|freshnesses| {
-                let (low, high) = tripled_bounds(Confidence::MeanFreshness, &freshnesses);
+                let (low, high) = weighted_bounds(1, Confidence::MeanFreshness, &freshnesses);
                 rounded_between(low, high, FRESHNESS_SUM_PER_RATE_UNIT)
             })
             .map_or_else(
@@ -387,19 +386,19 @@ impl Freshnesses {
         terms: impl Iterator<Item = (Decimal, Confidence)>,
     ) -> Option<Decimal> {
         let freshnesses = self.exact_bounds()?;
-        let (mut low, mut high, mut weights) = (0u128, 0u128, 0u128);
+        let (mut low, mut high, mut weights) = (0u128, 0u128, 0u64);
         for (weight, confidence) in terms {
             if weight.scale() != money::RATE_SCALE || weight.is_sign_negative() {
                 return None;
             }
-            let weight = weight.mantissa().unsigned_abs();
-            weights += weight;
+            let weight = u64::try_from(weight.mantissa()).ok()?;
+            weights += weight.min(WEIGHT_ONE + 1);
             if weights > WEIGHT_ONE {
                 return None;
             }
-            let (confidence_low, confidence_high) = tripled_bounds(confidence, &freshnesses);
-            low += weight * confidence_low;
-            high += weight * confidence_high;
+            let (term_low, term_high) = weighted_bounds(weight, confidence, &freshnesses);
+            low += term_low;
+            high += term_high;
         }
         let rounded = rounded_between(low, high, TRIPLED_CONFIDENCE_PER_SCORE_UNIT)?;
         Some(Decimal::from_parts(
@@ -412,21 +411,36 @@ impl Freshnesses {
     }
 }
 
-/// Bounds of three times the exact `confidence` (of the mean: the sum of the freshnesses)
-/// as counts of `10^-19`, from the [`Freshnesses::exact_bounds`] of the freshnesses.
-fn tripled_bounds(confidence: Confidence, freshnesses: &[(u128, u128); 3]) -> (u128, u128) {
+/// `weight` times three times the bounds of the exact `confidence` (of the mean: times the
+/// sum of the freshnesses), from the [`Freshnesses::exact_bounds`] of the freshnesses as
+/// counts of `10^-19`; `weight` at most `10^6`. Products of 64-bit values, each one
+/// multiplication.
+fn weighted_bounds(
+    weight: u64,
+    confidence: Confidence,
+    freshnesses: &[(u64, u64); 3],
+) -> (u128, u128) {
+    let times = |factor: u64, (low, high): (u64, u64)| {
+        (
+            u128::from(factor) * u128::from(low),
+            u128::from(factor) * u128::from(high),
+        )
+    };
     match confidence {
         Confidence::Zero => (0, 0),
         Confidence::Stalest(inputs) => inputs
             .iter()
             .map(|input| freshnesses[*input as usize])
             .reduce(|(lowest, highest), (low, high)| (lowest.min(low), highest.min(high)))
-            .map_or((0, 0), |(low, high)| (3 * low, 3 * high)),
-        Confidence::MeanFreshness => freshnesses
-            .iter()
-            .fold((0, 0), |(low_sum, high_sum), (low, high)| {
-                (low_sum + low, high_sum + high)
-            }),
+            .map_or((0, 0), |bounds| times(3 * weight, bounds)),
+        Confidence::MeanFreshness => {
+            freshnesses
+                .iter()
+                .fold((0, 0), |(low_sum, high_sum), bounds| {
+                    let (low, high) = times(weight, *bounds);
+                    (low_sum + low, high_sum + high)
+                })
+        }
     }
 }
 
@@ -1477,7 +1491,8 @@ mod tests {
             None,
         ];
         let freshnesses = freshnesses_of(inputs);
-        let (low, high) = tripled_bounds(
+        let (low, high) = weighted_bounds(
+            1,
             Confidence::MeanFreshness,
             &freshnesses.exact_bounds().unwrap(),
         );
