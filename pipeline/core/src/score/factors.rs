@@ -158,7 +158,8 @@ impl ThresholdTexts {
 
 /// Places of the freshness shown in explanations.
 const FRESHNESS_SHOWN_DP: u32 = 2;
-/// Below this, [`freshness_shown`]'s argument holds with room to spare.
+/// Below this, [`exact_freshness`]'s argument holds with room to spare, and `A × 10^19`
+/// fits 128 bits.
 const FRESHNESS_DENOMINATOR_LIMIT: u64 = 10_000_000_000_000_000_000;
 
 /// The freshness of an input `age_ms` old whose half-life is `half_life_hours` as the exact
@@ -189,26 +190,27 @@ fn exact_freshness(age_ms: i64, half_life_hours: Decimal) -> Option<(u64, u64)> 
     (b < FRESHNESS_DENOMINATOR_LIMIT).then_some((a, b))
 }
 
-/// `fixed(freshness(InputAge::new(age_ms).hours(), half_life_hours), 2)`, bit for bit,
-/// rounded at once from the milliseconds; `None` where the decimal computation must decide.
+/// `10^17`: counts of `10^-19` per `10^-2`, the places of the freshness shown.
+const FRESHNESS_UNITS_PER_SHOWN: u64 = 100_000_000_000_000_000;
+
+/// `fixed(freshness(InputAge::new(age_ms).hours(), half_life_hours), 2)`, bit for bit, from
+/// the bounds `[low, high]` of the exact freshness in counts of `10^-19` ([`Freshness`]);
+/// `None` where the decimal computation must decide.
 ///
-/// Why they agree: the decimal freshness is within `3 × 10^-27` of the exact `A / B`
-/// ([`exact_freshness`]). An exact freshness that is not a midpoint of the 2-place rounding
-/// lies at least `1 / (200 B)` from every midpoint, above `5 × 10^-22` for `B` below
-/// `10^19`, so both round alike. An exact midpoint (where the decimal one may land on either
-/// side) and anything beyond [`exact_freshness`]'s limits give `None`.
-fn freshness_shown(age_ms: i64, half_life_hours: Decimal) -> Option<Decimal> {
-    let (a, b) = exact_freshness(age_ms, half_life_hours)?;
-    // `a` is at most `b`, so the rounded value is at most 100.
-    let rounded =
-        money::round_half_up_unless_midpoint(u128::from(a.checked_mul(100)?), u128::from(b))?;
-    Some(Decimal::from_parts(
-        rounded as u32,
-        0,
-        0,
-        false,
-        FRESHNESS_SHOWN_DP,
-    ))
+/// Why they agree: the decimal freshness is within `3 × 10^-27` of the exact one
+/// ([`exact_freshness`]), so within one count of the bounds. Where rounding half up to 2
+/// places gives the same from one count below `low` to one count above `high`, it gives
+/// that for the decimal freshness too (half up is half away from zero on a positive value,
+/// and a rounded value of at most 100 is a positive decimal at scale 2); nearer a midpoint
+/// (an exact one included), `None`. In 64 bits: the bounds are at most `10^19`.
+fn freshness_shown((low, high): (u64, u64)) -> Option<Decimal> {
+    let rounded = |x: u64| {
+        x / FRESHNESS_UNITS_PER_SHOWN
+            + u64::from(x % FRESHNESS_UNITS_PER_SHOWN >= FRESHNESS_UNITS_PER_SHOWN / 2)
+    };
+    let at_low = rounded(low.saturating_sub(1));
+    (at_low == rounded(high + 1))
+        .then(|| Decimal::from_parts(at_low as u32, 0, 0, false, FRESHNESS_SHOWN_DP))
 }
 
 /// `Fixed(freshness, 2)` as a piece, through [`freshness_shown`] where it decides.
@@ -217,7 +219,7 @@ struct FreshnessShown<'f>(&'f Freshness);
 impl Piece for FreshnessShown<'_> {
     fn append_to(&self, line: &mut String) {
         let freshness = self.0;
-        match freshness_shown(freshness.age.millis, freshness.half_life) {
+        match freshness.bounds.and_then(freshness_shown) {
             Some(shown) => shown.append_to(line),
             None => Fixed(freshness.decimal(), FRESHNESS_SHOWN_DP).append_to(line),
         }
@@ -1162,6 +1164,13 @@ mod tests {
         ]
     }
 
+    /// [`freshness_shown`] of the freshness of an input `age_ms` old.
+    fn freshness_shown_of(age_ms: i64, half_life: Decimal) -> Option<Decimal> {
+        Freshness::new(InputAge::new(age_ms), half_life)
+            .bounds
+            .and_then(freshness_shown)
+    }
+
     fn freshness_as_decimals(age_ms: i64, half_life: Decimal) -> Decimal {
         freshness(InputAge::new(age_ms).hours(), half_life)
     }
@@ -1184,13 +1193,13 @@ mod tests {
         // One hour's half-life at seven hours is exactly 1/8, a midpoint of the 2 places.
         let half_life = Decimal::ONE;
         let age_ms = 7 * MILLIS_PER_HOUR;
-        assert_eq!(freshness_shown(age_ms, half_life), None);
+        assert_eq!(freshness_shown_of(age_ms, half_life), None);
         let age = InputAge::new(age_ms);
         let shown = text!(FreshnessShown(&Freshness::new(age, half_life)));
         assert_eq!(shown, "0.13");
         // One millisecond either side is decided by the integer path.
-        assert!(freshness_shown(age_ms - 1, half_life).is_some());
-        assert!(freshness_shown(age_ms + 1, half_life).is_some());
+        assert!(freshness_shown_of(age_ms - 1, half_life).is_some());
+        assert!(freshness_shown_of(age_ms + 1, half_life).is_some());
     }
 
     #[test]
@@ -1204,7 +1213,7 @@ mod tests {
                 90 * 24 * MILLIS_PER_HOUR,
             ] {
                 assert_eq!(
-                    freshness_shown(age_ms, half_life).map(|shown| shown.serialize()),
+                    freshness_shown_of(age_ms, half_life).map(|shown| shown.serialize()),
                     Some(money::fixed(freshness_as_decimals(age_ms, half_life), 2).serialize()),
                     "{age_ms} ms, half-life {half_life} h"
                 );
@@ -1719,7 +1728,7 @@ mod tests {
             half_life in any_half_life(),
         ) {
             let decimal = freshness_as_decimals(age_ms, half_life);
-            if let Some(shown) = freshness_shown(age_ms, half_life) {
+            if let Some(shown) = freshness_shown_of(age_ms, half_life) {
                 prop_assert_eq!(
                     shown.serialize(),
                     money::fixed(decimal, FRESHNESS_SHOWN_DP).serialize(),
