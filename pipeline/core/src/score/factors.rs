@@ -633,6 +633,8 @@ pub struct FactorInputs<'s, 'a> {
     pub target_price: Option<Option<Decimal>>,
     /// Filled by the first factor that reads it: start with `OnceCell::new()`.
     pub velocity: OnceCell<Velocity>,
+    /// What the confidences and data freshness read; a factor's [`Confidence`] names the
+    /// freshnesses it is made of, and [`Freshnesses::weighted_confidence`] weighs them.
     pub freshness: Freshnesses,
     /// The missing inputs that prevent the channel fees, for explanations.
     pub fee_blockers: &'s [&'static str],
