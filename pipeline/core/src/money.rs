@@ -75,7 +75,7 @@ fn fixed_magnitude(magnitude: u128, negative: bool, scale: u32, dp: u32) -> Opti
 
 /// The decimal `±magnitude × 10^-scale`, `magnitude` below `2^96` (the three 32-bit words
 /// of a decimal's mantissa hold it). A zero magnitude is a positive zero.
-fn decimal_of(magnitude: u128, negative: bool, scale: u32) -> Decimal {
+pub(crate) fn decimal_of(magnitude: u128, negative: bool, scale: u32) -> Decimal {
     debug_assert!(magnitude >> 96 == 0);
     Decimal::from_parts(
         magnitude as u32,

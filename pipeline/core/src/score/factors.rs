@@ -1078,13 +1078,7 @@ fn mean_freshness(freshnesses: [Option<Decimal>; 3]) -> Decimal {
             unscale_as_rust_decimal(scaled / 3 + u128::from(remainder == 2), MAX_SCALE)
         }
     };
-    Decimal::from_parts(
-        mantissa as u32,
-        (mantissa >> 32) as u32,
-        (mantissa >> 64) as u32,
-        false,
-        scale,
-    )
+    money::decimal_of(mantissa, false, scale)
 }
 
 /// `mantissa × 10^places`, without the multiplication in the usual case of no places (most
@@ -1370,6 +1364,23 @@ mod tests {
 
     /// The published confidence as `evaluate` computed it before the integer path: each
     /// factor's confidence from the 28-digit freshnesses, weighted, summed from 0, rounded.
+    /// The published confidence of `terms` is the decimal computation's, bit for bit.
+    fn confidence_is_the_decimal_sum(
+        inputs: FreshnessInputs,
+        terms: &[(Decimal, Confidence)],
+    ) -> Result<(), TestCaseError> {
+        prop_assert_eq!(
+            freshnesses_of(inputs)
+                .weighted_confidence(terms.iter().copied())
+                .serialize(),
+            confidence_as_decimals(inputs, terms).serialize(),
+            "{:?} {:?}",
+            inputs,
+            terms
+        );
+        Ok(())
+    }
+
     fn confidence_as_decimals(inputs: FreshnessInputs, terms: &[(Decimal, Confidence)]) -> Decimal {
         let decimals = inputs
             .map(|input| input.map(|(age_ms, half_life)| freshness_as_decimals(age_ms, half_life)));
@@ -1600,14 +1611,7 @@ mod tests {
             confidences in prop::array::uniform7(any_confidence()),
         ) {
             let terms: Vec<(Decimal, Confidence)> = weights.into_iter().zip(confidences).collect();
-            let freshnesses = freshnesses_of(inputs);
-            prop_assert_eq!(
-                freshnesses.weighted_confidence(terms.iter().copied()).serialize(),
-                confidence_as_decimals(inputs, &terms).serialize(),
-                "{:?} {:?}",
-                inputs,
-                terms
-            );
+            confidence_is_the_decimal_sum(inputs, &terms)?;
         }
 
         /// The factors' own confidences, every input present but now and then one.
@@ -1618,14 +1622,7 @@ mod tests {
         ) {
             let terms: Vec<(Decimal, Confidence)> =
                 weights.into_iter().zip(FACTOR_CONFIDENCES).collect();
-            let freshnesses = freshnesses_of(inputs);
-            prop_assert_eq!(
-                freshnesses.weighted_confidence(terms.iter().copied()).serialize(),
-                confidence_as_decimals(inputs, &terms).serialize(),
-                "{:?} {:?}",
-                inputs,
-                terms
-            );
+            confidence_is_the_decimal_sum(inputs, &terms)?;
         }
 
         /// Confidences on a midpoint of the 4 places: a freshness `1 / (1 + k)` (an age of
