@@ -1364,6 +1364,17 @@ mod tests {
 
     /// The published confidence as `evaluate` computed it before the integer path: each
     /// factor's confidence from the 28-digit freshnesses, weighted, summed from 0, rounded.
+    /// [`mean_freshness`] of `freshnesses` is the decimal mean, bit for bit.
+    fn mean_is_the_decimal_mean(freshnesses: [Option<Decimal>; 3]) -> Result<(), TestCaseError> {
+        prop_assert_eq!(
+            mean_freshness(freshnesses).serialize(),
+            mean_freshness_as_decimals(freshnesses).serialize(),
+            "{:?}",
+            freshnesses
+        );
+        Ok(())
+    }
+
     /// The published confidence of `terms` is the decimal computation's, bit for bit.
     fn confidence_is_the_decimal_sum(
         inputs: FreshnessInputs,
@@ -1675,12 +1686,7 @@ mod tests {
         fn mean_freshness_is_bit_identical_to_the_decimal_mean(
             freshnesses in prop::array::uniform3(any_freshness()),
         ) {
-            prop_assert_eq!(
-                mean_freshness(freshnesses).serialize(),
-                mean_freshness_as_decimals(freshnesses).serialize(),
-                "{:?}",
-                freshnesses
-            );
+            mean_is_the_decimal_mean(freshnesses)?;
         }
 
         /// The freshnesses as `evaluate` computes them from ages and half-lives.
@@ -1690,12 +1696,7 @@ mod tests {
         ) {
             let freshnesses =
                 inputs.map(|input| input.map(|(age_ms, half_life)| freshness_as_decimals(age_ms, half_life)));
-            prop_assert_eq!(
-                mean_freshness(freshnesses).serialize(),
-                mean_freshness_as_decimals(freshnesses).serialize(),
-                "{:?}",
-                freshnesses
-            );
+            mean_is_the_decimal_mean(freshnesses)?;
         }
 
         /// Sums with trailing zeros after the division, where `unscale` removes some.
@@ -1713,12 +1714,7 @@ mod tests {
                 Some(Decimal::from_i128_with_scale((sum - first) as i128, 28)),
                 None,
             ];
-            prop_assert_eq!(
-                mean_freshness(freshnesses).serialize(),
-                mean_freshness_as_decimals(freshnesses).serialize(),
-                "{:?}",
-                freshnesses
-            );
+            mean_is_the_decimal_mean(freshnesses)?;
         }
 
         #[test]
