@@ -284,7 +284,7 @@ fn fulfilment_fees(terms: &SaleTerms<'_>) -> Result<(Decimal, Decimal), MarginEr
 }
 
 /// The channel's lines for one unit sold at `price_incl_vat` (levies included), in integers
-/// when the terms and price are of ordinary size ([`solve::IntegerTerms::channel_fees`], bit
+/// when the terms and price are of ordinary size (`solve::IntegerTerms::channel_fees`, bit
 /// for bit the decimal lines).
 pub fn channel_fees(
     terms: &SaleTerms<'_>,

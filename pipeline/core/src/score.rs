@@ -7,6 +7,7 @@
 //! dependence; the time a score describes is an explicit `now` or the newest input's time.
 
 pub mod factors;
+pub mod freshness;
 pub mod velocity;
 
 use std::cell::OnceCell;
@@ -27,7 +28,8 @@ use crate::margin::{
 };
 use crate::money::{self, FxError, FxRates};
 use crate::profile::{EconomicsConfig, SellerProfile, WeightProfile};
-use factors::{FactorInputs, FactorValue, Freshness, Freshnesses, InputAge};
+use factors::{FactorInputs, FactorValue};
+use freshness::{Freshness, Freshnesses, InputAge};
 use velocity::SalesRankCurve;
 
 /// The factors of the score, in the order explanations list them.
