@@ -82,3 +82,20 @@ pub fn hub_binary() -> std::path::PathBuf {
     );
     binary
 }
+
+/// Runs `statement` on the server's `default` database rather than the client's own, which
+/// may not exist yet (`CREATE DATABASE`) or is the one being removed (`DROP DATABASE`).
+pub async fn run_on_default_database(client: &clickhouse::Client, statement: &str) {
+    client
+        .clone()
+        .with_database("default")
+        .query(statement)
+        .execute()
+        .await
+        .unwrap_or_else(|error| panic!("{statement}: {error}"));
+}
+
+/// Removes a test's database, if it exists.
+pub async fn drop_database(client: &clickhouse::Client, database: &str) {
+    run_on_default_database(client, &format!("DROP DATABASE IF EXISTS {database}")).await;
+}

@@ -2,7 +2,7 @@
 //! (`scripts/services up`), the real server in docker/. Every test works in its own database.
 
 use clickhouse::Client;
-use hub_integration_tests::{clickhouse_url, unique_name};
+use hub_integration_tests::{clickhouse_url, drop_database, run_on_default_database, unique_name};
 use hub_schemas::records::{
     CostKind, CostSignal, FactorContribution, Levy, LevyKind, MarginBreakdown, OfferSignal,
     ProductReference, QuarantinedRecord, ReferenceScore, StockSignal, StockSource,
@@ -65,24 +65,8 @@ async fn empty_database(base: &str) -> (Client, String) {
     require_standin(&clickhouse_url()).await;
     let database = unique_name(base);
     let client = connection(&database).client();
-    client
-        .clone()
-        .with_database("default")
-        .query(&format!("CREATE DATABASE {database}"))
-        .execute()
-        .await
-        .expect("database created");
+    run_on_default_database(&client, &format!("CREATE DATABASE {database}")).await;
     (client, database)
-}
-
-async fn drop_database(client: &Client, database: &str) {
-    client
-        .clone()
-        .with_database("default")
-        .query(&format!("DROP DATABASE IF EXISTS {database}"))
-        .execute()
-        .await
-        .expect("test database can be dropped");
 }
 
 fn position(topic: &str, offset: i64) -> KafkaPosition {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clickhouse::Client;
 use hub::config::Config;
-use hub_integration_tests::{clickhouse_url, local_broker_config, unique_name};
+use hub_integration_tests::{clickhouse_url, drop_database, local_broker_config, unique_name};
 use hub_schemas::records::{
     CostKind, CostSignal, FactorContribution, Levy, LevyKind, OfferSignal, ProductReference,
     QuarantinedRecord, ReferenceScore, StockSignal, StockSource,
@@ -351,16 +351,6 @@ async fn assert_no_duplicates(client: &Client) {
         duplicates.values().all(|&extra| extra == 0),
         "rows stored twice: {duplicates:?}"
     );
-}
-
-async fn drop_database(client: &Client, database: &str) {
-    client
-        .clone()
-        .with_database("default")
-        .query(&format!("DROP DATABASE IF EXISTS {database}"))
-        .execute()
-        .await
-        .expect("test database can be dropped");
 }
 
 /// The stored row of `record` compares equal to the row converted from it at its position.
