@@ -428,16 +428,9 @@ pub fn rounded_mean_of_capped(terms: &[CappedShare]) -> Option<Decimal> {
 /// `numerator / denominator` rounded half up, as [`round_half_up`] rounds it, or `None` when
 /// the exact quotient is a midpoint of the rounding: an integer path standing for a
 /// computation that rounds on the way (28-digit quotients) cannot tell on which side of a
-/// midpoint that computation lands, so it leaves midpoints to it. In a 64-bit division when
-/// both operands fit.
+/// midpoint that computation lands, so it leaves midpoints to it.
 pub(crate) fn round_half_up_unless_midpoint(numerator: u128, denominator: u128) -> Option<u128> {
-    let (quotient, remainder) = match (u64::try_from(numerator), u64::try_from(denominator)) {
-        (Ok(numerator), Ok(denominator)) => (
-            u128::from(numerator / denominator),
-            u128::from(numerator % denominator),
-        ),
-        _ => (numerator / denominator, numerator % denominator),
-    };
+    let (quotient, remainder) = divide_wide(numerator, denominator);
     let rest = denominator - remainder;
     if remainder == rest {
         return None;
@@ -458,13 +451,7 @@ pub(crate) fn round_half_up_far_from_midpoint(
 ) -> Option<u128> {
     const RELATIVE_MARGIN: u128 = 1_000_000_000_000_000_000;
     let scaled = numerator.checked_mul(*POWERS_OF_TEN.get(dp as usize)?)?;
-    let (quotient, remainder) = match (u64::try_from(scaled), u64::try_from(denominator)) {
-        (Ok(scaled), Ok(denominator)) => (
-            u128::from(scaled / denominator),
-            u128::from(scaled % denominator),
-        ),
-        _ => (scaled / denominator, scaled % denominator),
-    };
+    let (quotient, remainder) = divide_wide(scaled, denominator);
     // The distance to the nearest midpoint is |2 remainder - denominator| / (2 denominator
     // 10^dp); compared with 10^-18 × numerator / denominator, both times 2 denominator 10^dp.
     let twice_remainder = remainder.checked_mul(2)?;
