@@ -283,33 +283,125 @@ fn fulfilment_fees(terms: &SaleTerms<'_>) -> Result<(Decimal, Decimal), MarginEr
     })
 }
 
-/// The channel's lines for one unit sold at `price_incl_vat` (levies included), in integers
-/// when the terms and price are of ordinary size (`solve::IntegerTerms::channel_fees`, bit
-/// for bit the decimal lines).
+/// The channel's lines for one unit sold at `price_incl_vat` (levies included): see
+/// [`PricedTerms::channel_fees`].
 pub fn channel_fees(
     terms: &SaleTerms<'_>,
     price_incl_vat: Decimal,
 ) -> Result<ChannelFees, MarginError> {
-    let fulfilment = fulfilment_fees(terms)?;
-    if let Some(fees) = solve::IntegerTerms::new(terms, fulfilment.1)
-        .and_then(|integer| integer.channel_fees(terms, price_incl_vat, fulfilment))
-    {
-        return Ok(fees);
+    PricedTerms::new(terms)?.channel_fees(price_incl_vat)
+}
+
+/// Sale terms with what every price of the sale shares worked out once: the fulfilment
+/// fees, and the terms in integers when they are of ordinary size. A caller that prices the
+/// same sale more than once (the lines at a price, then the reprice solve) prepares them
+/// once.
+pub struct PricedTerms<'t, 'a> {
+    terms: &'t SaleTerms<'a>,
+    /// The fulfilment fee, and the part of it the marketplace charges ([`fulfilment_fees`]).
+    fulfilment: (Decimal, Decimal),
+    integer: Option<solve::IntegerTerms>,
+}
+
+impl<'t, 'a> PricedTerms<'t, 'a> {
+    pub fn new(terms: &'t SaleTerms<'a>) -> Result<Self, MarginError> {
+        let fulfilment = fulfilment_fees(terms)?;
+        Ok(PricedTerms {
+            terms,
+            fulfilment,
+            integer: solve::IntegerTerms::new(terms, fulfilment.1),
+        })
     }
-    let fees = lines(
-        terms,
-        price_incl_vat,
-        Precision::Charged,
-        CommissionRegime::AsCharged,
-    )?;
-    if fees.revenue_excl_vat <= Decimal::ZERO {
-        return Err(MarginError::NonPositiveRevenue {
+
+    /// The channel's lines for one unit sold at `price_incl_vat` (levies included), in
+    /// integers when the terms and price are of ordinary size
+    /// (`solve::IntegerTerms::channel_fees`, bit for bit the decimal lines).
+    pub fn channel_fees(&self, price_incl_vat: Decimal) -> Result<ChannelFees, MarginError> {
+        let terms = self.terms;
+        if let Some(fees) = self
+            .integer
+            .as_ref()
+            .and_then(|integer| integer.channel_fees(terms, price_incl_vat, self.fulfilment))
+        {
+            return Ok(fees);
+        }
+        let fees = lines(
+            terms,
             price_incl_vat,
-            shipping_incl_vat: terms.shipping_incl_vat,
-            levies_incl_vat: terms.levies_incl_vat,
-        });
+            Precision::Charged,
+            CommissionRegime::AsCharged,
+        )?;
+        if fees.revenue_excl_vat <= Decimal::ZERO {
+            return Err(MarginError::NonPositiveRevenue {
+                price_incl_vat,
+                shipping_incl_vat: terms.shipping_incl_vat,
+                levies_incl_vat: terms.levies_incl_vat,
+            });
+        }
+        Ok(fees)
     }
-    Ok(fees)
+
+    /// [`price_for_margin_rate`](fn@price_for_margin_rate) on terms already prepared.
+    pub fn price_for_margin_rate(
+        &self,
+        product_cost: &ProductCost,
+        target_rate: Decimal,
+    ) -> Result<Option<Decimal>, MarginError> {
+        let terms = self.terms;
+        let cost = product_cost.unit_cost_excl_vat;
+        let integer =
+            self.integer
+                .as_ref()
+                .zip(solve::Goal::new(self.fulfilment.0, cost, target_rate));
+        let start = match integer
+            .as_ref()
+            .and_then(|(integer, goal)| integer.start(goal))
+        {
+            Some(start) => start,
+            None => decimal_start(terms, cost, target_rate)?,
+        };
+        let Some(start) = start else {
+            return Ok(None);
+        };
+        // The cent walk below prices the sale, which `margin` refuses at a non-positive cost.
+        positive_product_cost(product_cost)?;
+        let price_of = |cents: i128| Decimal::from_i128_with_scale(cents, money::CENT_DP);
+        // The net margin against the target share of revenue: the margin rate and ROI that
+        // `margin` also computes (two divisions) are not needed to compare.
+        let reaches = |cents: i128| -> Result<bool, MarginError> {
+            if let Some(reaches) = integer
+                .as_ref()
+                .and_then(|(integer, goal)| integer.reaches(goal, cents))
+            {
+                return Ok(reaches);
+            }
+            match self.channel_fees(price_of(cents)) {
+                Ok(fees) => {
+                    Ok(fees.net_margin_excl_vat(cost) >= target_rate * fees.revenue_excl_vat)
+                }
+                Err(MarginError::NonPositiveRevenue { .. }) => Ok(false),
+                Err(error) => Err(error),
+            }
+        };
+        // A whole number of cents, the start being rounded up to the cent.
+        let mut cents = start.mantissa() * 10i128.pow(money::CENT_DP - start.scale());
+        let mut steps = 0;
+        while !reaches(cents)? {
+            cents += 1;
+            steps += 1;
+            if steps > MAX_CENT_STEPS {
+                return Ok(None);
+            }
+        }
+        while cents > 1 && reaches(cents - 1)? {
+            cents -= 1;
+            steps += 1;
+            if steps > MAX_CENT_STEPS {
+                break;
+            }
+        }
+        Ok(Some(money::money(price_of(cents))))
+    }
 }
 
 /// The margin of one unit sold at `price_incl_vat` whose landed cost is `product_cost`.
@@ -380,58 +472,8 @@ pub fn price_for_margin_rate(
     product_cost: &ProductCost,
     target_rate: Decimal,
 ) -> Result<Option<Decimal>, MarginError> {
-    let cost = product_cost.unit_cost_excl_vat;
     // The only error the lines can raise, raised first as the decimal solve raised it.
-    let fulfilment = fulfilment_fees(terms)?;
-    let (fulfilment_fee, marketplace_fulfilment_fee) = fulfilment;
-    let integer = solve::IntegerTerms::new(terms, marketplace_fulfilment_fee)
-        .zip(solve::Goal::new(fulfilment_fee, cost, target_rate));
-    let start = match integer
-        .as_ref()
-        .and_then(|(integer, goal)| integer.start(goal))
-    {
-        Some(start) => start,
-        None => decimal_start(terms, cost, target_rate)?,
-    };
-    let Some(start) = start else {
-        return Ok(None);
-    };
-    // The cent walk below prices the sale, which `margin` refuses at a non-positive cost.
-    positive_product_cost(product_cost)?;
-    let price_of = |cents: i128| Decimal::from_i128_with_scale(cents, money::CENT_DP);
-    // The net margin against the target share of revenue: the margin rate and ROI that
-    // `margin` also computes (two divisions) are not needed to compare.
-    let reaches = |cents: i128| -> Result<bool, MarginError> {
-        if let Some(reaches) = integer
-            .as_ref()
-            .and_then(|(integer, goal)| integer.reaches(goal, cents))
-        {
-            return Ok(reaches);
-        }
-        match channel_fees(terms, price_of(cents)) {
-            Ok(fees) => Ok(fees.net_margin_excl_vat(cost) >= target_rate * fees.revenue_excl_vat),
-            Err(MarginError::NonPositiveRevenue { .. }) => Ok(false),
-            Err(error) => Err(error),
-        }
-    };
-    // A whole number of cents, the start being rounded up to the cent.
-    let mut cents = start.mantissa() * 10i128.pow(money::CENT_DP - start.scale());
-    let mut steps = 0;
-    while !reaches(cents)? {
-        cents += 1;
-        steps += 1;
-        if steps > MAX_CENT_STEPS {
-            return Ok(None);
-        }
-    }
-    while cents > 1 && reaches(cents - 1)? {
-        cents -= 1;
-        steps += 1;
-        if steps > MAX_CENT_STEPS {
-            break;
-        }
-    }
-    Ok(Some(money::money(price_of(cents))))
+    PricedTerms::new(terms)?.price_for_margin_rate(product_cost, target_rate)
 }
 
 /// The first cent the walk of [`price_for_margin_rate`] tries: the exact crossing of the

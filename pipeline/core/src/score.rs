@@ -24,7 +24,7 @@ use crate::channel::Channel;
 use crate::fees::{FeeError, FeeSchedule, Parcel};
 use crate::margin::{
     self, ChannelFees, Fulfilment, FulfilmentMethod, Margin, MarginError, OperationalCosts,
-    ProductCost, SaleTerms,
+    PricedTerms, ProductCost, SaleTerms,
 };
 use crate::money::{self, FxError, FxRates};
 use crate::profile::{EconomicsConfig, SellerProfile, WeightProfile};
@@ -246,8 +246,10 @@ pub fn evaluate(
 ) -> Result<Evaluation, MarginError> {
     let price = situation.price_basis();
     let terms = price.as_ref().and_then(|price| situation.terms(price));
-    let fees = match (&terms, &price) {
-        (Some(terms), Some(price)) => Some(margin::channel_fees(terms, price.price_incl_vat)?),
+    // Prepared once for the lines at the price and the reprice solve.
+    let priced = terms.as_ref().map(PricedTerms::new).transpose()?;
+    let fees = match (&priced, &price) {
+        (Some(priced), Some(price)) => Some(priced.channel_fees(price.price_incl_vat)?),
         _ => None,
     };
     let computed_margin = match (fees, &situation.product_cost) {
@@ -266,13 +268,12 @@ pub fn evaluate(
         }
         (Some(_), None) => false,
     };
-    let target_price =
-        match (&terms, &situation.product_cost) {
-            (Some(terms), Some(cost)) if target_price_needed => Some(
-                margin::price_for_margin_rate(terms, cost, target_margin_rate)?,
-            ),
-            _ => None,
-        };
+    let target_price = match (&priced, &situation.product_cost) {
+        (Some(priced), Some(cost)) if target_price_needed => {
+            Some(priced.price_for_margin_rate(cost, target_margin_rate)?)
+        }
+        _ => None,
+    };
 
     let mut fee_blockers: Vec<&'static str> = situation.missing.clone();
     if price.is_none() {
