@@ -10,8 +10,8 @@ use rust_decimal::Decimal;
 
 use crate::contract::Contract;
 use crate::records::{
-    CostKind, CostSignal, FactorContribution, Levy, LevyKind, MarginBreakdown, OfferSignal,
-    ProductReference, QuarantinedRecord, ReferenceScore, StockSignal, StockSource,
+    CostKind, CostSignal, FactorContribution, Label, Levy, LevyKind, MarginBreakdown, OfferSignal,
+    ProductReference, QuarantinedRecord, ReferenceScore, SharedText, StockSignal, StockSource,
 };
 
 /// Where a value sits in a record (`ReferenceScore.factors[2].weight`). Built on the stack
@@ -159,21 +159,34 @@ pub trait AvroRecord: AvroField {
     }
 }
 
-impl AvroField for String {
-    fn to_value(&self, schema: &Schema, path: &FieldPath<'_>) -> Result<Value, FieldError> {
-        match schema {
-            Schema::String => Ok(Value::String(self.clone())),
-            other => Err(mismatch("String", other, path)),
-        }
-    }
+/// Implements [`AvroField`] for a Rust text type, written as an Avro `string`.
+macro_rules! avro_text {
+    ($text:ty) => {
+        impl AvroField for $text {
+            fn to_value(&self, schema: &Schema, path: &FieldPath<'_>) -> Result<Value, FieldError> {
+                match schema {
+                    Schema::String => Ok(Value::String(self.to_string())),
+                    other => Err(mismatch(stringify!($text), other, path)),
+                }
+            }
 
-    fn from_value(value: Value, _: &Schema, path: &FieldPath<'_>) -> Result<Self, FieldError> {
-        match value {
-            Value::String(text) => Ok(text),
-            other => Err(unexpected("a string", &other, path)),
+            fn from_value(
+                value: Value,
+                _: &Schema,
+                path: &FieldPath<'_>,
+            ) -> Result<Self, FieldError> {
+                match value {
+                    Value::String(text) => Ok(text.into()),
+                    other => Err(unexpected("a string", &other, path)),
+                }
+            }
         }
-    }
+    };
 }
+
+avro_text!(String);
+avro_text!(Label);
+avro_text!(SharedText);
 
 impl AvroField for bool {
     fn to_value(&self, schema: &Schema, path: &FieldPath<'_>) -> Result<Value, FieldError> {

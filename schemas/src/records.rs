@@ -2,11 +2,23 @@
 //! `rust_decimal::Decimal` (Avro `decimal` bytes); times are epoch milliseconds (Avro
 //! `timestamp-millis`). They are plain data: no I/O, usable by the pure core.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds since the Unix epoch, UTC.
 pub type EpochMillis = i64;
+
+/// Text that the scorer takes from its own constants (a channel, factor, action or input
+/// key): borrowed when scored, so publishing millions of scores allocates none of them;
+/// owned when read back from a topic.
+pub type Label = Cow<'static, str>;
+
+/// Text that the scorer takes from its configuration (a profile's or fee schedule's name
+/// and version, a currency): shared by every score computed under that configuration.
+pub type SharedText = Arc<str>;
 
 /// Stable product data, topic `hub.reference.products` (compacted, keyed by GTIN-13).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,19 +129,19 @@ pub enum CostKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReferenceScore {
     pub gtin: String,
-    pub channel: String,
+    pub channel: Label,
     pub version: i64,
     pub score: Decimal,
     pub confidence: Decimal,
     pub factors: Vec<FactorContribution>,
-    pub missing_inputs: Vec<String>,
+    pub missing_inputs: Vec<Label>,
     pub margin: Option<MarginBreakdown>,
-    pub action: String,
+    pub action: Label,
     pub action_rule: String,
     pub target_price_incl_vat: Option<Decimal>,
-    pub weights_profile: String,
-    pub weights_version: String,
-    pub fee_schedule_version: String,
+    pub weights_profile: SharedText,
+    pub weights_version: SharedText,
+    pub fee_schedule_version: SharedText,
     pub offer_observed_at: Option<EpochMillis>,
     pub stock_observed_at: Option<EpochMillis>,
     pub cost_observed_at: Option<EpochMillis>,
@@ -138,7 +150,7 @@ pub struct ReferenceScore {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FactorContribution {
-    pub name: String,
+    pub name: Label,
     pub raw_value: Option<Decimal>,
     pub normalised: Decimal,
     pub weight: Decimal,
@@ -148,14 +160,14 @@ pub struct FactorContribution {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MarginBreakdown {
-    pub currency: String,
+    pub currency: SharedText,
     pub price_incl_vat: Decimal,
     pub shipping_incl_vat: Decimal,
     pub levies_incl_vat: Decimal,
     pub revenue_excl_vat: Decimal,
     pub commission_excl_vat: Decimal,
     pub digital_services_fee_excl_vat: Decimal,
-    pub fulfilment_method: String,
+    pub fulfilment_method: Label,
     pub fulfilment_fee_excl_vat: Decimal,
     pub subscription_per_unit_excl_vat: Decimal,
     pub operational_cost_excl_vat: Decimal,

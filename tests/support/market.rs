@@ -147,7 +147,7 @@ pub fn expected_scores_under(
         state.scoring_revision = scoring.revision;
         for channel in state.offered_channels() {
             if let Some(Ok(score)) = scoring.score(state, channel) {
-                expected.insert((score.gtin.clone(), score.channel.clone()), score);
+                expected.insert((score.gtin.clone(), score.channel.to_string()), score);
             }
         }
     }
@@ -230,7 +230,7 @@ pub async fn read_all<R: AvroRecord>(
 pub fn latest_scores(scores: &[ReferenceScore]) -> BTreeMap<(String, String), ReferenceScore> {
     let mut latest: BTreeMap<(String, String), ReferenceScore> = BTreeMap::new();
     for score in scores {
-        let key = (score.gtin.clone(), score.channel.clone());
+        let key = (score.gtin.clone(), score.channel.to_string());
         if latest
             .get(&key)
             .is_none_or(|held| held.version < score.version)

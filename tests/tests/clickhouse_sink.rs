@@ -207,7 +207,7 @@ fn cost(gtin: &str) -> CostSignal {
 }
 
 fn factor(
-    name: &str,
+    name: &'static str,
     raw: Option<Decimal>,
     normalised: Decimal,
     weight: Decimal,

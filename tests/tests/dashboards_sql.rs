@@ -22,7 +22,7 @@ use hub_core::gtin::check_digit;
 use hub_core::reason::{Provenance, Quarantine, ReasonCode, RecordType};
 use hub_integration_tests::{clickhouse_url, unique_name};
 use hub_schemas::records::{
-    FactorContribution, Levy, LevyKind, MarginBreakdown, ProductReference, ReferenceScore,
+    FactorContribution, Label, Levy, LevyKind, MarginBreakdown, ProductReference, ReferenceScore,
 };
 use hub_sink_clickhouse::rows::{ProductRow, QuarantineRow, ScoreRow};
 use hub_sink_clickhouse::{
@@ -413,7 +413,7 @@ const WEIGHTS: [(&str, Decimal); 7] = [
 ];
 
 fn factor(
-    name: &str,
+    name: &'static str,
     weight: Decimal,
     raw: Option<Decimal>,
     normalised: Decimal,
@@ -637,7 +637,7 @@ fn reference_score(
             None,
         ),
     };
-    let missing_inputs: Vec<String> = if margin.is_none() {
+    let missing_inputs: Vec<Label> = if margin.is_none() {
         vec!["product_cost".into()]
     } else {
         vec![]
@@ -819,7 +819,7 @@ impl Fixture {
         let mut latest: BTreeMap<(&str, &str), &ReferenceScore> = BTreeMap::new();
         for score in &self.scores {
             let slot = latest
-                .entry((score.gtin.as_str(), score.channel.as_str()))
+                .entry((score.gtin.as_str(), &*score.channel))
                 .or_insert(score);
             if score.version > slot.version {
                 *slot = score;
@@ -844,13 +844,13 @@ fn the_fixture_is_realistic_and_covers_every_value_the_filters_offer() {
     assert_eq!(fixture.products.len(), 20);
     assert_eq!(fixture.scores.len(), 20 * 3 * 4);
     let current = fixture.current();
-    let actions: BTreeSet<&str> = current.iter().map(|s| s.action.as_str()).collect();
+    let actions: BTreeSet<&str> = current.iter().map(|s| &*s.action).collect();
     assert_eq!(
         actions,
         ACTIONS.into_iter().collect(),
         "every action is recommended somewhere"
     );
-    let channels: BTreeSet<&str> = current.iter().map(|s| s.channel.as_str()).collect();
+    let channels: BTreeSet<&str> = current.iter().map(|s| &*s.channel).collect();
     assert_eq!(channels, Channel::ALL.iter().map(|c| c.key()).collect());
     let categories: BTreeSet<&str> = fixture
         .products
@@ -1673,8 +1673,8 @@ fn scenarios(dashboard: &Dashboard, variables: &[Variable], fixture: &Fixture) -
         let (a, s, m) = match name.as_str() {
             "channel" => (
                 Selection::All,
-                Selection::One(star.channel.clone()),
-                Selection::Many(vec![star.channel.clone(), other.channel.clone()]),
+                Selection::One(star.channel.to_string()),
+                Selection::Many(vec![star.channel.to_string(), other.channel.to_string()]),
             ),
             "category" => (
                 Selection::All,
@@ -1686,8 +1686,8 @@ fn scenarios(dashboard: &Dashboard, variables: &[Variable], fixture: &Fixture) -
             ),
             "action" => (
                 Selection::All,
-                Selection::Many(vec![star.action.clone()]),
-                Selection::Many(vec![star.action.clone(), other.action.clone()]),
+                Selection::Many(vec![star.action.to_string()]),
+                Selection::Many(vec![star.action.to_string(), other.action.to_string()]),
             ),
             "min_margin_rate" => (
                 Selection::One("any".into()),
@@ -2648,7 +2648,7 @@ async fn every_cookbook_query_runs_and_returns_rows() {
         .expect("current scores");
     let values: BTreeMap<&str, String> = BTreeMap::from([
         ("gtin", star.gtin.clone()),
-        ("channel", star.channel.clone()),
+        ("channel", star.channel.to_string()),
         ("category", fixture.category_of(&star.gtin).to_owned()),
         ("days", "30".to_owned()),
     ]);

@@ -89,7 +89,7 @@ async fn check(report: &DemoReport, client: &clickhouse::Client) -> Result<()> {
     for priority in priorities {
         let score = &priority.score;
         ensure!(
-            ["source", "list", "reprice"].contains(&score.action.as_str()),
+            ["source", "list", "reprice"].contains(&&*score.action),
             "a priority with action {}",
             score.action
         );

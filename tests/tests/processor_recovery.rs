@@ -77,7 +77,7 @@ async fn a_processor_killed_at_several_points_ends_with_the_uninterrupted_scores
         read_all(&config, &decoder, Topic::ScoresHistory, WAIT).await?;
     let mut versions: BTreeMap<(String, String, i64), &ReferenceScore> = BTreeMap::new();
     for score in &history {
-        let key = (score.gtin.clone(), score.channel.clone(), score.version);
+        let key = (score.gtin.clone(), score.channel.to_string(), score.version);
         if let Some(earlier) = versions.insert(key.clone(), score) {
             ensure!(
                 earlier == score,

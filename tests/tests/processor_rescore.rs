@@ -117,7 +117,7 @@ async fn a_published_revision_rescores_every_reference_with_versions_moved_forwa
     for (key, score) in &after {
         let previous = &before[key];
         ensure!(
-            score.version > previous.version && score.weights_profile == "margin_first",
+            score.version > previous.version && &*score.weights_profile == "margin_first",
             "{key:?}: version {} -> {} under {}",
             previous.version,
             score.version,

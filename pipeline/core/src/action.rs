@@ -266,16 +266,13 @@ pub fn best_channel(reference_active: bool, scores: &[ReferenceScore]) -> Option
             .then(a.channel.cmp(&b.channel))
     });
     let (best, net) = candidates.first()?;
-    let currency = best
-        .margin
-        .as_ref()
-        .map_or("", |margin| margin.currency.as_str());
+    let currency = best.margin.as_ref().map_or("", |margin| &*margin.currency);
     let runner_up = candidates.get(1).map_or_else(
         || "the only profitable channel".to_owned(),
         |(next, _)| format!("next {} at {}", next.channel, next.score),
     );
     Some(BestChannel {
-        channel: best.channel.clone(),
+        channel: best.channel.to_string(),
         reason: format!(
             "highest score {} with net margin {} ({runner_up}); action {}",
             best.score,

@@ -12,7 +12,7 @@ pub mod fba;
 
 use std::collections::BTreeMap;
 
-use hub_schemas::records::EpochMillis;
+use hub_schemas::records::{EpochMillis, SharedText};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use toml::value::Datetime;
@@ -66,13 +66,13 @@ pub struct CommissionRule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeeSchedule {
     pub channel: Channel,
-    pub version: String,
+    pub version: SharedText,
     /// First instant the grid applies (00:00 UTC of its date).
     pub valid_from: EpochMillis,
     /// First instant it no longer applies; `None` runs until the next schedule's start.
     pub valid_to: Option<EpochMillis>,
     /// Currency of the minimums, subscription and FBA amounts.
-    pub currency: String,
+    pub currency: SharedText,
     /// VAT the marketplace invoices on its fees; recoverable, so margins use fees excl. VAT.
     pub fee_vat_rate: Decimal,
     pub commission_base: CommissionBase,
@@ -351,10 +351,10 @@ impl RawSchedule {
         }
         Ok(FeeSchedule {
             channel,
-            version,
+            version: version.into(),
             valid_from,
             valid_to,
-            currency: self.currency,
+            currency: self.currency.into(),
             fee_vat_rate,
             commission_base: self.commission_base,
             commission,
@@ -404,9 +404,9 @@ mod tests {
             .load_channel_file("cdiscount.toml", TWO_GRIDS)
             .unwrap();
         let at = |millis| schedules.in_force(Channel::Cdiscount, millis).unwrap();
-        assert_eq!(at(JAN_2025).version, "v1");
-        assert_eq!(at(JAN_2026 - 1).version, "v1");
-        assert_eq!(at(JAN_2026).version, "v2");
+        assert_eq!(&*at(JAN_2025).version, "v1");
+        assert_eq!(&*at(JAN_2026 - 1).version, "v1");
+        assert_eq!(&*at(JAN_2026).version, "v2");
         assert_eq!(
             at(JAN_2026).commission_rule(Category::Tv),
             CommissionRule {

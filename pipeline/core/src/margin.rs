@@ -6,6 +6,8 @@
 //! VAT on fees is recoverable, so the margin uses fees excluding VAT. Totals are exact sums
 //! of the rounded lines. `docs/margin.md` works through every line with the published grids.
 
+use std::sync::Arc;
+
 use hub_schemas::records::{CostKind, CostSignal, EpochMillis, MarginBreakdown};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -100,7 +102,7 @@ impl SaleTerms<'_> {
                     .as_ref()
                     .ok_or_else(|| MarginError::NoFbaTable {
                         channel: self.schedule.channel,
-                        version: self.schedule.version.clone(),
+                        version: self.schedule.version.to_string(),
                     })?;
                 Ok(Some(table.tier_for(parcel)))
             }
@@ -527,23 +529,23 @@ fn decimal_start(
     Ok(None)
 }
 
-/// The published breakdown, every amount at the contract's scale.
+/// The published breakdown, every amount at the contract's scale, in the fee schedule's
+/// currency (the sale's prices and the product cost are converted into it before).
 pub fn breakdown(
     margin: &Margin,
     terms: &SaleTerms<'_>,
-    currency: &str,
     product_cost_source: impl Into<String>,
 ) -> MarginBreakdown {
     let fees = &margin.fees;
     MarginBreakdown {
-        currency: currency.to_owned(),
+        currency: Arc::clone(&terms.schedule.currency),
         price_incl_vat: money::money(fees.price_incl_vat),
         shipping_incl_vat: money::money(terms.shipping_incl_vat),
         levies_incl_vat: money::money(terms.levies_incl_vat),
         revenue_excl_vat: money::money(fees.revenue_excl_vat),
         commission_excl_vat: money::money(fees.commission_excl_vat),
         digital_services_fee_excl_vat: money::money(fees.digital_services_fee_excl_vat),
-        fulfilment_method: terms.fulfilment.method().key().to_owned(),
+        fulfilment_method: terms.fulfilment.method().key().into(),
         fulfilment_fee_excl_vat: money::money(fees.fulfilment_fee_excl_vat),
         subscription_per_unit_excl_vat: money::money(fees.subscription_per_unit_excl_vat),
         operational_cost_excl_vat: money::money(fees.operational_cost_excl_vat),

@@ -15,6 +15,7 @@ pub mod bundle;
 
 use std::collections::BTreeMap;
 
+use hub_schemas::records::SharedText;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -102,8 +103,8 @@ pub struct ActionThresholds {
 /// A validated weight profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WeightProfile {
-    pub name: String,
-    pub version: String,
+    pub name: SharedText,
+    pub version: SharedText,
     /// Indexed by `Factor as usize`.
     weights: [Decimal; Factor::ALL.len()],
     /// Private, with [`ThresholdTexts`] rendered from it at load: the two cannot disagree.
@@ -175,8 +176,8 @@ impl WeightProfile {
                 })?;
         }
         let profile = Self {
-            name: raw.name,
-            version: raw.version,
+            name: raw.name.into(),
+            version: raw.version.into(),
             weights: [Decimal::ZERO; Factor::ALL.len()],
             threshold_texts: ThresholdTexts::new(&raw.normalisation),
             normalisation: raw.normalisation,

@@ -205,7 +205,7 @@ pub fn quote(
         .map(|name| config.seller(name))
         .transpose()?;
     let schedule = config.fees.in_force(request.channel, at)?;
-    if request.currency != schedule.currency {
+    if *request.currency != *schedule.currency {
         return Err(field(
             "currency",
             format!(
@@ -323,7 +323,7 @@ pub fn quote(
     Ok(QuoteResponse {
         channel: request.channel,
         category: request.category,
-        currency: schedule.currency.clone(),
+        currency: schedule.currency.to_string(),
         price_incl_vat: money::money(price_incl_vat),
         shipping_incl_vat: money::money(shipping_incl_vat),
         levies_incl_vat: money::money(levies_incl_vat),
@@ -362,9 +362,9 @@ pub fn quote(
         action: evaluation.recommendation.action.key().to_owned(),
         action_rule: evaluation.recommendation.rule,
         target_price_incl_vat: evaluation.recommendation.target_price_incl_vat,
-        fee_schedule_version: schedule.version.clone(),
-        weights_profile: weights.name.clone(),
-        weights_version: weights.version.clone(),
+        fee_schedule_version: schedule.version.to_string(),
+        weights_profile: weights.name.to_string(),
+        weights_version: weights.version.to_string(),
         seller_profile: seller.map(|seller| format!("{}@{}", seller.name, seller.version)),
         quality: quality_verdict(request, at, now, gate_config),
     })

@@ -11,10 +11,11 @@ pub mod freshness;
 pub mod velocity;
 
 use std::cell::OnceCell;
+use std::sync::Arc;
 
 use hub_schemas::records::{
-    CostSignal, EpochMillis, FactorContribution, OfferSignal, ProductReference, ReferenceScore,
-    StockSignal, StockSource,
+    CostSignal, EpochMillis, FactorContribution, Label, OfferSignal, ProductReference,
+    ReferenceScore, StockSignal, StockSource,
 };
 use rust_decimal::Decimal;
 
@@ -504,13 +505,13 @@ pub fn score_reference(input: &ScoringInput<'_>) -> Result<ReferenceScore, Scori
             })?;
     let currency = input
         .offer
-        .map_or(schedule.currency.as_str(), |offer| &offer.currency);
-    if currency != schedule.currency {
+        .map_or(&*schedule.currency, |offer| &offer.currency);
+    if currency != &*schedule.currency {
         return Err(ScoringError::Currency {
             gtin: gtin(),
             channel,
             offer_currency: currency.to_owned(),
-            schedule_currency: schedule.currency.clone(),
+            schedule_currency: schedule.currency.to_string(),
         });
     }
     let product_cost =
@@ -657,12 +658,12 @@ fn to_reference_score(
     ) {
         (Some(computed), Some(price), Some(cost)) => situation
             .terms(price)
-            .map(|terms| margin::breakdown(computed, &terms, situation.currency, cost.source)),
+            .map(|terms| margin::breakdown(computed, &terms, cost.source)),
         _ => None,
     };
     ReferenceScore {
         gtin: input.reference.gtin.clone(),
-        channel: input.channel.key().to_owned(),
+        channel: input.channel.key().into(),
         version: input.version,
         score: evaluation.score,
         confidence: evaluation.confidence,
@@ -670,7 +671,7 @@ fn to_reference_score(
             .factors
             .into_iter()
             .map(|factor| FactorContribution {
-                name: factor.factor.key().to_owned(),
+                name: factor.factor.key().into(),
                 raw_value: factor.value.raw_value,
                 normalised: factor.value.normalised,
                 weight: factor.weight,
@@ -681,15 +682,15 @@ fn to_reference_score(
         missing_inputs: evaluation
             .missing_inputs
             .iter()
-            .map(|input| (*input).to_owned())
+            .map(|input| Label::Borrowed(input))
             .collect(),
         margin,
-        action: evaluation.recommendation.action.key().to_owned(),
+        action: evaluation.recommendation.action.key().into(),
         action_rule: evaluation.recommendation.rule,
         target_price_incl_vat: evaluation.recommendation.target_price_incl_vat,
-        weights_profile: input.weights.name.clone(),
-        weights_version: input.weights.version.clone(),
-        fee_schedule_version: situation.schedule.version.clone(),
+        weights_profile: Arc::clone(&input.weights.name),
+        weights_version: Arc::clone(&input.weights.version),
+        fee_schedule_version: Arc::clone(&situation.schedule.version),
         offer_observed_at: situation.observed.offer,
         stock_observed_at: situation.observed.stock,
         cost_observed_at: situation.observed.cost,

@@ -180,7 +180,7 @@ fn an_archived_reference_is_never_sourced_nor_listed_and_is_delisted_where_liste
         ("amazon_laptop_losing_buy_box", "reprice"),
     ] {
         assert!(
-            actions_changed.contains(&(name, action.to_owned())),
+            actions_changed.contains(&(name, action.into())),
             "{name} was {action} while active: {actions_changed:?}"
         );
     }

@@ -323,7 +323,7 @@ mod tests {
             .insert("weights/margin_first.toml".into(), text);
         let active = ActiveScoring::from_revision(&custom).unwrap();
         assert_eq!(active.revision, 4);
-        assert_eq!(active.weights().name, "margin_first");
+        assert_eq!(&*active.weights().name, "margin_first");
         assert_eq!(
             active.weights().version,
             default.weights("default").unwrap().version

@@ -451,7 +451,11 @@ impl TryFrom<Sourced<ReferenceScore>> for ScoreRow {
         Ok(Self {
             score: f.fit("score", r.score)?,
             confidence: f.fit("confidence", r.confidence)?,
-            factor_names: r.factors.iter().map(|factor| factor.name.clone()).collect(),
+            factor_names: r
+                .factors
+                .iter()
+                .map(|factor| factor.name.to_string())
+                .collect(),
             factor_raw_values,
             factor_normalised: f.fit_all(
                 "factors.normalised",
@@ -470,7 +474,7 @@ impl TryFrom<Sourced<ReferenceScore>> for ScoreRow {
                 .iter()
                 .map(|factor| factor.explanation.clone())
                 .collect(),
-            margin_currency: m.map(|m| m.currency.clone()),
+            margin_currency: m.map(|m| m.currency.to_string()),
             margin_price_incl_vat: f
                 .fit_opt("margin_price_incl_vat", m.map(|m| m.price_incl_vat))?,
             margin_shipping_incl_vat: f
@@ -487,7 +491,7 @@ impl TryFrom<Sourced<ReferenceScore>> for ScoreRow {
                 "margin_digital_services_fee_excl_vat",
                 m.map(|m| m.digital_services_fee_excl_vat),
             )?,
-            margin_fulfilment_method: m.map(|m| m.fulfilment_method.clone()),
+            margin_fulfilment_method: m.map(|m| m.fulfilment_method.to_string()),
             margin_fulfilment_fee_excl_vat: f.fit_opt(
                 "margin_fulfilment_fee_excl_vat",
                 m.map(|m| m.fulfilment_fee_excl_vat),
@@ -513,14 +517,14 @@ impl TryFrom<Sourced<ReferenceScore>> for ScoreRow {
             margin_roi: f.fit_opt("margin_roi", m.map(|m| m.roi))?,
             target_price_incl_vat: f.fit_opt("target_price_incl_vat", r.target_price_incl_vat)?,
             gtin: r.gtin.clone(),
-            channel: r.channel.clone(),
+            channel: r.channel.to_string(),
             version: r.version,
-            missing_inputs: r.missing_inputs.clone(),
-            action: r.action.clone(),
+            missing_inputs: r.missing_inputs.iter().map(ToString::to_string).collect(),
+            action: r.action.to_string(),
             action_rule: r.action_rule.clone(),
-            weights_profile: r.weights_profile.clone(),
-            weights_version: r.weights_version.clone(),
-            fee_schedule_version: r.fee_schedule_version.clone(),
+            weights_profile: r.weights_profile.to_string(),
+            weights_version: r.weights_version.to_string(),
+            fee_schedule_version: r.fee_schedule_version.to_string(),
             offer_observed_at: r.offer_observed_at,
             stock_observed_at: r.stock_observed_at,
             cost_observed_at: r.cost_observed_at,

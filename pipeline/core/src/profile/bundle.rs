@@ -127,7 +127,7 @@ impl EconomicsConfig {
                 "weights" => {
                     let profile = WeightProfile::parse(&path, &text)?;
                     check_name(&path, stem, &profile.name)?;
-                    config.weights.insert(profile.name.clone(), profile);
+                    config.weights.insert(profile.name.to_string(), profile);
                 }
                 "profiles" => {
                     let profile = SellerProfile::parse(&path, &text)?;

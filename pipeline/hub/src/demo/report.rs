@@ -217,7 +217,7 @@ impl CurrentScoreRow {
         let margin = self.margin_breakdown();
         let factors = (0..self.factor_names.len())
             .map(|i| FactorContribution {
-                name: self.factor_names[i].clone(),
+                name: self.factor_names[i].clone().into(),
                 raw_value: self.factor_raw_values[i].map(Decimal::from),
                 normalised: self.factor_normalised[i].into(),
                 weight: self.factor_weights[i].into(),
@@ -227,19 +227,19 @@ impl CurrentScoreRow {
             .collect();
         ReferenceScore {
             gtin: self.gtin,
-            channel: self.channel,
+            channel: self.channel.into(),
             version: self.version,
             score: self.score.into(),
             confidence: self.confidence.into(),
             factors,
-            missing_inputs: self.missing_inputs,
+            missing_inputs: self.missing_inputs.into_iter().map(Into::into).collect(),
             margin,
-            action: self.action,
+            action: self.action.into(),
             action_rule: self.action_rule,
             target_price_incl_vat: self.target_price_incl_vat.map(Decimal::from),
-            weights_profile: self.weights_profile,
-            weights_version: self.weights_version,
-            fee_schedule_version: self.fee_schedule_version,
+            weights_profile: self.weights_profile.into(),
+            weights_version: self.weights_version.into(),
+            fee_schedule_version: self.fee_schedule_version.into(),
             offer_observed_at: self.offer_observed_at,
             stock_observed_at: self.stock_observed_at,
             cost_observed_at: self.cost_observed_at,
@@ -250,14 +250,14 @@ impl CurrentScoreRow {
     fn margin_breakdown(&self) -> Option<MarginBreakdown> {
         let amount = |value: Option<Dec18x4>| value.map(Decimal::from);
         Some(MarginBreakdown {
-            currency: self.margin_currency.clone()?,
+            currency: self.margin_currency.as_deref()?.into(),
             price_incl_vat: amount(self.margin_price_incl_vat)?,
             shipping_incl_vat: amount(self.margin_shipping_incl_vat)?,
             levies_incl_vat: amount(self.margin_levies_incl_vat)?,
             revenue_excl_vat: amount(self.margin_revenue_excl_vat)?,
             commission_excl_vat: amount(self.margin_commission_excl_vat)?,
             digital_services_fee_excl_vat: amount(self.margin_digital_services_fee_excl_vat)?,
-            fulfilment_method: self.margin_fulfilment_method.clone()?,
+            fulfilment_method: self.margin_fulfilment_method.clone()?.into(),
             fulfilment_fee_excl_vat: amount(self.margin_fulfilment_fee_excl_vat)?,
             subscription_per_unit_excl_vat: amount(self.margin_subscription_per_unit_excl_vat)?,
             operational_cost_excl_vat: amount(self.margin_operational_cost_excl_vat)?,
@@ -405,7 +405,7 @@ pub async fn read(
             .entry((row.gtin, row.channel))
             .or_default()
             .push(FactorContribution {
-                name: row.factor,
+                name: row.factor.into(),
                 raw_value: row.raw_value.map(Decimal::from),
                 normalised: row.normalised.into(),
                 weight: row.weight.into(),
@@ -419,7 +419,7 @@ pub async fn read(
             let product = row.product();
             let score = row.into_reference_score();
             let explanation = explanations
-                .remove(&(score.gtin.clone(), score.channel.clone()))
+                .remove(&(score.gtin.clone(), score.channel.to_string()))
                 .unwrap_or_default();
             Priority {
                 product,
