@@ -22,7 +22,7 @@ use hub_core::reason::ReasonCode;
 use hub_market_sim::http::{
     FaultConfig, Faults, ODOO_JSON2, ODOO_JSONRPC, RunningSimulator, odoo_partner_id,
 };
-use hub_schemas::records::{CostKind, ProductReference};
+use hub_schemas::records::{CostKind, ProductReference, StockSource};
 use in_memory::{CollectingSink, MemoryCursorStore};
 
 const PAGE_SIZE: u32 = 40;
@@ -465,6 +465,142 @@ async fn a_stock_change_is_read_on_the_next_poll_cycle_without_reading_everythin
         polls <= 8,
         "read on the next cycle (one page per model, a second when the moves fill one): {polls}"
     );
+}
+
+/// A stock line (GTIN, stock source, location) and what each stock signal handed over for
+/// it said, in order, without where and when it was read.
+type StockLevels = BTreeMap<(String, StockSource, Option<String>), Vec<(i64, Option<i64>)>>;
+
+fn stock_levels<'a>(records: impl IntoIterator<Item = &'a Sourced>) -> StockLevels {
+    let mut levels = StockLevels::new();
+    for record in records {
+        if let Sourced::Signal {
+            record: SignalRecord::Stock(stock),
+            ..
+        } = record
+        {
+            assert_eq!(stock.lead_time_days, None, "Odoo's stock has no lead time");
+            levels
+                .entry((
+                    stock.gtin.clone(),
+                    stock.stock_source,
+                    stock.location.clone(),
+                ))
+                .or_default()
+                .push((stock.quantity, stock.incoming_quantity));
+        }
+    }
+    levels
+}
+
+/// Fails on a stock line handed over twice with the same level.
+fn assert_no_level_repeated(levels: &StockLevels, what: &str) {
+    for (line, said) in levels {
+        for pair in said.windows(2) {
+            assert_ne!(
+                pair[0], pair[1],
+                "{what}: {line:?} handed over twice with the same level: {said:?}"
+            );
+        }
+    }
+}
+
+/// From empty cursors the products pass reads every product's stock, and the quant and move
+/// passes then name every product with a quant or a move: the stock they read again is the
+/// same, and is not handed over a second time.
+#[tokio::test]
+async fn the_first_poll_cycle_hands_over_each_stock_level_once() {
+    for protocol in [OdooProtocol::JsonRpc, OdooProtocol::Json2] {
+        let simulator = start_simulator().await;
+        let mut connector = new_connector(&simulator, protocol);
+        let (_, records) =
+            poll_until_caught_up(&mut connector, &mut MemoryCursorStore::default(), 100).await;
+        let levels = stock_levels(&records);
+        assert_no_level_repeated(&levels, &format!("{protocol:?}"));
+        assert_eq!(
+            erp_stock(&records),
+            odoo_stock(&simulator),
+            "{protocol:?}: every product's stock"
+        );
+        assert!(
+            levels.values().all(|said| said.len() == 1),
+            "{protocol:?}: the market did not move, so each line once"
+        );
+    }
+}
+
+/// The stock the products pass handed over is read again by the quant and move passes of
+/// the same cycle: what changed in between is handed over, what did not is not. A restart
+/// between the passes forgets what was handed over, so it hands every level over again
+/// rather than lose a change.
+#[tokio::test]
+async fn a_stock_level_changed_during_the_cycle_is_handed_over_again_and_an_unchanged_one_is_not() {
+    for restart in [false, true] {
+        let simulator = start_simulator().await;
+        let mut connector = new_connector(&simulator, OdooProtocol::JsonRpc);
+        let mut cursors = MemoryCursorStore::default();
+        // Until the supplier prices' pass begins: the products' pass is over.
+        let mut products_pass = CollectingSink::default();
+        for _ in 0..100 {
+            connector
+                .poll(&mut cursors, &mut products_pass)
+                .await
+                .expect("poll");
+            let supplier_prices = products_pass.pages.last().is_some_and(|page| {
+                page.iter().any(|record| {
+                    matches!(
+                        record,
+                        Sourced::Signal {
+                            record: SignalRecord::Cost(cost),
+                            ..
+                        } if cost.cost_kind == CostKind::SupplierPrice
+                    )
+                })
+            });
+            if supplier_prices {
+                break;
+            }
+        }
+        let with_products = erp_stock(&products_pass.pages.concat());
+        assert_eq!(with_products, odoo_stock(&simulator), "restart {restart}");
+
+        simulator.simulator.advance(200);
+        let after = odoo_stock(&simulator);
+        let changed: BTreeSet<&String> = after
+            .iter()
+            .filter(|(gtin, level)| with_products[*gtin] != **level)
+            .map(|(gtin, _)| gtin)
+            .collect();
+        assert!(
+            !changed.is_empty() && changed.len() < after.len() / 2,
+            "200 market changes move some ERP stock: {}",
+            changed.len()
+        );
+        if restart {
+            connector = new_connector(&simulator, OdooProtocol::JsonRpc);
+        }
+        let (_, rest) = poll_until_caught_up(&mut connector, &mut cursors, 100).await;
+        assert_no_level_repeated(&stock_levels(&rest), &format!("restart {restart}"));
+        let read = erp_stock(&rest);
+        for gtin in &changed {
+            assert_eq!(
+                read.get(*gtin),
+                Some(&after[*gtin]),
+                "restart {restart}: {gtin} changed"
+            );
+        }
+        if !restart {
+            assert_eq!(
+                read.keys().collect::<BTreeSet<_>>(),
+                changed,
+                "the rest of the cycle hands over the levels that changed since the \
+                 products pass, and only those"
+            );
+        }
+        let mut stock = with_products;
+        stock.extend(read);
+        assert_eq!(stock, after, "restart {restart}: no stock change lost");
+    }
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 //! is caught up (with one look-up of the sales taxes its page refers to), then
 //! `product.supplierinfo` (with one look-up of the barcodes its page refers to), then
 //! `stock.quant` and `stock.move` (with one read of the stock of the products their page
-//! names), then the products again. The page is handed over before its cursor moves.
+//! names), then the products again. The page is handed over before its cursor moves. A
+//! stock level the cycle already handed over is not handed over again (see `cycle_stock`).
 //!
 //! A product's name, category, sales taxes and brand are its template's fields, written on
 //! `product.template`; `product.product` keeps its `write_date` at least its template's (a
@@ -35,6 +36,7 @@ use serde_json::value::RawValue;
 
 use super::config::{OdooConfig, OdooProtocol};
 use super::cursor::{INCREMENTAL_ORDER, WriteDateCursor};
+use super::cycle_stock::CycleStock;
 use super::mapping::{
     OdooMappingSettings, SaleTaxes, VariantBarcodes, changed_products, map_product, map_stock,
     map_supplierinfo, parse_row, raw_rows, referenced_products, referenced_taxes,
@@ -116,6 +118,9 @@ pub struct OdooConnector {
     uid: Option<i64>,
     next_request_id: u64,
     model: Model,
+    /// The stock levels this cycle handed over: the quant and move passes read again the
+    /// stock the products pass read, and hand over only what changed.
+    cycle_stock: CycleStock,
 }
 
 impl OdooConnector {
@@ -156,6 +161,7 @@ impl OdooConnector {
             uid: None,
             next_request_id: 1,
             model: Model::Products,
+            cycle_stock: CycleStock::default(),
         })
     }
 
@@ -459,13 +465,18 @@ impl Connector for OdooConnector {
             }
             Model::Quants | Model::Moves => self.stock_of_changed(model, &rows, &origin).await?,
         };
+        let (records, page_stock) = self.cycle_stock.without_repeats(records);
         let next = Cursor::of_json(&key, &next)?;
         let handed_over =
             hand_over(self.client.metrics(), &key, records, &next, cursors, out).await?;
+        self.cycle_stock.remember(page_stock);
 
         let model_caught_up = rows.len() < self.page_size as usize;
         if model_caught_up {
             self.model = model.next();
+            if self.model == Model::Products {
+                self.cycle_stock.begin_cycle();
+            }
         }
         let mut report = PollReport {
             caught_up: model_caught_up && model == Model::Moves,

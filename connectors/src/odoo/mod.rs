@@ -12,6 +12,7 @@
 mod config;
 mod connector;
 mod cursor;
+mod cycle_stock;
 mod mapping;
 mod payload;
 mod protocol;
