@@ -3,7 +3,7 @@
 //! keeps it valid and the same product always gets the same key.
 
 use std::borrow::Cow;
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 /// Length of the normalised key.
 pub const GTIN_13_LEN: usize = 13;
@@ -31,44 +31,125 @@ pub enum GtinError {
 
 impl std::error::Error for GtinError {}
 
-/// Written piece by piece rather than through format strings: the quality gate renders one
-/// for every refused GTIN, and the value is quoted as `{:?}` quotes it.
-impl fmt::Display for GtinError {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let quoted = |formatter: &mut fmt::Formatter<'_>, value: &str| {
-            formatter.write_str("GTIN ")?;
-            write_quoted(formatter, value)
-        };
+impl GtinError {
+    /// The same refusal, borrowing the value.
+    fn fault(&self) -> GtinFault<'_> {
         match self {
-            GtinError::Empty => formatter.write_str("GTIN is empty"),
-            GtinError::NotDigits { value, position } => {
-                quoted(formatter, value)?;
-                write!(
-                    formatter,
-                    " has a non-digit character at position {position}"
-                )
-            }
-            GtinError::UnsupportedLength { value, length } => {
-                quoted(formatter, value)?;
-                write!(
-                    formatter,
-                    " has {length} digits: expected 8 (EAN-8), 12 (UPC-A) or 13 (EAN-13)"
-                )
-            }
+            GtinError::Empty => GtinFault::Empty,
+            GtinError::NotDigits { value, position } => GtinFault::NotDigits {
+                value,
+                position: *position,
+            },
+            GtinError::UnsupportedLength { value, length } => GtinFault::UnsupportedLength {
+                value,
+                length: *length,
+            },
             GtinError::CheckDigit {
                 value,
                 expected,
                 found,
-            } => {
-                quoted(formatter, value)?;
-                formatter.write_str(" has check digit ")?;
-                write_digit(formatter, *found)?;
-                formatter.write_str(", expected ")?;
-                write_digit(formatter, *expected)
+            } => GtinFault::CheckDigit {
+                value,
+                expected: *expected,
+                found: *found,
+            },
+            GtinError::AllZeros { value } => GtinFault::AllZeros { value },
+        }
+    }
+}
+
+impl fmt::Display for GtinError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fault().write_to(formatter)
+    }
+}
+
+/// A [`GtinError`] borrowing the trimmed value it names: the quality gate writes a refused
+/// GTIN's message straight into the quarantine detail, without first copying the value into
+/// an error of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GtinFault<'a> {
+    Empty,
+    NotDigits {
+        value: &'a str,
+        position: usize,
+    },
+    UnsupportedLength {
+        value: &'a str,
+        length: usize,
+    },
+    CheckDigit {
+        value: &'a str,
+        expected: u8,
+        found: u8,
+    },
+    AllZeros {
+        value: &'a str,
+    },
+}
+
+impl GtinFault<'_> {
+    fn to_error(self) -> GtinError {
+        match self {
+            GtinFault::Empty => GtinError::Empty,
+            GtinFault::NotDigits { value, position } => GtinError::NotDigits {
+                value: value.to_owned(),
+                position,
+            },
+            GtinFault::UnsupportedLength { value, length } => GtinError::UnsupportedLength {
+                value: value.to_owned(),
+                length,
+            },
+            GtinFault::CheckDigit {
+                value,
+                expected,
+                found,
+            } => GtinError::CheckDigit {
+                value: value.to_owned(),
+                expected,
+                found,
+            },
+            GtinFault::AllZeros { value } => GtinError::AllZeros {
+                value: value.to_owned(),
+            },
+        }
+    }
+
+    /// Writes the message of [`GtinError`]'s `Display`, piece by piece rather than through
+    /// format strings: the quality gate writes one for every refused GTIN, into a `String`
+    /// where each piece is a plain copy. The value is quoted as `{:?}` quotes it.
+    pub(crate) fn write_to<W: fmt::Write>(self, out: &mut W) -> fmt::Result {
+        let quoted = |out: &mut W, value: &str| {
+            out.write_str("GTIN ")?;
+            write_quoted(out, value)
+        };
+        match self {
+            GtinFault::Empty => out.write_str("GTIN is empty"),
+            GtinFault::NotDigits { value, position } => {
+                quoted(out, value)?;
+                write!(out, " has a non-digit character at position {position}")
             }
-            GtinError::AllZeros { value } => {
-                quoted(formatter, value)?;
-                formatter.write_str(" is all zeros, a placeholder rather than a product")
+            GtinFault::UnsupportedLength { value, length } => {
+                quoted(out, value)?;
+                write!(
+                    out,
+                    " has {length} digits: expected 8 (EAN-8), 12 (UPC-A) or 13 (EAN-13)"
+                )
+            }
+            GtinFault::CheckDigit {
+                value,
+                expected,
+                found,
+            } => {
+                quoted(out, value)?;
+                out.write_str(" has check digit ")?;
+                write_digit(out, found)?;
+                out.write_str(", expected ")?;
+                write_digit(out, expected)
+            }
+            GtinFault::AllZeros { value } => {
+                quoted(out, value)?;
+                out.write_str(" is all zeros, a placeholder rather than a product")
             }
         }
     }
@@ -76,36 +157,41 @@ impl fmt::Display for GtinError {
 
 /// `value` as `{:?}` writes it. Printable ASCII other than `"` and `\` is its own escape, so
 /// such a value (every GTIN made of digits) is written between quotes as it is.
-fn write_quoted(formatter: &mut fmt::Formatter<'_>, value: &str) -> fmt::Result {
+fn write_quoted(out: &mut impl fmt::Write, value: &str) -> fmt::Result {
     let plain = value
         .bytes()
         .all(|byte| matches!(byte, b' '..=b'~') && byte != b'"' && byte != b'\\');
     if plain {
-        formatter.write_char('"')?;
-        formatter.write_str(value)?;
-        formatter.write_char('"')
+        out.write_char('"')?;
+        out.write_str(value)?;
+        out.write_char('"')
     } else {
-        fmt::Debug::fmt(value, formatter)
+        write!(out, "{value:?}")
     }
 }
 
 /// A check digit as `{}` writes it (any `u8`, though a check digit is below 10).
-fn write_digit(formatter: &mut fmt::Formatter<'_>, digit: u8) -> fmt::Result {
+fn write_digit(out: &mut impl fmt::Write, digit: u8) -> fmt::Result {
     if digit < 10 {
-        formatter.write_char(char::from(b'0' + digit))
+        out.write_char(char::from(b'0' + digit))
     } else {
-        write!(formatter, "{digit}")
+        write!(out, "{digit}")
     }
 }
 
 /// The GS1 check digit of `payload` (the GTIN without its last digit), each byte a digit
 /// value 0..=9: weights 3 and 1 alternate starting with 3 at the rightmost payload digit.
 pub fn check_digit(payload: &[u8]) -> u8 {
+    weighted_check_digit(payload.iter().copied())
+}
+
+/// [`check_digit`] of digit values given in order, so a payload of ASCII digits is weighed
+/// as it is read, without first being copied out as values.
+fn weighted_check_digit(payload: impl DoubleEndedIterator<Item = u8>) -> u8 {
     let sum: u32 = payload
-        .iter()
         .rev()
         .enumerate()
-        .map(|(index, &digit)| u32::from(digit) * if index % 2 == 0 { 3 } else { 1 })
+        .map(|(index, digit)| u32::from(digit) * if index % 2 == 0 { 3 } else { 1 })
         .sum();
     // The result is in 0..=9, so the narrowing cannot truncate.
     ((10 - sum % 10) % 10) as u8
@@ -120,43 +206,42 @@ pub fn normalise_gtin(raw: &str) -> Result<String, GtinError> {
 /// [`normalise_gtin`] borrowing from `raw` when it needs no padding, so checking a record
 /// that is already keyed by a GTIN-13 allocates nothing.
 pub fn gtin_13(raw: &str) -> Result<Cow<'_, str>, GtinError> {
+    check_gtin_13(raw).map_err(GtinFault::to_error)
+}
+
+/// [`gtin_13`] with the refusal borrowing from `raw`.
+pub(crate) fn check_gtin_13(raw: &str) -> Result<Cow<'_, str>, GtinFault<'_>> {
     let value = raw.trim();
-    if value.is_empty() {
-        return Err(GtinError::Empty);
+    let bytes = value.as_bytes();
+    if bytes.is_empty() {
+        return Err(GtinFault::Empty);
     }
-    if let Some(position) = value.chars().position(|c| !c.is_ascii_digit()) {
-        return Err(GtinError::NotDigits {
-            value: value.to_owned(),
-            position,
-        });
+    if !bytes.iter().all(u8::is_ascii_digit) {
+        // The position is counted in characters, and a byte that is not an ASCII digit
+        // starts or continues a character that is not one.
+        let position = value
+            .chars()
+            .position(|c| !c.is_ascii_digit())
+            .expect("a value with a byte other than an ASCII digit has a character other than one");
+        return Err(GtinFault::NotDigits { value, position });
     }
-    let length = value.len();
+    let length = bytes.len();
     if !matches!(length, 8 | 12 | 13) {
-        return Err(GtinError::UnsupportedLength {
-            value: value.to_owned(),
-            length,
-        });
+        return Err(GtinFault::UnsupportedLength { value, length });
     }
-    // On the stack: every record passes through here. Every byte is an ASCII digit (checked
-    // above), so `b - b'0'` is its value.
-    let mut digits = [0u8; GTIN_13_LEN];
-    for (digit, byte) in digits.iter_mut().zip(value.bytes()) {
-        *digit = byte - b'0';
-    }
-    let digits = &digits[..length];
-    let (payload, found) = digits.split_at(length - 1);
-    let expected = check_digit(payload);
-    if found[0] != expected {
-        return Err(GtinError::CheckDigit {
-            value: value.to_owned(),
+    // Every byte is an ASCII digit (checked above), so `byte - b'0'` is its value.
+    let (payload, check) = bytes.split_at(length - 1);
+    let expected = weighted_check_digit(payload.iter().map(|byte| byte - b'0'));
+    let found = check[0] - b'0';
+    if found != expected {
+        return Err(GtinFault::CheckDigit {
+            value,
             expected,
-            found: found[0],
+            found,
         });
     }
-    if digits.iter().all(|&d| d == 0) {
-        return Err(GtinError::AllZeros {
-            value: value.to_owned(),
-        });
+    if bytes.iter().all(|&byte| byte == b'0') {
+        return Err(GtinFault::AllZeros { value });
     }
     if length == GTIN_13_LEN {
         return Ok(Cow::Borrowed(value));
@@ -169,7 +254,67 @@ pub fn gtin_13(raw: &str) -> Result<Cow<'_, str>, GtinError> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// GTIN validation as first written: the digits copied out as values, the check digit
+    /// weighed on the copy.
+    fn gtin_13_on_digit_values(raw: &str) -> Result<Cow<'_, str>, GtinError> {
+        let value = raw.trim();
+        if value.is_empty() {
+            return Err(GtinError::Empty);
+        }
+        if let Some(position) = value.chars().position(|c| !c.is_ascii_digit()) {
+            return Err(GtinError::NotDigits {
+                value: value.to_owned(),
+                position,
+            });
+        }
+        let length = value.len();
+        if !matches!(length, 8 | 12 | 13) {
+            return Err(GtinError::UnsupportedLength {
+                value: value.to_owned(),
+                length,
+            });
+        }
+        let digits: Vec<u8> = value.bytes().map(|byte| byte - b'0').collect();
+        let (payload, found) = digits.split_at(length - 1);
+        let expected = check_digit(payload);
+        if found[0] != expected {
+            return Err(GtinError::CheckDigit {
+                value: value.to_owned(),
+                expected,
+                found: found[0],
+            });
+        }
+        if digits.iter().all(|&d| d == 0) {
+            return Err(GtinError::AllZeros {
+                value: value.to_owned(),
+            });
+        }
+        Ok(Cow::Owned(format!("{value:0>13}")))
+    }
+
+    /// Texts that reach every outcome: digit runs of every length around the supported ones,
+    /// padded or not, with a stray character, or anything at all.
+    fn gtin_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[0-9]{7,14}",
+            "[ \t]{0,2}[0-9]{8}[ \t]{0,2}",
+            "[ \t]{0,2}[0-9]{12,13}[ \t]{0,2}",
+            "0{7,14}",
+            "[0-9]{0,6}[a\"\\\\é٤ .-][0-9]{0,8}",
+            any::<String>(),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn validation_on_the_ascii_digits_is_the_validation_on_their_values(raw in gtin_text()) {
+            prop_assert_eq!(gtin_13(&raw), gtin_13_on_digit_values(&raw));
+        }
+    }
 
     #[test]
     fn ean13_with_correct_check_digit_is_kept() {

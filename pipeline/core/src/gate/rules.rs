@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use super::config::GateConfig;
 use super::currency::active_currency;
 use crate::calendar::format_utc;
-use crate::gtin::{GtinError, gtin_13};
+use crate::gtin::{GtinFault, check_gtin_13};
 use crate::reason::{Quarantine, ReasonCode, RecordType};
 
 /// Longest excerpt of a free-text value quoted in a detail: details are stored and shown
@@ -82,6 +82,18 @@ impl<'a> Subject<'a> {
     }
 
     pub(crate) fn refuse(&self, reason: ReasonCode, problem: impl fmt::Display) -> Quarantine {
+        self.refuse_with(reason, |detail| {
+            write!(detail, "{problem}").expect("a String accepts any text");
+        })
+    }
+
+    /// [`Subject::refuse`] with a problem that `write_problem` appends to the detail itself,
+    /// for problems worth writing without the formatting machinery.
+    pub(crate) fn refuse_with(
+        &self,
+        reason: ReasonCode,
+        write_problem: impl FnOnce(&mut String),
+    ) -> Quarantine {
         let mut detail = String::with_capacity(DETAIL_CAPACITY);
         detail.push_str(self.record_type.as_str());
         detail.push_str(" gtin ");
@@ -92,7 +104,8 @@ impl<'a> Subject<'a> {
             detail.push(' ');
             push_quoted(&mut detail, value);
         }
-        write!(detail, ": {problem}").expect("a String accepts any text");
+        detail.push_str(": ");
+        write_problem(&mut detail);
         Quarantine::new(reason, detail)
     }
 }
@@ -109,25 +122,18 @@ pub(crate) fn required_text(subject: &Subject, field: &str, value: &str) -> Resu
 
 /// The GTIN-13 form of `value`, borrowed when `value` already is one.
 pub(crate) fn gtin<'v>(subject: &Subject, value: &'v str) -> Result<Cow<'v, str>, Quarantine> {
-    gtin_13(value).map_err(|error| match error {
-        GtinError::Empty => subject.refuse(
+    check_gtin_13(value).map_err(|fault| match fault {
+        GtinFault::Empty => subject.refuse(
             ReasonCode::MissingField,
             "gtin is blank; the producing connector must fill it",
         ),
-        invalid => subject.refuse(ReasonCode::InvalidGtin, InvalidGtin(&invalid)),
+        // Written piece by piece into the detail: one per refused GTIN.
+        invalid => subject.refuse_with(ReasonCode::InvalidGtin, |detail| {
+            detail.push_str("gtin: ");
+            invalid.write_to(detail).expect("a String accepts any text");
+            detail.push_str("; correct the GTIN at the source");
+        }),
     })
-}
-
-/// The problem of a refused GTIN, written piece by piece into the quarantine detail (one per
-/// refused GTIN) rather than through a format string.
-struct InvalidGtin<'e>(&'e GtinError);
-
-impl fmt::Display for InvalidGtin<'_> {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("gtin: ")?;
-        fmt::Display::fmt(self.0, formatter)?;
-        formatter.write_str("; correct the GTIN at the source")
-    }
 }
 
 /// The trimmed upper-case form of `value`, borrowed when `value` already is one.
@@ -322,9 +328,37 @@ pub(crate) fn at_least(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
     use rust_decimal_macros::dec;
 
     use super::*;
+    use crate::gtin::{GtinError, gtin_13};
+
+    proptest! {
+        #[test]
+        fn a_refused_gtin_is_described_by_its_error_message(
+            value in prop_oneof!["[0-9]{12,14}", "[ 0-9a\"é]{0,14}", any::<String>()],
+            channel in prop_oneof![Just("amazon".to_owned()), any::<String>()],
+            source in prop_oneof![Just("amazon.getItemOffers".to_owned()), any::<String>()],
+        ) {
+            let subject = Subject::new(
+                RecordType::OfferSignal,
+                &value,
+                [("channel", &channel), ("source", &source)],
+            );
+            let through_the_error = gtin_13(&value).map_err(|error| match error {
+                GtinError::Empty => subject.refuse(
+                    ReasonCode::MissingField,
+                    "gtin is blank; the producing connector must fill it",
+                ),
+                invalid => subject.refuse(
+                    ReasonCode::InvalidGtin,
+                    format!("gtin: {invalid}; correct the GTIN at the source"),
+                ),
+            });
+            prop_assert_eq!(gtin(&subject, &value), through_the_error);
+        }
+    }
 
     #[test]
     fn jump_bound_is_inclusive_in_both_directions() {
