@@ -22,9 +22,28 @@ pub const ACTIVE_CURRENCIES: [&str; 155] = [
     "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
 ];
 
+/// A three-letter code as one number whose order is the codes' alphabetical order, so the
+/// list is searched by comparing integers rather than strings.
+const fn code_key(code: &[u8]) -> u32 {
+    (code[0] as u32) << 16 | (code[1] as u32) << 8 | code[2] as u32
+}
+
+/// [`ACTIVE_CURRENCIES`] as [`code_key`]s, in the same (sorted) order.
+const ACTIVE_CURRENCY_KEYS: [u32; ACTIVE_CURRENCIES.len()] = {
+    let mut keys = [0; ACTIVE_CURRENCIES.len()];
+    let mut index = 0;
+    while index < keys.len() {
+        keys[index] = code_key(ACTIVE_CURRENCIES[index].as_bytes());
+        index += 1;
+    }
+    keys
+};
+
 /// Whether `code` is an active currency, exactly as written (upper case).
 pub fn is_active_currency(code: &str) -> bool {
-    ACTIVE_CURRENCIES.binary_search(&code).is_ok()
+    // Every active code is three ASCII letters: any other length is not one.
+    let code = code.as_bytes();
+    code.len() == 3 && ACTIVE_CURRENCY_KEYS.binary_search(&code_key(code)).is_ok()
 }
 
 /// Trims and upper-cases `raw` and returns it if it is an active currency.
@@ -45,6 +64,8 @@ pub fn active_currency(raw: &str) -> Option<Cow<'_, str>> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -55,6 +76,32 @@ mod tests {
                 .iter()
                 .all(|code| code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()))
         );
+    }
+
+    #[test]
+    fn keys_are_sorted_like_the_codes() {
+        assert!(
+            ACTIVE_CURRENCY_KEYS
+                .windows(2)
+                .all(|pair| pair[0] < pair[1])
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn the_search_by_key_is_the_search_of_the_list(
+            code in prop_oneof![
+                "[A-Z]{3}",
+                proptest::sample::select(&ACTIVE_CURRENCIES[..]).prop_map(str::to_owned),
+                "[A-Za-z€]{0,4}",
+                any::<String>(),
+            ]
+        ) {
+            prop_assert_eq!(
+                is_active_currency(&code),
+                ACTIVE_CURRENCIES.contains(&code.as_str())
+            );
+        }
     }
 
     #[test]
