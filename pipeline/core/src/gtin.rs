@@ -182,17 +182,23 @@ fn write_digit(out: &mut impl fmt::Write, digit: u8) -> fmt::Result {
 /// The GS1 check digit of `payload` (the GTIN without its last digit), each byte a digit
 /// value 0..=9: weights 3 and 1 alternate starting with 3 at the rightmost payload digit.
 pub fn check_digit(payload: &[u8]) -> u8 {
-    weighted_check_digit(payload.iter().copied())
-}
-
-/// [`check_digit`] of digit values given in order, so a payload of ASCII digits is weighed
-/// as it is read, without first being copied out as values.
-fn weighted_check_digit(payload: impl DoubleEndedIterator<Item = u8>) -> u8 {
-    let sum: u32 = payload
+    let sum = payload
+        .iter()
         .rev()
         .enumerate()
-        .map(|(index, digit)| u32::from(digit) * if index % 2 == 0 { 3 } else { 1 })
+        .map(|(index, &digit)| u32::from(digit) * weight(index + 1))
         .sum();
+    completing_digit(sum)
+}
+
+/// The GS1 weight of the digit `distance` places left of the check digit, whose own weight
+/// (at 0) is 1, so that a valid GTIN's weighted sum is a multiple of 10.
+fn weight(distance: usize) -> u32 {
+    if distance % 2 == 1 { 3 } else { 1 }
+}
+
+/// The check digit that completes a payload whose weighted sum is `sum`.
+fn completing_digit(sum: u32) -> u8 {
     // The result is in 0..=9, so the narrowing cannot truncate.
     ((10 - sum % 10) % 10) as u8
 }
@@ -211,28 +217,35 @@ pub fn gtin_13(raw: &str) -> Result<Cow<'_, str>, GtinError> {
 
 /// [`gtin_13`] with the refusal borrowing from `raw`.
 pub(crate) fn check_gtin_13(raw: &str) -> Result<Cow<'_, str>, GtinFault<'_>> {
-    let value = raw.trim();
+    let value = trimmed(raw);
     let bytes = value.as_bytes();
     if bytes.is_empty() {
         return Err(GtinFault::Empty);
     }
-    if !bytes.iter().all(u8::is_ascii_digit) {
-        // The position is counted in characters, and a byte that is not an ASCII digit
-        // starts or continues a character that is not one.
-        let position = value
-            .chars()
-            .position(|c| !c.is_ascii_digit())
-            .expect("a value with a byte other than an ASCII digit has a character other than one");
-        return Err(GtinFault::NotDigits { value, position });
-    }
     let length = bytes.len();
     if !matches!(length, 8 | 12 | 13) {
-        return Err(GtinFault::UnsupportedLength { value, length });
+        if bytes.iter().all(u8::is_ascii_digit) {
+            return Err(GtinFault::UnsupportedLength { value, length });
+        }
+        return Err(not_digits(value));
     }
-    // Every byte is an ASCII digit (checked above), so `byte - b'0'` is its value.
-    let (payload, check) = bytes.split_at(length - 1);
-    let expected = weighted_check_digit(payload.iter().map(|byte| byte - b'0'));
-    let found = check[0] - b'0';
+    // At most 13 bytes, read once: whether each is a digit, the weighted sum of the digits
+    // (the check digit's included, with weight 1), and whether any is not zero. A byte that
+    // is not a digit makes the sum meaningless, but then it is not used.
+    let mut non_digit = false;
+    let mut sum = 0;
+    let mut digits_ored = 0;
+    for (index, &byte) in bytes.iter().enumerate() {
+        let digit = byte.wrapping_sub(b'0');
+        non_digit |= digit > 9;
+        digits_ored |= digit;
+        sum += u32::from(digit) * weight(length - 1 - index);
+    }
+    if non_digit {
+        return Err(not_digits(value));
+    }
+    let found = bytes[length - 1] - b'0';
+    let expected = completing_digit(sum - u32::from(found));
     if found != expected {
         return Err(GtinFault::CheckDigit {
             value,
@@ -240,7 +253,7 @@ pub(crate) fn check_gtin_13(raw: &str) -> Result<Cow<'_, str>, GtinFault<'_>> {
             found,
         });
     }
-    if bytes.iter().all(|&byte| byte == b'0') {
+    if digits_ored == 0 {
         return Err(GtinFault::AllZeros { value });
     }
     if length == GTIN_13_LEN {
@@ -250,6 +263,26 @@ pub(crate) fn check_gtin_13(raw: &str) -> Result<Cow<'_, str>, GtinFault<'_>> {
     padded.extend(std::iter::repeat_n('0', GTIN_13_LEN - length));
     padded.push_str(value);
     Ok(Cow::Owned(padded))
+}
+
+/// `raw` without surrounding whitespace. A value that starts and ends with an ASCII digit,
+/// as every GTIN is sent, has none: its ends are not decoded.
+fn trimmed(raw: &str) -> &str {
+    match raw.as_bytes() {
+        [first, .., last] if first.is_ascii_digit() && last.is_ascii_digit() => raw,
+        _ => raw.trim(),
+    }
+}
+
+/// The refusal of a trimmed value with a character other than an ASCII digit.
+fn not_digits(value: &str) -> GtinFault<'_> {
+    // The position is counted in characters, and a byte that is not an ASCII digit starts or
+    // continues a character that is not one.
+    let position = value
+        .chars()
+        .position(|c| !c.is_ascii_digit())
+        .expect("a value with a byte other than an ASCII digit has a character other than one");
+    GtinFault::NotDigits { value, position }
 }
 
 #[cfg(test)]
