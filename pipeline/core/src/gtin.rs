@@ -5,6 +5,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::reason::is_own_debug_escape;
+
 /// Length of the normalised key.
 pub const GTIN_13_LEN: usize = 13;
 
@@ -158,10 +160,7 @@ impl GtinFault<'_> {
 /// `value` as `{:?}` writes it. Printable ASCII other than `"` and `\` is its own escape, so
 /// such a value (every GTIN made of digits) is written between quotes as it is.
 fn write_quoted(out: &mut impl fmt::Write, value: &str) -> fmt::Result {
-    let plain = value
-        .bytes()
-        .all(|byte| matches!(byte, b' '..=b'~') && byte != b'"' && byte != b'\\');
-    if plain {
+    if is_own_debug_escape(value) {
         out.write_char('"')?;
         out.write_str(value)?;
         out.write_char('"')

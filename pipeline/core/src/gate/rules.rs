@@ -11,7 +11,7 @@ use super::config::GateConfig;
 use super::currency::active_currency;
 use crate::calendar::format_utc;
 use crate::gtin::{GtinFault, check_gtin_13};
-use crate::reason::{Quarantine, ReasonCode, RecordType};
+use crate::reason::{Quarantine, ReasonCode, RecordType, is_own_debug_escape};
 
 /// Longest excerpt of a free-text value quoted in a detail: details are stored and shown
 /// to operators, a runaway value must not bloat them.
@@ -44,10 +44,7 @@ fn push_quoted(detail: &mut String, value: &str) {
             .map(|(index, _)| index)
     };
     let excerpt = &value[..cut.unwrap_or(value.len())];
-    if excerpt
-        .bytes()
-        .all(|byte| matches!(byte, b' '..=b'~') && byte != b'"' && byte != b'\\')
-    {
+    if is_own_debug_escape(excerpt) {
         detail.push('"');
         detail.push_str(excerpt);
         detail.push('"');
