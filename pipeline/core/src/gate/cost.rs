@@ -78,8 +78,8 @@ fn check(
         )?;
     }
     let mut accepted = cost.clone();
-    set_normalised(&mut accepted.gtin, &gtin);
-    set_normalised(&mut accepted.currency, &currency);
+    set_normalised(&mut accepted.gtin, &cost.gtin, &gtin);
+    set_normalised(&mut accepted.currency, &cost.currency, &currency);
     Ok(accepted)
 }
 

@@ -113,8 +113,8 @@ fn check(
     }
 
     let mut accepted = offer.clone();
-    set_normalised(&mut accepted.gtin, &gtin);
-    set_normalised(&mut accepted.currency, &currency);
+    set_normalised(&mut accepted.gtin, &offer.gtin, &gtin);
+    set_normalised(&mut accepted.currency, &offer.currency, &currency);
     Ok(accepted)
 }
 
@@ -128,6 +128,9 @@ fn check_offer_count(subject: &Subject, offer: &OfferSignal) -> Result<(), Quara
             ReasonCode::OfferCountInconsistent,
             format!("offer_count {count} must be >= 0"),
         ));
+    }
+    if count > 0 {
+        return Ok(());
     }
     let priced_field = [
         ("our_price_incl_vat", offer.our_price_incl_vat),
@@ -144,13 +147,13 @@ fn check_offer_count(subject: &Subject, offer: &OfferSignal) -> Result<(), Quara
     .into_iter()
     .find_map(|(field, price)| price.map(|_| field));
     match priced_field {
-        Some(field) if count == 0 => Err(subject.refuse(
+        Some(field) => Err(subject.refuse(
             ReasonCode::OfferCountInconsistent,
             format!(
                 "offer_count is 0 while {field} is present; a priced page has at least one offer"
             ),
         )),
-        _ => Ok(()),
+        None => Ok(()),
     }
 }
 

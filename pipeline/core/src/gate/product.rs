@@ -97,7 +97,7 @@ fn check(
         config,
     )?;
     let mut accepted = product.clone();
-    set_normalised(&mut accepted.gtin, &gtin);
+    set_normalised(&mut accepted.gtin, &product.gtin, &gtin);
     Ok(accepted)
 }
 

@@ -154,8 +154,12 @@ pub(crate) fn currency<'v>(subject: &Subject, value: &'v str) -> Result<Cow<'v, 
 
 /// Gives the accepted copy of a record a field's normalised form; a field received already
 /// normal keeps the copy's own string, so accepting a well-formed record allocates nothing
-/// beyond that copy.
-pub(crate) fn set_normalised(field: &mut String, normalised: &str) {
+/// beyond that copy. `received` is the field as received: a `normalised` that borrows all of
+/// it is the copy's text already, known without comparing the texts.
+pub(crate) fn set_normalised(field: &mut String, received: &str, normalised: &str) {
+    if std::ptr::eq(normalised, received) {
+        return;
+    }
     if field != normalised {
         normalised.clone_into(field);
     }
@@ -239,7 +243,8 @@ pub(crate) fn positive_price(
             format!("{field} is 0 {currency}, not a real price"),
         ));
     }
-    if price < Decimal::ZERO {
+    // Not zero (above), so negative exactly when its sign is: no comparison of decimals.
+    if price.is_sign_negative() {
         return Err(subject.refuse(
             ReasonCode::NonPositivePrice,
             format!("{field} {price} {currency} must be > 0"),
@@ -256,7 +261,8 @@ pub(crate) fn non_negative_amount(
     currency: &str,
     config: &GateConfig,
 ) -> Result<(), Quarantine> {
-    if amount < Decimal::ZERO {
+    // A negative zero is zero, not below it.
+    if amount.is_sign_negative() && !amount.is_zero() {
         return Err(subject.refuse(
             ReasonCode::NegativeAmount,
             format!("{field} {amount} {currency} must be >= 0"),

@@ -61,7 +61,7 @@ fn check(
         0,
     )?;
     let mut accepted = stock.clone();
-    set_normalised(&mut accepted.gtin, &gtin);
+    set_normalised(&mut accepted.gtin, &stock.gtin, &gtin);
     Ok(accepted)
 }
 
