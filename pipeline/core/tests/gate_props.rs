@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use hub_core::gate::currency::normalise_currency;
 use hub_core::gate::{GateConfig, Verdict, check_cost, check_offer, check_product, check_stock};
 use hub_core::gtin::{check_digit, normalise_gtin};
 use hub_core::mapping::SupplierMapping;
@@ -334,6 +335,36 @@ proptest! {
         let _ = check_stock(&stock, now, &config);
         let _ = check_cost(&cost, previous_cost.as_ref(), now, &config);
         let _ = check_product(&product, now, &config);
+    }
+
+    #[test]
+    fn an_accepted_offer_is_the_offer_with_its_gtin_and_currency_normalised(
+        gtin in valid_gtin(),
+        gtin_padding in ("[ \t]{0,2}", "[ \t]{0,2}"),
+        currency in proptest::sample::select(&["EUR", "eur", " Gbp", "USD\t", "jpy "][..]),
+        channel in proptest::sample::select(&["amazon", "cdiscount", "fnac_darty", "mirakl"][..]),
+        source in "[a-z.]{1,20}",
+        marketplace_category in option::of(any::<String>()),
+        request_id in option::of(any::<String>()),
+    ) {
+        let offer = OfferSignal {
+            gtin: format!("{}{gtin}{}", gtin_padding.0, gtin_padding.1),
+            channel: channel.to_owned(),
+            currency: currency.to_owned(),
+            source,
+            marketplace_category,
+            request_id,
+            ..accepted_offer(String::new())
+        };
+        let normalised = OfferSignal {
+            gtin: normalise_gtin(&offer.gtin).expect("a valid GTIN normalises"),
+            currency: normalise_currency(&offer.currency).expect("an active currency normalises"),
+            ..offer.clone()
+        };
+        prop_assert_eq!(
+            check_offer(&offer, None, NOW, &GateConfig::default()),
+            Verdict::Accepted(normalised)
+        );
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Rules for price signals (`hub.signals.offers`).
 
+use std::borrow::Cow;
+
 use hub_schemas::records::{EpochMillis, OfferSignal};
 
 use super::rules::{
     MILLIS_PER_HOUR, Subject, currency, gtin, non_negative_amount, observation_time,
-    positive_price, price_jump, quoted, required_text, set_normalised,
+    positive_price, price_jump, quoted, required_text,
 };
 use super::{GateConfig, Verdict};
 use crate::channel::Channel;
@@ -19,15 +21,43 @@ pub fn check_offer(
     now: EpochMillis,
     config: &GateConfig,
 ) -> Verdict<OfferSignal> {
-    check(offer, previous, now, config).into()
+    // The rules hand back only the normalised fields, and the accepted copy is built field by
+    // field right into the verdict, rather than cloned, patched, and moved out of a `Result`.
+    match check(offer, previous, now, config) {
+        Ok(Normalised { gtin, currency }) => Verdict::Accepted(OfferSignal {
+            gtin: gtin.into_owned(),
+            channel: offer.channel.clone(),
+            currency: currency.into_owned(),
+            our_price_incl_vat: offer.our_price_incl_vat,
+            our_shipping_incl_vat: offer.our_shipping_incl_vat,
+            buy_box_price_incl_vat: offer.buy_box_price_incl_vat,
+            we_own_buy_box: offer.we_own_buy_box,
+            lowest_listing_price_incl_vat: offer.lowest_listing_price_incl_vat,
+            lowest_shipping_incl_vat: offer.lowest_shipping_incl_vat,
+            lowest_landed_price_incl_vat: offer.lowest_landed_price_incl_vat,
+            offer_count: offer.offer_count,
+            sales_rank: offer.sales_rank,
+            marketplace_category: offer.marketplace_category.clone(),
+            source: offer.source.clone(),
+            request_id: offer.request_id.clone(),
+            observed_at: offer.observed_at,
+        }),
+        Err(quarantine) => Verdict::Quarantined(quarantine),
+    }
 }
 
-fn check(
-    offer: &OfferSignal,
+/// The fields of an accepted offer that normalisation may change.
+struct Normalised<'a> {
+    gtin: Cow<'a, str>,
+    currency: Cow<'a, str>,
+}
+
+fn check<'a>(
+    offer: &'a OfferSignal,
     previous: Option<&OfferSignal>,
     now: EpochMillis,
     config: &GateConfig,
-) -> Result<OfferSignal, Quarantine> {
+) -> Result<Normalised<'a>, Quarantine> {
     let subject = Subject::new(
         RecordType::OfferSignal,
         &offer.gtin,
@@ -112,10 +142,7 @@ fn check(
         }
     }
 
-    let mut accepted = offer.clone();
-    set_normalised(&mut accepted.gtin, &offer.gtin, &gtin);
-    set_normalised(&mut accepted.currency, &offer.currency, &currency);
-    Ok(accepted)
+    Ok(Normalised { gtin, currency })
 }
 
 /// The offer count includes ours, so any price on the page implies at least one offer.
