@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use crate::reason::is_own_debug_escape;
+use crate::word::{WORD_BYTES, read_word, splat};
 
 /// Length of the normalised key.
 pub const GTIN_13_LEN: usize = 13;
@@ -202,6 +203,58 @@ fn completing_digit(sum: u32) -> u8 {
     ((10 - sum % 10) % 10) as u8
 }
 
+/// What the GS1 check needs of a GTIN of 8, 12 or 13 bytes that are all ASCII digits.
+struct DigitWords {
+    /// The weighted sum of all the digits, the check digit's included with its weight 1.
+    sum: u32,
+    any_non_zero: bool,
+}
+
+impl DigitWords {
+    /// Reads `bytes` (8, 12 or 13 of them) as two eight-byte words holding the GTIN
+    /// right-aligned on 16 places, left-padded with ASCII zeros, which weigh nothing: every
+    /// test is then a handful of operations on the two words instead of one per digit. The
+    /// place of a byte in its word tells its weight, 3 at the even places (their distance to
+    /// the check digit, at place 15, is odd) and 1 at the odd ones. `None` when a byte is not
+    /// an ASCII digit.
+    fn read(bytes: &[u8]) -> Option<Self> {
+        const LANES: u64 = 0x00ff_00ff_00ff_00ff;
+        let length = bytes.len();
+        debug_assert!(matches!(length, 8 | 12 | 13), "{length} bytes");
+        let ascii_zeros = splat(b'0');
+        let right = read_word(&bytes[length - WORD_BYTES..]);
+        let left = if length == 8 {
+            ascii_zeros
+        } else {
+            // The first eight bytes moved up by the padding (the bytes pushed out are in
+            // `right`), the padding's places filled with ASCII zeros.
+            let padding_bits = 8 * (16 - length) as u32;
+            read_word(bytes) << padding_bits | ascii_zeros >> (64 - padding_bits)
+        };
+        if !(is_digit_word(left) && is_digit_word(right)) {
+            return None;
+        }
+        let (left, right) = (left & splat(0x0f), right & splat(0x0f));
+        // Per 16-bit lane: three times the even place plus the odd one, at most 72 for the
+        // two words together and 288 for the four lanes, so adding up the lanes (into the
+        // top one, by the multiplication) carries into no other.
+        let weighted = |word: u64| 3 * (word & LANES) + ((word >> 8) & LANES);
+        let lanes = weighted(left) + weighted(right);
+        let sum = lanes.wrapping_mul(0x0001_0001_0001_0001) >> 48;
+        Some(DigitWords {
+            sum: u32::try_from(sum).expect("a sum of 16 digits weighed at most 3 is small"),
+            any_non_zero: left | right != 0,
+        })
+    }
+}
+
+/// Whether each byte of `word` is an ASCII digit: its high half is 3, and stays 3 once 6 is
+/// added (which carries into no other byte once every high half is 3).
+fn is_digit_word(word: u64) -> bool {
+    let high_halves = splat(0xf0);
+    word & high_halves == splat(0x30) && word.wrapping_add(splat(0x06)) & high_halves == splat(0x30)
+}
+
 /// Validates an EAN-13, EAN-8 or UPC-A (surrounding whitespace tolerated) and returns it as
 /// a GTIN-13. Idempotent: a GTIN-13 it returned is returned unchanged.
 pub fn normalise_gtin(raw: &str) -> Result<String, GtinError> {
@@ -228,21 +281,9 @@ pub(crate) fn check_gtin_13(raw: &str) -> Result<Cow<'_, str>, GtinFault<'_>> {
         }
         return Err(not_digits(value));
     }
-    // At most 13 bytes, read once: whether each is a digit, the weighted sum of the digits
-    // (the check digit's included, with weight 1), and whether any is not zero. A byte that
-    // is not a digit makes the sum meaningless, but then it is not used.
-    let mut non_digit = false;
-    let mut sum = 0;
-    let mut digits_ored = 0;
-    for (index, &byte) in bytes.iter().enumerate() {
-        let digit = byte.wrapping_sub(b'0');
-        non_digit |= digit > 9;
-        digits_ored |= digit;
-        sum += u32::from(digit) * weight(length - 1 - index);
-    }
-    if non_digit {
+    let Some(DigitWords { sum, any_non_zero }) = DigitWords::read(bytes) else {
         return Err(not_digits(value));
-    }
+    };
     let found = bytes[length - 1] - b'0';
     let expected = completing_digit(sum - u32::from(found));
     if found != expected {
@@ -252,7 +293,7 @@ pub(crate) fn check_gtin_13(raw: &str) -> Result<Cow<'_, str>, GtinFault<'_>> {
             found,
         });
     }
-    if digits_ored == 0 {
+    if !any_non_zero {
         return Err(GtinFault::AllZeros { value });
     }
     if length == GTIN_13_LEN {
@@ -336,9 +377,27 @@ mod tests {
             "[ \t]{0,2}[0-9]{8}[ \t]{0,2}",
             "[ \t]{0,2}[0-9]{12,13}[ \t]{0,2}",
             "0{7,14}",
-            "[0-9]{0,6}[a\"\\\\é٤ .-][0-9]{0,8}",
+            "[0-9]{0,6}[a\"\\\\é٤ .:;<=>?/-][0-9]{0,8}",
+            one_stray_byte(),
             any::<String>(),
         ]
+    }
+
+    /// Digits of a supported length but one byte, which is next to the digits in ASCII (or a
+    /// control character, or the first byte of a character beyond ASCII).
+    fn one_stray_byte() -> impl Strategy<Value = String> {
+        (
+            proptest::sample::select(&[8usize, 12, 13][..]),
+            any::<proptest::sample::Index>(),
+            "[0-9]{13}",
+            proptest::sample::select(&['/', ':', ';', '?', '@', ' ', '\0', '\u{7f}', 'é'][..]),
+        )
+            .prop_map(|(length, position, digits, stray)| {
+                let position = position.index(length);
+                let mut value: String = digits[..length].to_owned();
+                value.replace_range(position..=position, stray.encode_utf8(&mut [0; 4]));
+                value
+            })
     }
 
     proptest! {

@@ -16,3 +16,4 @@ pub mod quote;
 pub mod reason;
 pub mod score;
 pub mod state;
+mod word;

@@ -9,6 +9,8 @@ use std::str::FromStr;
 
 use hub_schemas::records::{EpochMillis, QuarantinedRecord};
 
+use crate::word::{WORD_BYTES, read_word, splat};
+
 /// Declares the reason codes once, so the enum, `ALL`, `as_str` and parsing cannot drift apart.
 macro_rules! reason_codes {
     ($($(#[$doc:meta])* $variant:ident => $code:literal,)+) => {
@@ -238,17 +240,6 @@ pub(crate) fn is_own_debug_escape(value: &str) -> bool {
     rest.iter().all(|&byte| is_plain_byte(byte))
 }
 
-const WORD_BYTES: usize = 8;
-
-/// Each byte of a word set to `byte`.
-const fn splat(byte: u8) -> u64 {
-    u64::from_ne_bytes([byte; WORD_BYTES])
-}
-
-fn read_word(bytes: &[u8]) -> u64 {
-    u64::from_ne_bytes(bytes.try_into().expect("a word is eight bytes"))
-}
-
 fn is_plain_byte(byte: u8) -> bool {
     matches!(byte, b' '..=b'~') && byte != b'"' && byte != b'\\'
 }
@@ -294,7 +285,7 @@ mod tests {
         #[test]
         fn a_word_is_plain_when_each_byte_is(word in any::<[u8; WORD_BYTES]>(), bytes in any::<[u8; WORD_BYTES]>(), mask in any::<u8>()) {
             prop_assert_eq!(
-                is_plain_word(u64::from_ne_bytes(word)),
+                is_plain_word(u64::from_le_bytes(word)),
                 word.iter().all(|&byte| is_plain_byte(byte))
             );
             // Mostly plain words with a few bytes of any value, where borrows and carries
@@ -303,7 +294,7 @@ mod tests {
                 if mask & (1 << index) == 0 { b'a' + (bytes[index] % 26) } else { bytes[index] }
             });
             prop_assert_eq!(
-                is_plain_word(u64::from_ne_bytes(mixed)),
+                is_plain_word(u64::from_le_bytes(mixed)),
                 mixed.iter().all(|&byte| is_plain_byte(byte))
             );
         }
