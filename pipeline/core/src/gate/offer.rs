@@ -69,7 +69,7 @@ fn check<'a>(
     offer.channel.parse::<Channel>().map_err(|_| {
         subject.refuse(
             ReasonCode::UnknownChannel,
-            format!(
+            format_args!(
                 "channel {} is not amazon, cdiscount, fnac_darty or mirakl",
                 quoted(&offer.channel)
             ),
@@ -124,7 +124,7 @@ fn check<'a>(
     {
         return Err(subject.refuse(
             ReasonCode::OutOfRange,
-            format!("sales_rank {rank} must be >= 1 (ranks start at 1)"),
+            format_args!("sales_rank {rank} must be >= 1 (ranks start at 1)"),
         ));
     }
     check_landed_price(&subject, offer, &currency, config)?;
@@ -153,7 +153,7 @@ fn check_offer_count(subject: &Subject, offer: &OfferSignal) -> Result<(), Quara
     if count < 0 {
         return Err(subject.refuse(
             ReasonCode::OfferCountInconsistent,
-            format!("offer_count {count} must be >= 0"),
+            format_args!("offer_count {count} must be >= 0"),
         ));
     }
     if count > 0 {
@@ -176,7 +176,7 @@ fn check_offer_count(subject: &Subject, offer: &OfferSignal) -> Result<(), Quara
     match priced_field {
         Some(field) => Err(subject.refuse(
             ReasonCode::OfferCountInconsistent,
-            format!(
+            format_args!(
                 "offer_count is 0 while {field} is present; a priced page has at least one offer"
             ),
         )),
@@ -206,7 +206,7 @@ fn check_landed_price(
         let expected = expected.map_or_else(|| "beyond range".to_owned(), |sum| sum.to_string());
         return Err(subject.refuse(
             ReasonCode::LandedPriceMismatch,
-            format!(
+            format_args!(
                 "lowest_landed_price_incl_vat {landed} {currency} is not lowest_listing_price_incl_vat \
                  {listing} + lowest_shipping_incl_vat {shipping} = {expected} {currency} (tolerance {}); \
                  the connector mixed prices of different offers",
@@ -249,7 +249,7 @@ fn check_buy_box(
     if below_floor {
         return Err(subject.refuse(
             ReasonCode::BuyBoxBelowLowest,
-            format!(
+            format_args!(
                 "buy_box_price_incl_vat {buy_box} {currency} is below {lowest_field} {lowest} \
                  {currency} while we_own_buy_box is {:?}; the connector read prices of different \
                  times or conditions",

@@ -78,6 +78,9 @@ impl<'a> Subject<'a> {
         }
     }
 
+    // Cold, as refusals are the exception: the checks that call them stay small enough to be
+    // inlined, and the problems, passed as `format_args!`, are written only in here.
+    #[cold]
     pub(crate) fn refuse(&self, reason: ReasonCode, problem: impl fmt::Display) -> Quarantine {
         self.refuse_with(reason, |detail| {
             write!(detail, "{problem}").expect("a String accepts any text");
@@ -86,6 +89,7 @@ impl<'a> Subject<'a> {
 
     /// [`Subject::refuse`] with a problem that `write_problem` appends to the detail itself,
     /// for problems worth writing without the formatting machinery.
+    #[cold]
     pub(crate) fn refuse_with(
         &self,
         reason: ReasonCode,
@@ -111,7 +115,7 @@ pub(crate) fn required_text(subject: &Subject, field: &str, value: &str) -> Resu
     if value.trim().is_empty() {
         return Err(subject.refuse(
             ReasonCode::MissingField,
-            format!("{field} is blank; the producing connector must fill it"),
+            format_args!("{field} is blank; the producing connector must fill it"),
         ));
     }
     Ok(())
@@ -181,7 +185,7 @@ pub(crate) fn observation_time(
     if ahead > tolerance_ms {
         return Err(subject.refuse(
             ReasonCode::ObservedInFuture,
-            format!(
+            format_args!(
                 "{field} {} is {} s after now {} (tolerance {} s); fix the source's clock or time zone",
                 format_utc(observed),
                 ahead / 1000,
@@ -195,7 +199,7 @@ pub(crate) fn observation_time(
     {
         return Err(subject.refuse(
             ReasonCode::ObservationTooOld,
-            format!(
+            format_args!(
                 "{field} {} is {} h before now {} (max age {} h); re-fetch fresh data instead of replaying",
                 format_utc(observed),
                 -ahead / i128::from(MILLIS_PER_HOUR),
@@ -207,6 +211,39 @@ pub(crate) fn observation_time(
     Ok(())
 }
 
+/// `amount > bound` in the order of `Decimal`. A price and its ceiling are nearly always
+/// positive with mantissas of 32 bits and scales at most 9 apart: then one 64-bit product
+/// brings them to one scale, without the decimal comparison's general arithmetic (the gate
+/// compares every price with its ceiling). Anything else is left to that comparison.
+fn is_above(amount: Decimal, bound: Decimal) -> bool {
+    let (a, b) = (amount.unpack(), bound.unpack());
+    let small = |negative: bool, hi: u32, mid: u32| !negative && hi == 0 && mid == 0;
+    if small(a.negative, a.hi, a.mid)
+        && small(b.negative, b.hi, b.mid)
+        && a.scale.abs_diff(b.scale) <= 9
+    {
+        const POWERS_OF_TEN: [u64; 10] = [
+            1,
+            10,
+            100,
+            1_000,
+            10_000,
+            100_000,
+            1_000_000,
+            10_000_000,
+            100_000_000,
+            1_000_000_000,
+        ];
+        let (a_mantissa, b_mantissa) = (u64::from(a.lo), u64::from(b.lo));
+        return if a.scale >= b.scale {
+            a_mantissa > b_mantissa * POWERS_OF_TEN[(a.scale - b.scale) as usize]
+        } else {
+            a_mantissa * POWERS_OF_TEN[(b.scale - a.scale) as usize] > b_mantissa
+        };
+    }
+    amount > bound
+}
+
 fn check_ceiling(
     subject: &Subject,
     field: &str,
@@ -215,10 +252,10 @@ fn check_ceiling(
     config: &GateConfig,
 ) -> Result<(), Quarantine> {
     let ceiling = config.price_ceiling_for(currency);
-    if amount > ceiling {
+    if is_above(amount, ceiling) {
         return Err(subject.refuse(
             ReasonCode::PriceAboveCeiling,
-            format!(
+            format_args!(
                 "{field} {amount} {currency} is above the sanity ceiling {ceiling} {currency}; \
                  check for a unit error (cents as euros, per-pack price) at the source"
             ),
@@ -240,14 +277,14 @@ pub(crate) fn positive_price(
     if price.is_zero() {
         return Err(subject.refuse(
             when_zero,
-            format!("{field} is 0 {currency}, not a real price"),
+            format_args!("{field} is 0 {currency}, not a real price"),
         ));
     }
     // Not zero (above), so negative exactly when its sign is: no comparison of decimals.
     if price.is_sign_negative() {
         return Err(subject.refuse(
             ReasonCode::NonPositivePrice,
-            format!("{field} {price} {currency} must be > 0"),
+            format_args!("{field} {price} {currency} must be > 0"),
         ));
     }
     check_ceiling(subject, field, price, currency, config)
@@ -265,7 +302,7 @@ pub(crate) fn non_negative_amount(
     if amount.is_sign_negative() && !amount.is_zero() {
         return Err(subject.refuse(
             ReasonCode::NegativeAmount,
-            format!("{field} {amount} {currency} must be >= 0"),
+            format_args!("{field} {amount} {currency} must be >= 0"),
         ));
     }
     check_ceiling(subject, field, amount, currency, config)
@@ -304,7 +341,7 @@ pub(crate) fn price_jump(
     }
     Err(subject.refuse(
         ReasonCode::PriceJump,
-        format!(
+        format_args!(
             "{field} {new} {currency} against last accepted {previous} {currency} moves by more \
              than x{}; if the source sent cents as euros or shifted the decimal point fix it, if \
              the change is genuine replay it without a previous value",
@@ -323,7 +360,7 @@ pub(crate) fn at_least(
     match value {
         Some(value) if value < minimum => Err(subject.refuse(
             ReasonCode::OutOfRange,
-            format!("{field} {value} must be >= {minimum}"),
+            format_args!("{field} {value} must be >= {minimum}"),
         )),
         _ => Ok(()),
     }
@@ -337,7 +374,42 @@ mod tests {
     use super::*;
     use crate::gtin::{GtinError, gtin_13};
 
+    /// Any decimal: every scale and sign, zeros of both signs, mantissas of any width, and
+    /// many of 32 bits at nearby scales.
+    fn any_decimal() -> impl Strategy<Value = Decimal> {
+        prop_oneof![
+            (any::<i64>(), 0u32..=28).prop_map(|(mantissa, scale)| Decimal::new(mantissa, scale)),
+            (
+                any::<u32>(),
+                any::<u32>(),
+                any::<u32>(),
+                any::<bool>(),
+                0u32..=28
+            )
+                .prop_map(|(lo, mid, hi, negative, scale)| Decimal::from_parts(
+                    lo, mid, hi, negative, scale
+                )),
+            (0u32..=28, any::<bool>())
+                .prop_map(|(scale, negative)| Decimal::from_parts(0, 0, 0, negative, scale)),
+            (any::<u32>(), 0u32..=12)
+                .prop_map(|(lo, scale)| Decimal::from_parts(lo, 0, 0, false, scale)),
+            (1i64..100_000_000, 0u32..=4)
+                .prop_map(|(mantissa, scale)| Decimal::new(mantissa, scale)),
+        ]
+    }
+
     proptest! {
+        #[test]
+        fn is_above_is_the_decimal_order(amount in any_decimal(), bound in any_decimal()) {
+            prop_assert_eq!(is_above(amount, bound), amount > bound);
+            prop_assert_eq!(is_above(bound, amount), bound > amount);
+            // The same value written at another scale.
+            if let Some(rescaled) = amount.checked_mul(Decimal::new(100, 2)) {
+                prop_assert!(!is_above(rescaled, amount));
+                prop_assert!(!is_above(amount, rescaled));
+            }
+        }
+
         #[test]
         fn a_refused_gtin_is_described_by_its_error_message(
             value in prop_oneof!["[0-9]{12,14}", "[ 0-9a\"é]{0,14}", any::<String>()],
