@@ -22,28 +22,45 @@ pub const ACTIVE_CURRENCIES: [&str; 155] = [
     "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
 ];
 
-/// A three-letter code as one number whose order is the codes' alphabetical order, so the
-/// list is searched by comparing integers rather than strings.
-const fn code_key(code: &[u8]) -> u32 {
-    (code[0] as u32) << 16 | (code[1] as u32) << 8 | code[2] as u32
+/// The place of a code of three upper-case ASCII letters among all 26³ of them.
+const fn letter_code_index(code: &[u8]) -> Option<usize> {
+    if code.len() != 3 {
+        return None;
+    }
+    let mut index = 0;
+    let mut position = 0;
+    while position < 3 {
+        let letter = code[position];
+        if !letter.is_ascii_uppercase() {
+            return None;
+        }
+        index = index * 26 + (letter - b'A') as usize;
+        position += 1;
+    }
+    Some(index)
 }
 
-/// [`ACTIVE_CURRENCIES`] as [`code_key`]s, in the same (sorted) order.
-const ACTIVE_CURRENCY_KEYS: [u32; ACTIVE_CURRENCIES.len()] = {
-    let mut keys = [0; ACTIVE_CURRENCIES.len()];
-    let mut index = 0;
-    while index < keys.len() {
-        keys[index] = code_key(ACTIVE_CURRENCIES[index].as_bytes());
-        index += 1;
+const LETTER_CODES: usize = 26 * 26 * 26;
+
+/// [`ACTIVE_CURRENCIES`] as a set of bits, one per three-letter code, so that looking a code
+/// up is reading one bit rather than searching the list.
+const ACTIVE_CURRENCY_BITS: [u64; LETTER_CODES.div_ceil(64)] = {
+    let mut bits = [0; LETTER_CODES.div_ceil(64)];
+    let mut listed = 0;
+    while listed < ACTIVE_CURRENCIES.len() {
+        let Some(index) = letter_code_index(ACTIVE_CURRENCIES[listed].as_bytes()) else {
+            panic!("an active currency is three upper-case letters");
+        };
+        bits[index / 64] |= 1 << (index % 64);
+        listed += 1;
     }
-    keys
+    bits
 };
 
 /// Whether `code` is an active currency, exactly as written (upper case).
 pub fn is_active_currency(code: &str) -> bool {
-    // Every active code is three ASCII letters: any other length is not one.
-    let code = code.as_bytes();
-    code.len() == 3 && ACTIVE_CURRENCY_KEYS.binary_search(&code_key(code)).is_ok()
+    letter_code_index(code.as_bytes())
+        .is_some_and(|index| ACTIVE_CURRENCY_BITS[index / 64] >> (index % 64) & 1 == 1)
 }
 
 /// Trims and upper-cases `raw` and returns it if it is an active currency.
@@ -54,6 +71,10 @@ pub fn normalise_currency(raw: &str) -> Option<String> {
 /// [`normalise_currency`] borrowing from `raw` when it is already trimmed to upper case, so
 /// checking a well-formed record allocates nothing.
 pub fn active_currency(raw: &str) -> Option<Cow<'_, str>> {
+    // An active code as received has nothing to trim.
+    if is_active_currency(raw) {
+        return Some(Cow::Borrowed(raw));
+    }
     let code = raw.trim();
     if is_active_currency(code) {
         return Some(Cow::Borrowed(code));
@@ -79,17 +100,17 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_sorted_like_the_codes() {
-        assert!(
-            ACTIVE_CURRENCY_KEYS
-                .windows(2)
-                .all(|pair| pair[0] < pair[1])
-        );
+    fn the_bits_are_the_listed_codes() {
+        let set: u32 = ACTIVE_CURRENCY_BITS
+            .iter()
+            .map(|word| word.count_ones())
+            .sum();
+        assert_eq!(set as usize, ACTIVE_CURRENCIES.len());
     }
 
     proptest! {
         #[test]
-        fn the_search_by_key_is_the_search_of_the_list(
+        fn the_bit_of_a_code_is_its_search_in_the_list(
             code in prop_oneof![
                 "[A-Z]{3}",
                 proptest::sample::select(&ACTIVE_CURRENCIES[..]).prop_map(str::to_owned),

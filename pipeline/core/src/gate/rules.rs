@@ -139,13 +139,14 @@ pub(crate) fn gtin<'v>(subject: &Subject, value: &'v str) -> Result<Cow<'v, str>
 
 /// The trimmed upper-case form of `value`, borrowed when `value` already is one.
 pub(crate) fn currency<'v>(subject: &Subject, value: &'v str) -> Result<Cow<'v, str>, Quarantine> {
-    if value.trim().is_empty() {
-        return Err(subject.refuse(
-            ReasonCode::MissingField,
-            "currency is blank; the producing connector must fill it",
-        ));
-    }
+    // A blank value is no active currency, so it is told apart only once refused.
     active_currency(value).ok_or_else(|| {
+        if value.trim().is_empty() {
+            return subject.refuse(
+                ReasonCode::MissingField,
+                "currency is blank; the producing connector must fill it",
+            );
+        }
         subject.refuse(
             ReasonCode::UnknownCurrency,
             format_args!(
