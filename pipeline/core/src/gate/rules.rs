@@ -111,8 +111,14 @@ impl<'a> Subject<'a> {
     }
 }
 
+/// Whether `value` is empty or only whitespace. A value that starts with a visible ASCII
+/// character is not, which is known without decoding it.
+fn is_blank(value: &str) -> bool {
+    !value.as_bytes().first().is_some_and(u8::is_ascii_graphic) && value.trim().is_empty()
+}
+
 pub(crate) fn required_text(subject: &Subject, field: &str, value: &str) -> Result<(), Quarantine> {
-    if value.trim().is_empty() {
+    if is_blank(value) {
         return Err(subject.refuse(
             ReasonCode::MissingField,
             format_args!("{field} is blank; the producing connector must fill it"),
@@ -141,7 +147,7 @@ pub(crate) fn gtin<'v>(subject: &Subject, value: &'v str) -> Result<Cow<'v, str>
 pub(crate) fn currency<'v>(subject: &Subject, value: &'v str) -> Result<Cow<'v, str>, Quarantine> {
     // A blank value is no active currency, so it is told apart only once refused.
     active_currency(value).ok_or_else(|| {
-        if value.trim().is_empty() {
+        if is_blank(value) {
             return subject.refuse(
                 ReasonCode::MissingField,
                 "currency is blank; the producing connector must fill it",
@@ -433,6 +439,26 @@ mod tests {
                 ),
             });
             prop_assert_eq!(gtin(&subject, &value), through_the_error);
+        }
+    }
+
+    #[test]
+    fn blank_is_empty_once_trimmed() {
+        for value in [
+            "",
+            " ",
+            "\t\n",
+            "\u{b}",
+            "\u{3000}",
+            "\u{a0} ",
+            "a",
+            " a",
+            "\u{3000}a",
+            "é",
+            "~",
+            "\u{7f}",
+        ] {
+            assert_eq!(is_blank(value), value.trim().is_empty(), "{value:?}");
         }
     }
 
