@@ -711,20 +711,44 @@ const NUMBER_TEXT_CAPACITY: usize = 1 + 1 + Decimal::MAX_SCALE as usize + 1;
 /// known when compiling, so the copy is a few vector moves rather than a `memcpy` call.
 const NUMBER_BLOCK: usize = 32;
 
+/// The text of every number below 100 on two digits (`b"07"`), so that [`push_number`]
+/// renders two digits per division by 100 instead of one per division by 10: the technique
+/// of the `itoa` crate, written here rather than taken as a dependency because the rendering
+/// also places the point and pads the places as `Decimal`'s `Display` does, which `itoa`
+/// leaves to its caller, and it is this one table and two loops.
+const DIGIT_PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0u8; 2]; 100];
+    let mut n = 0;
+    while n < pairs.len() {
+        // Both quotients are below 10: the narrowing cannot truncate.
+        pairs[n] = [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+        n += 1;
+    }
+    pairs
+};
+
 /// Appends `±magnitude × 10^-scale` as `Decimal`'s `Display` renders it: the sign when
 /// `negative`, then every digit of the scale and the units digit.
 ///
-/// The text is written right to left so that it ends where a block of [`NUMBER_BLOCK`] bytes
-/// starts; the block starting at the text is copied whole into the line's spare capacity
-/// and the line lengthened by the text's length only (what follows it is not part of the
-/// line).
+/// The text is written right to left, two digits at a time from [`DIGIT_PAIRS`], so that it
+/// ends where a block of [`NUMBER_BLOCK`] bytes starts; the block starting at the text is
+/// copied whole into the line's spare capacity and the line lengthened by the text's length
+/// only (what follows it is not part of the line).
 fn push_number(line: &mut String, magnitude: u64, negative: bool, scale: usize) {
     const _: () = assert!(NUMBER_BLOCK >= NUMBER_TEXT_CAPACITY);
     let mut text = [0u8; 2 * NUMBER_BLOCK];
     let end = NUMBER_BLOCK;
     let mut start = end;
     let mut rest = magnitude;
-    for _ in 0..scale {
+    // Every place of the scale, zeros included once the magnitude is used up.
+    let mut places = scale;
+    while places >= 2 {
+        start -= 2;
+        text[start..start + 2].copy_from_slice(&DIGIT_PAIRS[(rest % 100) as usize]);
+        rest /= 100;
+        places -= 2;
+    }
+    if places == 1 {
         start -= 1;
         // The remainder is below 10, so the narrowing cannot truncate.
         text[start] = b'0' + (rest % 10) as u8;
@@ -734,13 +758,19 @@ fn push_number(line: &mut String, magnitude: u64, negative: bool, scale: usize) 
         start -= 1;
         text[start] = b'.';
     }
-    loop {
+    // The units digit always, the digits above it while there are any.
+    while rest >= 100 {
+        start -= 2;
+        text[start..start + 2].copy_from_slice(&DIGIT_PAIRS[(rest % 100) as usize]);
+        rest /= 100;
+    }
+    if rest >= 10 {
+        start -= 2;
+        text[start..start + 2].copy_from_slice(&DIGIT_PAIRS[rest as usize]);
+    } else {
         start -= 1;
-        text[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
+        // Below 10 here.
+        text[start] = b'0' + rest as u8;
     }
     if negative {
         start -= 1;
@@ -1460,6 +1490,28 @@ mod tests {
                 unit_interval(value).serialize(),
                 value.clamp(Decimal::ZERO, Decimal::ONE).serialize()
             );
+        }
+
+        /// Every `u64` magnitude (the widest [`push_number`] takes), short and long, at every
+        /// scale, with either sign (zeros too): the text of the library's `Display`.
+        #[test]
+        fn push_number_renders_as_decimal_display_does(
+            magnitude in prop_oneof![
+                0u64..100,
+                0u64..1_000_000_000,
+                any::<u64>(),
+                (0u32..=19).prop_map(|exponent| 10u64.pow(exponent)),
+                (1u32..=19).prop_map(|exponent| 10u64.pow(exponent) - 1),
+                Just(u64::MAX),
+            ],
+            negative in any::<bool>(),
+            scale in 0u32..=Decimal::MAX_SCALE,
+        ) {
+            let mut value = Decimal::from_i128_with_scale(i128::from(magnitude), scale);
+            value.set_sign_negative(negative);
+            let mut line = String::from("at ");
+            push_number(&mut line, magnitude, negative, scale as usize);
+            prop_assert_eq!(line, format!("at {value}"));
         }
 
         #[test]
