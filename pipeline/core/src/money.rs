@@ -27,12 +27,21 @@ pub const COMMERCIAL_ROUNDING: RoundingStrategy = RoundingStrategy::MidpointAway
 
 /// Rounds to `dp` places with [`COMMERCIAL_ROUNDING`] and pads to exactly `dp` places, so the
 /// value's scale is fixed and its text form (and Avro bytes) is the same for equal values.
+///
+/// Inlined for the check of the scale alone: most values reach it already at the scale, and
+/// for them a call would cost more (saving and restoring registers) than the check.
+#[inline]
 pub fn fixed(value: Decimal, dp: u32) -> Decimal {
     // Already at the scale (fee lines as charged, every amount of the breakdown): nothing to
-    // round or pad, and both paths below would give the value back bit for bit.
+    // round or pad, and both paths of `rescaled` would give the value back bit for bit.
     if value.scale() == dp {
         return value;
     }
+    rescaled(value, dp)
+}
+
+/// [`fixed`] of a value not at the scale `dp`.
+fn rescaled(value: Decimal, dp: u32) -> Decimal {
     fixed_nonzero(value, dp).unwrap_or_else(|| {
         let mut rounded = value.round_dp_with_strategy(dp, COMMERCIAL_ROUNDING);
         rounded.rescale(dp);
