@@ -42,6 +42,14 @@ pub fn fixed(value: Decimal, dp: u32) -> Decimal {
 
 /// [`fixed`] of a value not at the scale `dp`.
 fn rescaled(value: Decimal, dp: u32) -> Decimal {
+    if value.is_zero() && dp <= Decimal::MAX_SCALE {
+        // What the general path makes of a zero (a line that does not apply, a cost of
+        // nothing), without its rounding and rescaling loops: the zero at the scale, its sign
+        // kept.
+        let mut zero = Decimal::from_parts(0, 0, 0, false, dp);
+        zero.set_sign_negative(value.is_sign_negative());
+        return zero;
+    }
     fixed_nonzero(value, dp).unwrap_or_else(|| {
         let mut rounded = value.round_dp_with_strategy(dp, COMMERCIAL_ROUNDING);
         rounded.rescale(dp);
@@ -1029,6 +1037,23 @@ mod tests {
                     "{value} to {dp} dp"
                 );
                 assert_eq!(text!(fixed(value, dp)), fixed(value, dp).to_string());
+            }
+        }
+    }
+
+    #[test]
+    fn fixed_pads_zeros_of_either_sign_as_the_general_path() {
+        for scale in 0..=Decimal::MAX_SCALE {
+            for negative in [false, true] {
+                let mut zero = Decimal::from_i128_with_scale(0, scale);
+                zero.set_sign_negative(negative);
+                for dp in 0..=Decimal::MAX_SCALE {
+                    assert_eq!(
+                        fixed(zero, dp).serialize(),
+                        rounded_then_rescaled(zero, dp).serialize(),
+                        "{zero:?} to {dp} dp"
+                    );
+                }
             }
         }
     }
