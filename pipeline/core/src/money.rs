@@ -633,6 +633,11 @@ fn append_fixed(line: &mut String, value: Decimal, dp: u32) {
 }
 
 /// [`append_fixed`] of the decimal `±magnitude × 10^-scale`, `magnitude` not zero.
+///
+/// Always inlined, as [`push_number`] is: each piece then rounds and renders its number in
+/// one function, without two calls between its own and the digits (their register saving
+/// and argument moves cost about as much as rendering a short amount).
+#[inline(always)]
 fn append_fixed_magnitude(line: &mut String, magnitude: u64, negative: bool, scale: u32, dp: u32) {
     let rounded = if scale > dp {
         match u64::try_from(POWERS_OF_TEN[(scale - dp) as usize]) {
@@ -751,6 +756,10 @@ const DIGIT_PAIRS: [[u8; 2]; 100] = {
 /// ends where a block of [`NUMBER_BLOCK`] bytes starts; the block starting at the text is
 /// copied whole into the line's spare capacity and the line lengthened by the text's length
 /// only (what follows it is not part of the line).
+///
+/// Always inlined into the few pieces that render numbers (see [`append_fixed_magnitude`]);
+/// the compiler would not, for its size.
+#[inline(always)]
 fn push_number(line: &mut String, magnitude: u64, negative: bool, scale: usize) {
     const _: () = assert!(NUMBER_BLOCK >= NUMBER_TEXT_CAPACITY);
     let mut text = [0u8; 2 * NUMBER_BLOCK];
