@@ -50,6 +50,15 @@ fn rescaled(value: Decimal, dp: u32) -> Decimal {
         zero.set_sign_negative(value.is_sign_negative());
         return zero;
     }
+    // Amounts and rates, in 64 bits: a padding is then one multiplication with an overflow
+    // flag rather than a 128-bit one with its checks. Not zero here, so a count that rounds
+    // to zero is a positive zero, as on the general path.
+    if dp <= Decimal::MAX_SCALE
+        && let Ok(magnitude) = u64::try_from(value.mantissa().unsigned_abs())
+        && let Some(rounded) = fixed_narrow(magnitude, value.scale(), dp)
+    {
+        return decimal_of(u128::from(rounded), value.is_sign_negative(), dp);
+    }
     fixed_nonzero(value, dp).unwrap_or_else(|| {
         let mut rounded = value.round_dp_with_strategy(dp, COMMERCIAL_ROUNDING);
         rounded.rescale(dp);
@@ -89,6 +98,33 @@ fn fixed_magnitude(magnitude: u128, negative: bool, scale: u32, dp: u32) -> Opti
     // positive sign, as on the general path.
     Some(decimal_of(rounded, negative, dp))
 }
+
+/// `magnitude × 10^-scale` rounded (half up, which on a magnitude is half away from zero) or
+/// padded to `dp` places, as a count of `10^-dp`, in one 64-bit division or multiplication:
+/// [`fixed`]'s rounding of every amount and rate, and of the numbers the text pieces render.
+/// `None` when the power of ten or the padded count does not fit 64 bits.
+fn fixed_narrow(magnitude: u64, scale: u32, dp: u32) -> Option<u64> {
+    if scale > dp {
+        NARROW_POWERS_OF_TEN
+            .get((scale - dp) as usize)
+            .map(|divisor| round_half_up(magnitude, *divisor))
+    } else {
+        NARROW_POWERS_OF_TEN
+            .get((dp - scale) as usize)
+            .and_then(|power| magnitude.checked_mul(*power))
+    }
+}
+
+/// `10^n` for every `n` whose power fits 64 bits.
+const NARROW_POWERS_OF_TEN: [u64; 20] = {
+    let mut powers = [1u64; 20];
+    let mut n = 1;
+    while n < powers.len() {
+        powers[n] = powers[n - 1] * 10;
+        n += 1;
+    }
+    powers
+};
 
 /// The decimal `±magnitude × 10^-scale`, `magnitude` below `2^96` (the three 32-bit words
 /// of a decimal's mantissa hold it). A zero magnitude is a positive zero.
@@ -639,18 +675,7 @@ fn append_fixed(line: &mut String, value: Decimal, dp: u32) {
 /// and argument moves cost about as much as rendering a short amount).
 #[inline(always)]
 fn append_fixed_magnitude(line: &mut String, magnitude: u64, negative: bool, scale: u32, dp: u32) {
-    let rounded = if scale > dp {
-        match u64::try_from(POWERS_OF_TEN[(scale - dp) as usize]) {
-            Ok(divisor) => Some(round_half_up(magnitude, divisor)),
-            Err(_) => None,
-        }
-    } else {
-        POWERS_OF_TEN
-            .get((dp - scale) as usize)
-            .and_then(|power| u64::try_from(*power).ok())
-            .and_then(|power| magnitude.checked_mul(power))
-    };
-    match rounded {
+    match fixed_narrow(magnitude, scale, dp) {
         Some(rounded) => push_number(line, rounded, negative && rounded != 0, dp as usize),
         None => {
             let mut value = Decimal::from_i128_with_scale(i128::from(magnitude), scale);
@@ -1051,6 +1076,24 @@ mod tests {
     }
 
     #[test]
+    fn fixed_beyond_the_largest_scale_is_the_general_paths() {
+        for value in [
+            dec!(-0.005),
+            dec!(12.5),
+            dec!(0.000),
+            Decimal::from_i128_with_scale(1, 28),
+        ] {
+            for dp in [29, 40] {
+                assert_eq!(
+                    fixed(value, dp).serialize(),
+                    rounded_then_rescaled(value, dp).serialize(),
+                    "{value} to {dp} dp"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn fixed_pads_zeros_of_either_sign_as_the_general_path() {
         for scale in 0..=Decimal::MAX_SCALE {
             for negative in [false, true] {
@@ -1236,6 +1279,28 @@ mod tests {
     proptest! {
         #[test]
         fn fixed_is_bit_identical_to_rounding_then_rescaling(value in any_decimal(), dp in 0u32..=28) {
+            prop_assert_eq!(
+                fixed(value, dp).serialize(),
+                rounded_then_rescaled(value, dp).serialize(),
+                "{} to {} dp",
+                value,
+                dp
+            );
+        }
+
+        /// Magnitudes about the largest a padding by `10^k` leaves within 64 bits, where the
+        /// 64-bit path of [`fixed`] hands over to the 128-bit one.
+        #[test]
+        fn fixed_is_bit_identical_about_the_64_bit_limit(
+            k in 0u32..=19,
+            offset in -3i128..=3,
+            negative in any::<bool>(),
+            scale in 0u32..=28,
+            dp in 0u32..=28,
+        ) {
+            let magnitude = i128::from(u64::MAX / 10u64.pow(k)) + offset;
+            let mut value = Decimal::from_i128_with_scale(magnitude, scale);
+            value.set_sign_negative(negative);
             prop_assert_eq!(
                 fixed(value, dp).serialize(),
                 rounded_then_rescaled(value, dp).serialize(),
