@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::mem::MaybeUninit;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::de::{self, Deserializer, Visitor};
@@ -703,10 +704,17 @@ impl Piece for Joined<'_> {
 pub struct Amount<'a>(pub Decimal, pub &'a str);
 
 impl Piece for Amount<'_> {
+    #[inline]
     fn append_to(&self, line: &mut String) {
         append_fixed(line, self.0, CENT_DP);
         line.push(' ');
-        line.push_str(self.1);
+        match self.1.len() {
+            // A currency code (ISO 4217: three letters) as a copy of a length known when
+            // compiling, a few moves, rather than a `memcpy` call for a length known only
+            // when running, which costs more than the amount's digits.
+            3 => line.push_str(&self.1[..3]),
+            _ => line.push_str(self.1),
+        }
     }
 }
 
@@ -780,14 +788,16 @@ const DIGIT_PAIRS: [[u8; 2]; 100] = {
 /// The text is written right to left, two digits at a time from [`DIGIT_PAIRS`], so that it
 /// ends where a block of [`NUMBER_BLOCK`] bytes starts; the block starting at the text is
 /// copied whole into the line's spare capacity and the line lengthened by the text's length
-/// only (what follows it is not part of the line).
+/// only (what follows it is not part of the line). The scratch the text is written in is
+/// left uninitialised, its bytes `MaybeUninit`: only the text's are ever read as bytes, and
+/// zeroing the rest cost as many instructions as rendering a short amount's digits.
 ///
 /// Always inlined into the few pieces that render numbers (see [`append_fixed_magnitude`]);
 /// the compiler would not, for its size.
 #[inline(always)]
 fn push_number(line: &mut String, magnitude: u64, negative: bool, scale: usize) {
     const _: () = assert!(NUMBER_BLOCK >= NUMBER_TEXT_CAPACITY);
-    let mut text = [0u8; 2 * NUMBER_BLOCK];
+    let mut text = [MaybeUninit::<u8>::uninit(); 2 * NUMBER_BLOCK];
     let end = NUMBER_BLOCK;
     let mut start = end;
     let mut rest = magnitude;
@@ -795,56 +805,65 @@ fn push_number(line: &mut String, magnitude: u64, negative: bool, scale: usize) 
     let mut places = scale;
     while places >= 2 {
         start -= 2;
-        text[start..start + 2].copy_from_slice(&DIGIT_PAIRS[(rest % 100) as usize]);
+        put(&mut text, start, DIGIT_PAIRS[(rest % 100) as usize]);
         rest /= 100;
         places -= 2;
     }
     if places == 1 {
         start -= 1;
         // The remainder is below 10, so the narrowing cannot truncate.
-        text[start] = b'0' + (rest % 10) as u8;
+        put(&mut text, start, [b'0' + (rest % 10) as u8]);
         rest /= 10;
     }
     if scale > 0 {
         start -= 1;
-        text[start] = b'.';
+        put(&mut text, start, [b'.']);
     }
     // The units digit always, the digits above it while there are any.
     while rest >= 100 {
         start -= 2;
-        text[start..start + 2].copy_from_slice(&DIGIT_PAIRS[(rest % 100) as usize]);
+        put(&mut text, start, DIGIT_PAIRS[(rest % 100) as usize]);
         rest /= 100;
     }
     if rest >= 10 {
         start -= 2;
-        text[start..start + 2].copy_from_slice(&DIGIT_PAIRS[rest as usize]);
+        put(&mut text, start, DIGIT_PAIRS[rest as usize]);
     } else {
         start -= 1;
         // Below 10 here.
-        text[start] = b'0' + rest as u8;
+        put(&mut text, start, [b'0' + rest as u8]);
     }
     if negative {
         start -= 1;
-        text[start] = b'-';
+        put(&mut text, start, [b'-']);
     }
-    let block: &[u8; NUMBER_BLOCK] = text[start..start + NUMBER_BLOCK]
+    let block: [MaybeUninit<u8>; NUMBER_BLOCK] = text[start..start + NUMBER_BLOCK]
         .try_into()
         .expect("the text starts in the first block");
     line.reserve(NUMBER_BLOCK);
-    debug_assert!(text[start..end].is_ascii());
-    // SAFETY: `reserve` leaves room for the whole block after the line's end; the line is
-    // then lengthened by the text's length only, `end - start` bytes, all of them written
-    // just before and all ASCII (digits, `.` and `-`), each a whole UTF-8 character, so the
-    // string stays initialised and valid UTF-8.
+    // SAFETY: `reserve` leaves room for the whole block after the line's end (spare capacity,
+    // which may hold uninitialised bytes, as the block's beyond the text are); the line is
+    // then lengthened by the text's length only, `end - start` bytes: each position from
+    // `start` to `end` was written by a `put` above as `start` came down to it, so they are
+    // initialised, and all are ASCII (digits, `.` and `-`), each a whole UTF-8 character, so
+    // the string stays initialised and valid UTF-8.
     unsafe {
         let bytes = line.as_mut_vec();
         let len = bytes.len();
         bytes
             .as_mut_ptr()
             .add(len)
-            .cast::<[u8; NUMBER_BLOCK]>()
-            .write_unaligned(*block);
+            .cast::<[MaybeUninit<u8>; NUMBER_BLOCK]>()
+            .write_unaligned(block);
         bytes.set_len(len + (end - start));
+    }
+}
+
+/// Writes `bytes` into [`push_number`]'s scratch text from `at` on.
+#[inline(always)]
+fn put<const N: usize>(text: &mut [MaybeUninit<u8>], at: usize, bytes: [u8; N]) {
+    for (slot, byte) in text[at..at + N].iter_mut().zip(bytes) {
+        slot.write(byte);
     }
 }
 
@@ -1638,6 +1657,18 @@ mod tests {
                     fixed(amount * Decimal::ONE_HUNDRED, 1)
                 )
             );
+        }
+    }
+
+    #[test]
+    fn amounts_in_currencies_of_any_length_render_as_display_does() {
+        for currency in ["EUR", "", "€", "EURO", "US$", "¥"] {
+            for amount in [dec!(12.345), dec!(-0.004), dec!(0), Decimal::MAX] {
+                assert_eq!(
+                    text!(Amount(amount, currency)),
+                    format!("{} {currency}", fixed(amount, CENT_DP))
+                );
+            }
         }
     }
 
