@@ -680,6 +680,10 @@ impl Piece for Fixed {
 /// value fit 64 bits (every amount and rate), it is rounded and rendered in one go, as
 /// [`fixed_nonzero`] rounds: half away from zero, a result of zero positive. A zero keeps
 /// its sign on the general path, which it therefore takes, as does anything larger.
+///
+/// Always inlined, into [`Fixed`]'s, [`Percent`]'s and [`append_cents`], each with its own
+/// places.
+#[inline(always)]
 fn append_fixed(line: &mut String, value: Decimal, dp: u32) {
     match u64::try_from(value.mantissa().unsigned_abs()) {
         Ok(magnitude) if magnitude != 0 && dp <= Decimal::MAX_SCALE => {
@@ -687,6 +691,13 @@ fn append_fixed(line: &mut String, value: Decimal, dp: u32) {
         }
         _ => fixed(value, dp).append_to(line),
     }
+}
+
+/// [`append_fixed`] to [`CENT_DP`] places, every amount's: its own function so that the
+/// places are known when compiling, and the rendering of the cents is straight-line code
+/// rather than a loop over the places.
+fn append_cents(line: &mut String, value: Decimal) {
+    append_fixed(line, value, CENT_DP);
 }
 
 /// [`append_fixed`] of the decimal `±magnitude × 10^-scale`, `magnitude` not zero.
@@ -726,7 +737,7 @@ pub struct Amount<'a>(pub Decimal, pub &'a str);
 impl Piece for Amount<'_> {
     #[inline]
     fn append_to(&self, line: &mut String) {
-        append_fixed(line, self.0, CENT_DP);
+        append_cents(line, self.0);
         line.push(' ');
         match self.1.len() {
             // A currency code (ISO 4217: three letters) as a copy of a length known when
@@ -750,6 +761,10 @@ impl Piece for Percent {
             Ok(magnitude) if scale >= 2 && magnitude != 0 => {
                 append_fixed_magnitude(line, magnitude, mantissa < 0, scale - 2, 1)
             }
+            // A zero of either sign and any scale (a price at its reference): `rust_decimal`
+            // multiplies a zero to a positive zero (`Decimal::ZERO`), which `fixed` pads to
+            // one place, without the multiplication and the padding.
+            Ok(0) => line.push_str("0.0"),
             _ => append_fixed(line, hundredfold(self.0), 1),
         }
         line.push('%');
@@ -1706,6 +1721,21 @@ mod tests {
                     fixed(amount * Decimal::ONE_HUNDRED, 1)
                 )
             );
+        }
+    }
+
+    #[test]
+    fn percentages_of_zeros_render_the_hundredfold_rounded_to_one_place() {
+        for scale in 0..=Decimal::MAX_SCALE {
+            for negative in [false, true] {
+                let mut zero = Decimal::from_i128_with_scale(0, scale);
+                zero.set_sign_negative(negative);
+                assert_eq!(
+                    text!(Percent(zero)),
+                    format!("{}%", fixed(zero * Decimal::ONE_HUNDRED, 1)),
+                    "{zero:?}"
+                );
+            }
         }
     }
 

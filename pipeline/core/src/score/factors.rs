@@ -668,7 +668,9 @@ struct SignedPercent(Decimal);
 
 impl Piece for SignedPercent {
     fn append_to(&self, line: &mut String) {
-        if self.0 > Decimal::ZERO {
+        // `self.0 > Decimal::ZERO`, read off the sign and mantissa instead of aligning two
+        // decimals to compare them.
+        if !self.0.is_sign_negative() && !self.0.is_zero() {
             line.push('+');
         }
         Percent(self.0).append_to(line);
@@ -679,6 +681,28 @@ impl Piece for SignedPercent {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn signed_percentages_carry_a_plus_exactly_when_above_zero() {
+        for (mantissa, scale, negative) in [
+            (0, 0, false),
+            (0, 6, true),
+            (0, 6, false),
+            (1, 28, false),
+            (1, 28, true),
+            (31_250, 6, false),
+            (50_000, 6, true),
+        ] {
+            let mut gap = Decimal::from_i128_with_scale(mantissa, scale);
+            gap.set_sign_negative(negative);
+            let sign = if gap > Decimal::ZERO { "+" } else { "" };
+            assert_eq!(
+                text!(SignedPercent(gap)),
+                text!(sign, Percent(gap)),
+                "{gap:?}"
+            );
+        }
+    }
 
     /// Thresholds as profiles write them: positive, a few places, now and then many.
     fn any_threshold() -> impl Strategy<Value = Decimal> {
