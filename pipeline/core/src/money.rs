@@ -645,7 +645,7 @@ impl Piece for &str {
 
 impl Piece for i64 {
     fn append_to(&self, line: &mut String) {
-        push_number(line, self.unsigned_abs(), *self < 0, 0);
+        push_number(line, self.unsigned_abs(), *self < 0, 0, None);
     }
 }
 
@@ -658,12 +658,16 @@ impl Piece for Decimal {
             line.push_str(&self.to_string());
             return;
         };
-        push_number(
-            line,
-            magnitude,
-            self.is_sign_negative(),
-            self.scale() as usize,
-        );
+        let negative = self.is_sign_negative();
+        // The scales the explanations show (counts, one and two places) each with the places
+        // known when compiling, their rendering then straight-line code (as amounts' in
+        // `append_cents`); any other through the loop over the places.
+        match self.scale() {
+            0 => push_number(line, magnitude, negative, 0, None),
+            1 => push_number(line, magnitude, negative, 1, None),
+            2 => push_number(line, magnitude, negative, 2, None),
+            scale => push_number(line, magnitude, negative, scale as usize, None),
+        }
     }
 }
 
@@ -672,32 +676,48 @@ pub struct Fixed(pub Decimal, pub u32);
 
 impl Piece for Fixed {
     fn append_to(&self, line: &mut String) {
-        append_fixed(line, self.0, self.1);
+        append_fixed(line, self.0, self.1, None);
     }
 }
 
 /// Appends `fixed(value, dp)` as its `Display` renders it. When the magnitude and the rounded
 /// value fit 64 bits (every amount and rate), it is rounded and rendered in one go, as
 /// [`fixed_nonzero`] rounds: half away from zero, a result of zero positive. A zero keeps
-/// its sign on the general path, which it therefore takes, as does anything larger.
+/// its sign on the general path, which it therefore takes, as does anything larger. Then
+/// `suffix`, as [`push_number`] appends it.
 ///
 /// Always inlined, into [`Fixed`]'s, [`Percent`]'s and [`append_cents`], each with its own
-/// places.
+/// places and suffix.
 #[inline(always)]
-fn append_fixed(line: &mut String, value: Decimal, dp: u32) {
+fn append_fixed(line: &mut String, value: Decimal, dp: u32, suffix: Option<u8>) {
     match u64::try_from(value.mantissa().unsigned_abs()) {
-        Ok(magnitude) if magnitude != 0 && dp <= Decimal::MAX_SCALE => {
-            append_fixed_magnitude(line, magnitude, value.is_sign_negative(), value.scale(), dp)
+        Ok(magnitude) if magnitude != 0 && dp <= Decimal::MAX_SCALE => append_fixed_magnitude(
+            line,
+            magnitude,
+            value.is_sign_negative(),
+            value.scale(),
+            dp,
+            suffix,
+        ),
+        _ => {
+            fixed(value, dp).append_to(line);
+            push_suffix(line, suffix);
         }
-        _ => fixed(value, dp).append_to(line),
     }
 }
 
-/// [`append_fixed`] to [`CENT_DP`] places, every amount's: its own function so that the
-/// places are known when compiling, and the rendering of the cents is straight-line code
-/// rather than a loop over the places.
+/// Appends `suffix` on its own, where no number's text carries it.
+fn push_suffix(line: &mut String, suffix: Option<u8>) {
+    if let Some(byte) = suffix {
+        line.push(char::from(byte));
+    }
+}
+
+/// [`append_fixed`] to [`CENT_DP`] places, every amount's, then the space before its
+/// currency: its own function so that the places and the suffix are known when compiling,
+/// and the rendering of the cents is straight-line code rather than a loop over the places.
 fn append_cents(line: &mut String, value: Decimal) {
-    append_fixed(line, value, CENT_DP);
+    append_fixed(line, value, CENT_DP, Some(b' '));
 }
 
 /// [`append_fixed`] of the decimal `±magnitude × 10^-scale`, `magnitude` not zero.
@@ -706,13 +726,21 @@ fn append_cents(line: &mut String, value: Decimal) {
 /// one function, without two calls between its own and the digits (their register saving
 /// and argument moves cost about as much as rendering a short amount).
 #[inline(always)]
-fn append_fixed_magnitude(line: &mut String, magnitude: u64, negative: bool, scale: u32, dp: u32) {
+fn append_fixed_magnitude(
+    line: &mut String,
+    magnitude: u64,
+    negative: bool,
+    scale: u32,
+    dp: u32,
+    suffix: Option<u8>,
+) {
     match fixed_narrow(magnitude, scale, dp) {
-        Some(rounded) => push_number(line, rounded, negative && rounded != 0, dp as usize),
+        Some(rounded) => push_number(line, rounded, negative && rounded != 0, dp as usize, suffix),
         None => {
             let mut value = Decimal::from_i128_with_scale(i128::from(magnitude), scale);
             value.set_sign_negative(negative);
             fixed(value, dp).append_to(line);
+            push_suffix(line, suffix);
         }
     }
 }
@@ -738,7 +766,6 @@ impl Piece for Amount<'_> {
     #[inline]
     fn append_to(&self, line: &mut String) {
         append_cents(line, self.0);
-        line.push(' ');
         match self.1.len() {
             // A currency code (ISO 4217: three letters) as a copy of a length known when
             // compiling, a few moves, rather than a `memcpy` call for a length known only
@@ -759,15 +786,14 @@ impl Piece for Percent {
             // What `hundredfold` then `append_fixed` do for such a value (every rate), without
             // building the hundredfold decimal: the same magnitude, two places fewer.
             Ok(magnitude) if scale >= 2 && magnitude != 0 => {
-                append_fixed_magnitude(line, magnitude, mantissa < 0, scale - 2, 1)
+                append_fixed_magnitude(line, magnitude, mantissa < 0, scale - 2, 1, Some(b'%'))
             }
             // A zero of either sign and any scale (a price at its reference): `rust_decimal`
             // multiplies a zero to a positive zero (`Decimal::ZERO`), which `fixed` pads to
             // one place, without the multiplication and the padding.
-            Ok(0) => line.push_str("0.0"),
-            _ => append_fixed(line, hundredfold(self.0), 1),
+            Ok(0) => line.push_str("0.0%"),
+            _ => append_fixed(line, hundredfold(self.0), 1, Some(b'%')),
         }
-        line.push('%');
     }
 }
 
@@ -818,7 +844,9 @@ const DIGIT_PAIRS: [[u8; 2]; 100] = {
 };
 
 /// Appends `±magnitude × 10^-scale` as `Decimal`'s `Display` renders it: the sign when
-/// `negative`, then every digit of the scale and the units digit.
+/// `negative`, then every digit of the scale and the units digit; then `suffix`, an ASCII
+/// byte (`%` after a percentage, the space before an amount's currency), in the same copy
+/// rather than in a push of its own with its own capacity check.
 ///
 /// The text is written right to left, two digits at a time from [`DIGIT_PAIRS`], so that it
 /// ends where a block of [`NUMBER_BLOCK`] bytes starts; the block starting at the text is
@@ -830,8 +858,15 @@ const DIGIT_PAIRS: [[u8; 2]; 100] = {
 /// Always inlined into the few pieces that render numbers (see [`append_fixed_magnitude`]);
 /// the compiler would not, for its size.
 #[inline(always)]
-fn push_number(line: &mut String, magnitude: u64, negative: bool, scale: usize) {
-    const _: () = assert!(NUMBER_BLOCK >= NUMBER_TEXT_CAPACITY);
+fn push_number(
+    line: &mut String,
+    magnitude: u64,
+    negative: bool,
+    scale: usize,
+    suffix: Option<u8>,
+) {
+    // Room in the block for the longest text and the suffix after it.
+    const _: () = assert!(NUMBER_BLOCK > NUMBER_TEXT_CAPACITY);
     let mut text = [MaybeUninit::<u8>::uninit(); 2 * NUMBER_BLOCK];
     let end = NUMBER_BLOCK;
     let mut start = end;
@@ -872,16 +907,25 @@ fn push_number(line: &mut String, magnitude: u64, negative: bool, scale: usize) 
         start -= 1;
         put(&mut text, start, [b'-']);
     }
+    let mut length = end - start;
+    if let Some(byte) = suffix {
+        // Every caller passes a literal, always inlined: the check folds away.
+        assert!(byte.is_ascii(), "a number's suffix is one ASCII byte");
+        put(&mut text, end, [byte]);
+        length += 1;
+    }
     let block: [MaybeUninit<u8>; NUMBER_BLOCK] = text[start..start + NUMBER_BLOCK]
         .try_into()
         .expect("the text starts in the first block");
     line.reserve(NUMBER_BLOCK);
     // SAFETY: `reserve` leaves room for the whole block after the line's end (spare capacity,
     // which may hold uninitialised bytes, as the block's beyond the text are); the line is
-    // then lengthened by the text's length only, `end - start` bytes: each position from
-    // `start` to `end` was written by a `put` above as `start` came down to it, so they are
-    // initialised, and all are ASCII (digits, `.` and `-`), each a whole UTF-8 character, so
-    // the string stays initialised and valid UTF-8.
+    // then lengthened by `length` bytes, the text's `end - start` and the suffix's byte at
+    // `end` if any (within the block: the text is shorter than it): each position from
+    // `start` to `end` was written by a `put` above as `start` came down to it, and the
+    // suffix's just before, so they are initialised, and all are ASCII (digits, `.`, `-` and
+    // the checked suffix), each a whole UTF-8 character, so the string stays initialised and
+    // valid UTF-8.
     unsafe {
         let bytes = line.as_mut_vec();
         let len = bytes.len();
@@ -890,7 +934,7 @@ fn push_number(line: &mut String, magnitude: u64, negative: bool, scale: usize) 
             .add(len)
             .cast::<[MaybeUninit<u8>; NUMBER_BLOCK]>()
             .write_unaligned(block);
-        bytes.set_len(len + (end - start));
+        bytes.set_len(len + length);
     }
 }
 
@@ -1684,7 +1728,8 @@ mod tests {
         }
 
         /// Every `u64` magnitude (the widest [`push_number`] takes), short and long, at every
-        /// scale, with either sign (zeros too): the text of the library's `Display`.
+        /// scale (the longest texts too), with either sign (zeros too), without and with a
+        /// suffix: the text of the library's `Display`, then the suffix.
         #[test]
         fn push_number_renders_as_decimal_display_does(
             magnitude in prop_oneof![
@@ -1701,8 +1746,10 @@ mod tests {
             let mut value = Decimal::from_i128_with_scale(i128::from(magnitude), scale);
             value.set_sign_negative(negative);
             let mut line = String::from("at ");
-            push_number(&mut line, magnitude, negative, scale as usize);
-            prop_assert_eq!(line, format!("at {value}"));
+            push_number(&mut line, magnitude, negative, scale as usize, None);
+            prop_assert_eq!(&line, &format!("at {value}"));
+            push_number(&mut line, magnitude, negative, scale as usize, Some(b'%'));
+            prop_assert_eq!(line, format!("at {value}{value}%"));
         }
 
         #[test]
