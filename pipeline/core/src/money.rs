@@ -117,7 +117,7 @@ fn fixed_narrow(magnitude: u64, scale: u32, dp: u32) -> Option<u64> {
 }
 
 /// `10^n` for every `n` whose power fits 64 bits.
-const NARROW_POWERS_OF_TEN: [u64; 20] = {
+pub(crate) const NARROW_POWERS_OF_TEN: [u64; 20] = {
     let mut powers = [1u64; 20];
     let mut n = 1;
     while n < powers.len() {

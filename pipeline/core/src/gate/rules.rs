@@ -11,6 +11,7 @@ use super::config::GateConfig;
 use super::currency::active_currency;
 use crate::calendar::format_utc;
 use crate::gtin::{GtinFault, check_gtin_13};
+use crate::money::NARROW_POWERS_OF_TEN;
 use crate::reason::{Quarantine, ReasonCode, RecordType, is_own_debug_escape};
 
 /// Longest excerpt of a free-text value quoted in a detail: details are stored and shown
@@ -229,23 +230,11 @@ fn is_above(amount: Decimal, bound: Decimal) -> bool {
         && small(b.negative, b.hi, b.mid)
         && a.scale.abs_diff(b.scale) <= 9
     {
-        const POWERS_OF_TEN: [u64; 10] = [
-            1,
-            10,
-            100,
-            1_000,
-            10_000,
-            100_000,
-            1_000_000,
-            10_000_000,
-            100_000_000,
-            1_000_000_000,
-        ];
         let (a_mantissa, b_mantissa) = (u64::from(a.lo), u64::from(b.lo));
         return if a.scale >= b.scale {
-            a_mantissa > b_mantissa * POWERS_OF_TEN[(a.scale - b.scale) as usize]
+            a_mantissa > b_mantissa * NARROW_POWERS_OF_TEN[(a.scale - b.scale) as usize]
         } else {
-            a_mantissa * POWERS_OF_TEN[(b.scale - a.scale) as usize] > b_mantissa
+            a_mantissa * NARROW_POWERS_OF_TEN[(b.scale - a.scale) as usize] > b_mantissa
         };
     }
     amount > bound
