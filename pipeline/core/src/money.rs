@@ -1374,6 +1374,28 @@ mod tests {
         }
     }
 
+    /// [`contribution`] is `fixed(100 × weight × normalised, SCORE_SCALE)`, bit for bit,
+    /// wherever that decimal product exists.
+    fn contribution_is_the_decimal_product(
+        weight: Decimal,
+        normalised: Decimal,
+    ) -> Result<(), TestCaseError> {
+        let Some(product) = Decimal::ONE_HUNDRED
+            .checked_mul(weight)
+            .and_then(|hundredfold| hundredfold.checked_mul(normalised))
+        else {
+            return Ok(());
+        };
+        prop_assert_eq!(
+            contribution(weight, normalised).serialize(),
+            fixed(product, SCORE_SCALE).serialize(),
+            "{} × {}",
+            weight,
+            normalised
+        );
+        Ok(())
+    }
+
     proptest! {
         #[test]
         fn fixed_is_bit_identical_to_rounding_then_rescaling(value in any_decimal(), dp in 0u32..=28) {
@@ -1548,19 +1570,7 @@ mod tests {
             weight in any_decimal(),
             normalised in any_decimal(),
         ) {
-            let Some(product) = Decimal::ONE_HUNDRED
-                .checked_mul(weight)
-                .and_then(|hundredfold| hundredfold.checked_mul(normalised))
-            else {
-                return Ok(());
-            };
-            prop_assert_eq!(
-                contribution(weight, normalised).serialize(),
-                fixed(product, SCORE_SCALE).serialize(),
-                "{} × {}",
-                weight,
-                normalised
-            );
+            contribution_is_the_decimal_product(weight, normalised)?;
         }
 
         /// Products about the largest that fits 64 bits, where the 64-bit path of
@@ -1577,19 +1587,7 @@ mod tests {
             weight.set_sign_negative(signs.0);
             let mut normalised = Decimal::from_i128_with_scale(normalised_magnitude, scales.1);
             normalised.set_sign_negative(signs.1);
-            let Some(product) = Decimal::ONE_HUNDRED
-                .checked_mul(weight)
-                .and_then(|hundredfold| hundredfold.checked_mul(normalised))
-            else {
-                return Ok(());
-            };
-            prop_assert_eq!(
-                contribution(weight, normalised).serialize(),
-                fixed(product, SCORE_SCALE).serialize(),
-                "{} × {}",
-                weight,
-                normalised
-            );
+            contribution_is_the_decimal_product(weight, normalised)?;
         }
 
         #[test]
@@ -1602,13 +1600,7 @@ mod tests {
                 }),
             normalised in (0i64..=1_000_000).prop_map(|units| Decimal::new(units, RATE_SCALE)),
         ) {
-            prop_assert_eq!(
-                contribution(weight, normalised).serialize(),
-                fixed(Decimal::ONE_HUNDRED * weight * normalised, SCORE_SCALE).serialize(),
-                "{} × {}",
-                weight,
-                normalised
-            );
+            contribution_is_the_decimal_product(weight, normalised)?;
         }
 
         /// Where it gives a value, it is the exact quotient rounded half up, and that quotient
