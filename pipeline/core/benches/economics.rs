@@ -58,7 +58,8 @@ fn economics(c: &mut Criterion) {
         b.iter(|| {
             for input in black_box(&inputs) {
                 let offer = input.offer.expect("filtered on offers");
-                black_box(gate::check_offer(offer, None, fixtures::T, &gate_config));
+                let verdict = gate::check_offer(offer, None, fixtures::T, &gate_config);
+                black_box(&verdict);
                 black_box(score_reference(input).expect("catalogue scores"));
             }
         })
