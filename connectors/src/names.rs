@@ -12,6 +12,10 @@ pub const ERRORS: &str = "hub_connector_errors_total";
 pub const THROTTLED: &str = "hub_connector_throttled_total";
 /// Signals handed to the sink. Labels: connector, operation.
 pub const RECORDS_OUT: &str = "hub_connector_sent_records_total";
+/// Signals not handed to the sink because they repeat what the connector handed over earlier
+/// in the same poll cycle: Odoo's stock levels, read again by its quant and move passes.
+/// Labels: connector, operation.
+pub const REPEATS_SKIPPED: &str = "hub_connector_repeated_signals_skipped_total";
 /// Payload elements handed to the sink as rejected, bound for quarantine. Labels:
 /// connector, operation, reason.
 pub const RECORDS_QUARANTINED: &str = "hub_connector_quarantined_records_total";

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use hub_connectors::connector::Connector;
 use hub_connectors::machinery::{HttpSettings, RateLimit, Secret};
+use hub_connectors::names::REPEATS_SKIPPED;
 use hub_connectors::odoo::{
     OdooConfig, OdooConnector, OdooProtocol, default_category_keys, default_levy_tax_groups,
 };
@@ -24,6 +25,7 @@ use hub_market_sim::http::{
 };
 use hub_schemas::records::{CostKind, ProductReference, StockSource};
 use in_memory::{CollectingSink, MemoryCursorStore};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
 const PAGE_SIZE: u32 = 40;
 
@@ -505,18 +507,51 @@ fn assert_no_level_repeated(levels: &StockLevels, what: &str) {
     }
 }
 
+/// The repeats each operation skipped, from the recorded `hub_connector_repeated_signals_skipped_total`.
+fn repeats_skipped(snapshotter: &Snapshotter) -> BTreeMap<String, u64> {
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(metric, ..)| metric.key().name() == REPEATS_SKIPPED)
+        .filter_map(|(metric, _, _, value)| {
+            let operation = metric
+                .key()
+                .labels()
+                .find(|label| label.key() == "operation")?
+                .value()
+                .to_owned();
+            match value {
+                DebugValue::Counter(count) if count > 0 => Some((operation, count)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 /// From empty cursors the products pass reads every product's stock, and the quant and move
 /// passes then name every product with a quant or a move: the stock they read again is the
 /// same, and is not handed over a second time.
+/// The levels read again are counted as skipped repeats, on the operations of the passes that
+/// read them again.
 #[tokio::test]
 async fn the_first_poll_cycle_hands_over_each_stock_level_once() {
     for protocol in [OdooProtocol::JsonRpc, OdooProtocol::Json2] {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        // The test runtime has one thread, which every poll runs on.
+        let _recording = metrics::set_default_local_recorder(&recorder);
         let simulator = start_simulator().await;
         let mut connector = new_connector(&simulator, protocol);
         let (_, records) =
             poll_until_caught_up(&mut connector, &mut MemoryCursorStore::default(), 100).await;
         let levels = stock_levels(&records);
         assert_no_level_repeated(&levels, &format!("{protocol:?}"));
+        let skipped = repeats_skipped(&snapshotter);
+        assert!(
+            skipped.contains_key("stock.quant") && skipped.contains_key("stock.move"),
+            "{protocol:?}: the quant and move passes skip the levels they read again: {skipped:?}"
+        );
         assert_eq!(
             erp_stock(&records),
             odoo_stock(&simulator),

@@ -66,6 +66,10 @@ impl ConnectorMetrics {
         metrics::counter!(names::RECORDS_OUT, &self.labels(operation)).increment(count as u64);
     }
 
+    pub fn repeats_skipped(&self, operation: &str, count: usize) {
+        metrics::counter!(names::REPEATS_SKIPPED, &self.labels(operation)).increment(count as u64);
+    }
+
     pub fn records_quarantined(&self, operation: &str, reason: ReasonCode, count: usize) {
         let [connector, operation] = self.labels(operation);
         metrics::counter!(

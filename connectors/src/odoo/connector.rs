@@ -469,6 +469,9 @@ impl Connector for OdooConnector {
         let next = Cursor::of_json(&key, &next)?;
         let handed_over =
             hand_over(self.client.metrics(), &key, records, &next, cursors, out).await?;
+        self.client
+            .metrics()
+            .repeats_skipped(&key.operation, page_stock.repeats());
         self.cycle_stock.remember(page_stock);
 
         let model_caught_up = rows.len() < self.page_size as usize;

@@ -47,10 +47,21 @@ fn line_and_level(stock: &StockSignal) -> (StockLine, StockLevel) {
     )
 }
 
-/// The levels a page hands over, to [`CycleStock::remember`] once the sink accepted it.
+/// The levels a page hands over, to [`CycleStock::remember`] once the sink accepted it, and
+/// how many stock signals it did not hand over as repeats.
 #[derive(Debug, Default)]
 #[must_use = "remember the levels once the page is handed over, or they go out again"]
-pub(super) struct PageStock(Vec<(StockLine, StockLevel)>);
+pub(super) struct PageStock {
+    levels: Vec<(StockLine, StockLevel)>,
+    repeats: usize,
+}
+
+impl PageStock {
+    /// The stock signals left out of the page because they repeat a level handed over.
+    pub(super) fn repeats(&self) -> usize {
+        self.repeats
+    }
+}
 
 /// The last level the current cycle handed over for each stock line.
 #[derive(Debug, Default)]
@@ -70,6 +81,7 @@ impl CycleStock {
     pub(super) fn without_repeats(&self, page: Vec<Sourced>) -> (Vec<Sourced>, PageStock) {
         let mut in_page: BTreeMap<StockLine, StockLevel> = BTreeMap::new();
         let mut kept = Vec::with_capacity(page.len());
+        let mut repeats = 0;
         for record in page {
             if let Sourced::Signal {
                 record: SignalRecord::Stock(stock),
@@ -79,18 +91,20 @@ impl CycleStock {
                 let (line, level) = line_and_level(stock);
                 let last = in_page.get(&line).or_else(|| self.handed_over.get(&line));
                 if last == Some(&level) {
+                    repeats += 1;
                     continue;
                 }
                 in_page.insert(line, level);
             }
             kept.push(record);
         }
-        (kept, PageStock(in_page.into_iter().collect()))
+        let levels = in_page.into_iter().collect();
+        (kept, PageStock { levels, repeats })
     }
 
     /// Records the levels of a page the sink accepted.
     pub(super) fn remember(&mut self, page: PageStock) {
-        self.handed_over.extend(page.0);
+        self.handed_over.extend(page.levels);
     }
 }
 
@@ -149,6 +163,7 @@ mod tests {
         let page = vec![stock(A, 5, 0, "r2"), stock(B, 2, 6, "r2"), rejected()];
         let (kept, levels) = cycle.without_repeats(page);
         assert_eq!(kept, vec![stock(B, 2, 6, "r2"), rejected()]);
+        assert_eq!(levels.repeats(), 1);
         cycle.remember(levels);
 
         // Back to the level handed over first: a change from the last one, so it goes out.
@@ -174,12 +189,13 @@ mod tests {
     #[test]
     fn a_page_repeating_a_level_keeps_its_first() {
         let cycle = CycleStock::default();
-        let (kept, PageStock(levels)) = cycle.without_repeats(vec![
+        let (kept, PageStock { levels, repeats }) = cycle.without_repeats(vec![
             stock(A, 5, 0, "r1"),
             stock(A, 5, 0, "r1"),
             stock(A, 3, 0, "r1"),
         ]);
         assert_eq!(kept, vec![stock(A, 5, 0, "r1"), stock(A, 3, 0, "r1")]);
+        assert_eq!(repeats, 1);
         assert_eq!(levels.len(), 1, "the line's last level: {levels:?}");
         assert_eq!(levels[0].1.quantity, 3);
     }
