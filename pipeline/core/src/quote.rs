@@ -8,7 +8,7 @@
 //! strings or integers, never floats (see [`crate::money::exact`]).
 
 use hub_schemas::records::{
-    CostKind, CostSignal, EpochMillis, Levy, LevyKind, OfferSignal, ProductReference,
+    CostKind, CostSignal, EpochMillis, Label, Levy, LevyKind, OfferSignal, ProductReference,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -356,8 +356,8 @@ pub fn quote(
             .collect(),
         missing_inputs: evaluation
             .missing_inputs
-            .iter()
-            .map(|input| (*input).to_owned())
+            .into_iter()
+            .map(Label::into_owned)
             .collect(),
         action: evaluation.recommendation.action.key().to_owned(),
         action_rule: evaluation.recommendation.rule,

@@ -197,7 +197,7 @@ pub struct Evaluation {
     /// Weighted confidence of the factors, scale 4, in [0, 1].
     pub confidence: Decimal,
     /// Sorted, without duplicates.
-    pub missing_inputs: Vec<&'static str>,
+    pub missing_inputs: Vec<Label>,
     pub recommendation: Recommendation,
 }
 
@@ -312,30 +312,34 @@ pub fn evaluate(
         margin_blockers: &margin_blockers,
     };
 
-    let mut missing_inputs = margin_blockers.clone();
+    // Room for the margin's blockers and the five more inputs that can be found missing
+    // below, so that the list is allocated once, and then published as it is.
+    let mut missing_inputs: Vec<Label> = Vec::with_capacity(margin_blockers.len() + 5);
+    missing_inputs.extend(margin_blockers.iter().map(|input| Label::Borrowed(input)));
+    let mut missing = |input: &'static str| missing_inputs.push(Label::Borrowed(input));
     let market = &situation.market;
     if market.buy_box_incl_vat.is_none() && market.lowest_landed_incl_vat.is_none() {
-        missing_inputs.push("competitor_price");
+        missing("competitor_price");
     }
     if market.sales_rank.is_none() {
-        missing_inputs.push("sales_rank");
+        missing("sales_rank");
     } else if situation.rank_curve.is_none() {
-        missing_inputs.push("sales_rank_curve");
+        missing("sales_rank_curve");
     }
     if market.offer_count.is_none() {
-        missing_inputs.push("offer_count");
+        missing("offer_count");
     }
     match &situation.supply {
-        None => missing_inputs.push("stock"),
+        None => missing("stock"),
         Some(supply) if supply.own_units <= 0 && supply.supplier_lead_time_days.is_none() => {
             if supply.supplier_units.is_none_or(|units| units > 0) {
-                missing_inputs.push("supplier_lead_time");
+                missing("supplier_lead_time");
             }
         }
         Some(_) => {}
     }
     if market.listing.is_some() && market.we_own_buy_box.is_none() {
-        missing_inputs.push("we_own_buy_box");
+        missing("we_own_buy_box");
     }
     missing_inputs.sort_unstable();
     missing_inputs.dedup();
@@ -679,11 +683,7 @@ fn to_reference_score(
                 explanation: factor.value.explanation,
             })
             .collect(),
-        missing_inputs: evaluation
-            .missing_inputs
-            .iter()
-            .map(|input| Label::Borrowed(input))
-            .collect(),
+        missing_inputs: evaluation.missing_inputs,
         margin,
         action: evaluation.recommendation.action.key().into(),
         action_rule: evaluation.recommendation.rule,
