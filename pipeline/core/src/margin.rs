@@ -17,7 +17,11 @@ use crate::channel::Channel;
 use crate::fees::{FbaTier, FeeSchedule, Parcel};
 use crate::money::{self, FxError, FxRates};
 
+#[cfg(test)]
+mod properties;
 mod solve;
+#[cfg(test)]
+mod test_grid;
 
 /// Who ships the parcel to the buyer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

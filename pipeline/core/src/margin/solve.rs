@@ -474,11 +474,14 @@ mod tests {
     use super::*;
     use crate::category::Category;
     use crate::channel::Channel;
-    use crate::fees::{FeeSchedule, FeeSchedules, Parcel};
+    use crate::fees::{FeeSchedule, Parcel};
+    use crate::margin::test_grid::{AT, Grid};
     use crate::margin::{
         CommissionRegime, Fulfilment, MarginError, OperationalCosts, Precision, ProductCost,
         channel_fees, decimal_start, fulfilment_fees, lines, price_for_margin_rate,
     };
+    use proptest::prelude::*;
+    use rust_decimal_macros::dec;
 
     /// The integer start, `None` where it leaves the start to the decimal computation.
     fn exact_start(
@@ -488,60 +491,6 @@ mod tests {
         fulfilment: (Decimal, Decimal),
     ) -> Option<Start> {
         IntegerTerms::new(terms, fulfilment.1)?.start(&Goal::new(fulfilment.0, cost, target)?)
-    }
-    use proptest::prelude::*;
-    use rust_decimal_macros::dec;
-
-    const AT: i64 = 1_748_736_000_000;
-
-    /// A fee grid of the given shape, parsed like any file of config/fees/.
-    #[derive(Debug, Clone)]
-    struct Grid {
-        base: &'static str,
-        rate: Decimal,
-        minimum: Decimal,
-        dsf: Option<Decimal>,
-        monthly: Option<Decimal>,
-        fba_fee: Decimal,
-    }
-
-    impl Grid {
-        fn schedules(&self) -> FeeSchedules {
-            let mut text = format!(
-                r#"
-                channel = "amazon"
-                [[schedule]]
-                version = "test"
-                valid_from = 2020-01-01
-                currency = "EUR"
-                fee_vat_rate = "0.20"
-                commission_base = "{}"
-                commission.default = {{ rate = "{}", minimum_excl_vat = "{}" }}
-                "#,
-                self.base, self.rate, self.minimum
-            );
-            if let Some(dsf) = self.dsf {
-                text += &format!("digital_services_fee = {{ rate = \"{dsf}\" }}\n");
-            }
-            if let Some(monthly) = self.monthly {
-                text += &format!("subscription = {{ monthly_excl_vat = \"{monthly}\" }}\n");
-            }
-            text += &format!(
-                r#"
-                [schedule.fba]
-                dimensional_weight_divisor_cm3_per_kg = 5000
-                [[schedule.fba.tier]]
-                name = "all"
-                fee_excl_vat = "{}"
-                "#,
-                self.fba_fee
-            );
-            let mut schedules = FeeSchedules::default();
-            schedules
-                .load_channel_file("amazon.toml", &text)
-                .expect("test grid is valid");
-            schedules
-        }
     }
 
     #[derive(Debug, Clone)]

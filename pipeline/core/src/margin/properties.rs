@@ -1,45 +1,27 @@
 //! Properties of the margin: it falls when the cost or any fee rises, rises with the price,
 //! and the reprice target price reaches the target margin while one cent less does not.
 
-use hub_core::category::Category;
-use hub_core::channel::Channel;
-use hub_core::fees::{FeeSchedules, Parcel};
-use hub_core::margin::{self, Fulfilment, OperationalCosts, ProductCost, SaleTerms};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
-const AT: i64 = 1_748_736_000_000;
+use super::test_grid::{AT, Grid};
+use crate::category::Category;
+use crate::channel::Channel;
+use crate::fees::{FeeSchedule, FeeSchedules, Parcel};
+use crate::margin::{self, Fulfilment, OperationalCosts, ProductCost, SaleTerms};
 
 /// A one-schedule grid with the given commission rate (per mille), minimum (cents) and
-/// digital services fee rate (per mille), parsed like any file of config/fees/.
+/// digital services fee rate (per mille), with a subscription and one FBA tier.
 fn grid(rate_permille: u32, minimum_cents: u32, dst_permille: u32) -> FeeSchedules {
-    let mut schedules = FeeSchedules::default();
-    let text = format!(
-        r#"
-        channel = "amazon"
-        [[schedule]]
-        version = "test"
-        valid_from = 2020-01-01
-        currency = "EUR"
-        fee_vat_rate = "0.20"
-        commission_base = "price_plus_shipping_incl_vat"
-        commission.default = {{ rate = "{}", minimum_excl_vat = "{}" }}
-        digital_services_fee = {{ rate = "{}" }}
-        subscription = {{ monthly_excl_vat = "39.00" }}
-        [schedule.fba]
-        dimensional_weight_divisor_cm3_per_kg = 5000
-        [[schedule.fba.tier]]
-        name = "all"
-        fee_excl_vat = "4.90"
-        "#,
-        Decimal::new(i64::from(rate_permille), 3),
-        Decimal::new(i64::from(minimum_cents), 2),
-        Decimal::new(i64::from(dst_permille), 3),
-    );
-    schedules
-        .load_channel_file("amazon.toml", &text)
-        .expect("test grid is valid");
-    schedules
+    Grid {
+        base: "price_plus_shipping_incl_vat",
+        rate: Decimal::new(i64::from(rate_permille), 3),
+        minimum: Decimal::new(i64::from(minimum_cents), 2),
+        dsf: Some(Decimal::new(i64::from(dst_permille), 3)),
+        monthly: Some(Decimal::new(3900, 2)),
+        fba_fee: Decimal::new(490, 2),
+    }
+    .schedules()
 }
 
 #[derive(Debug, Clone)]
@@ -114,7 +96,7 @@ fn net(sale: &Sale) -> Decimal {
         .net_margin_excl_vat
 }
 
-fn terms<'a>(sale: &Sale, schedule: &'a hub_core::fees::FeeSchedule) -> SaleTerms<'a> {
+fn terms<'a>(sale: &Sale, schedule: &'a FeeSchedule) -> SaleTerms<'a> {
     SaleTerms {
         schedule,
         category: Category::Other,
