@@ -165,7 +165,7 @@ macro_rules! avro_text {
         impl AvroField for $text {
             fn to_value(&self, schema: &Schema, path: &FieldPath<'_>) -> Result<Value, FieldError> {
                 match schema {
-                    Schema::String => Ok(Value::String(self.to_string())),
+                    Schema::String => Ok(Value::String(str::to_owned(self))),
                     other => Err(mismatch(stringify!($text), other, path)),
                 }
             }
