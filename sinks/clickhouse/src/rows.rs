@@ -474,7 +474,7 @@ impl TryFrom<Sourced<ReferenceScore>> for ScoreRow {
                 .iter()
                 .map(|factor| factor.explanation.clone())
                 .collect(),
-            margin_currency: m.map(|m| m.currency.to_string()),
+            margin_currency: m.map(|m| str::to_owned(&m.currency)),
             margin_price_incl_vat: f
                 .fit_opt("margin_price_incl_vat", m.map(|m| m.price_incl_vat))?,
             margin_shipping_incl_vat: f
@@ -522,9 +522,10 @@ impl TryFrom<Sourced<ReferenceScore>> for ScoreRow {
             missing_inputs: r.missing_inputs.iter().map(ToString::to_string).collect(),
             action: r.action.to_string(),
             action_rule: r.action_rule.clone(),
-            weights_profile: r.weights_profile.to_string(),
-            weights_version: r.weights_version.to_string(),
-            fee_schedule_version: r.fee_schedule_version.to_string(),
+            // Copied as a str: `to_string` on an `Arc<str>` goes through `Display`.
+            weights_profile: str::to_owned(&r.weights_profile),
+            weights_version: str::to_owned(&r.weights_version),
+            fee_schedule_version: str::to_owned(&r.fee_schedule_version),
             offer_observed_at: r.offer_observed_at,
             stock_observed_at: r.stock_observed_at,
             cost_observed_at: r.cost_observed_at,
