@@ -4,13 +4,12 @@
 //! operation's usage plan are obeyed (Retry-After and the announced rate); the notification
 //! drop is read first and emptied.
 
-mod in_memory;
-mod simulated;
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::in_memory::{CollectingSink, MemoryCursorStore};
+use crate::simulated;
 use hub_connectors::amazon::config::AmazonRates;
 use hub_connectors::amazon::{AmazonConfig, AmazonConnector, LwaCredentials};
 use hub_connectors::connector::Connector;
@@ -24,7 +23,6 @@ use hub_market_sim::http::{
     RateLimit as SimRateLimit, RunningSimulator, SimServerConfig, asin_of,
 };
 use hub_schemas::records::{OfferSignal, StockSource};
-use in_memory::{CollectingSink, MemoryCursorStore};
 
 const TOKEN_LIFETIME_SECS: u64 = 8;
 const RENEWAL_MARGIN_MS: u64 = 1_000;

@@ -12,9 +12,6 @@
 //! change when it first serves it, after the poll that served it opened its window, so a
 //! change made between two syncs is read by the second window after it.
 
-mod in_memory;
-mod simulated;
-
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
@@ -23,6 +20,8 @@ use hub_connectors::fnac_darty::config::{
     DEFAULT_PRICING_BATCHES_PER_POLL, DEFAULT_PRICING_SWEEP_INTERVAL_MS,
 };
 
+use crate::in_memory::{CollectingSink, MemoryCursorStore};
+use crate::simulated;
 use hub_connectors::fnac_darty::{CONNECTOR, FnacDartyConfig, FnacDartyConnector, PRICING_SWEEP};
 use hub_connectors::machinery::{
     Cursor, CursorKey, CursorStore, HttpSettings, PeriodicSweep, RateLimit, Secret,
@@ -32,7 +31,6 @@ use hub_core::channel::Channel;
 use hub_market_sim::http::{
     FNAC_AUTH, FNAC_OFFERS_QUERY, FNAC_PRICING_QUERY, FaultConfig, Faults, RunningSimulator,
 };
-use in_memory::{CollectingSink, MemoryCursorStore};
 
 const PAGE_SIZE: u32 = 30;
 

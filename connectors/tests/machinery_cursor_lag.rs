@@ -3,14 +3,12 @@
 //! sets it to about 90 s, and handing a page over with the next cursor brings it back to
 //! about zero.
 
-mod in_memory;
-
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::in_memory::{CollectingSink, MemoryCursorStore};
 use hub_connectors::connector::{hand_over, load_cursor};
 use hub_connectors::machinery::{ConnectorMetrics, Cursor, CursorKey, CursorStore};
 use hub_connectors::names::CURSOR_LAG;
-use in_memory::{CollectingSink, MemoryCursorStore};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
 fn now_ms() -> i64 {

@@ -4,12 +4,11 @@
 //! resumes from the persisted cursor with no gap and no duplicate, a refused page read
 //! again, an unreadable page quarantined while the pass goes on.
 
-mod in_memory;
-
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use crate::in_memory::{CollectingSink, MemoryCursorStore};
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -22,7 +21,6 @@ use hub_connectors::mirakl::MiraklConfig;
 use hub_connectors::sourced::{SignalRecord, Sourced};
 use hub_core::gtin::check_digit;
 use hub_core::reason::ReasonCode;
-use in_memory::{CollectingSink, MemoryCursorStore};
 use serde_json::{Value, json};
 
 const OUR_SHOP_ID: i64 = 2001;

@@ -3,9 +3,8 @@
 //! the end rejects exactly what the simulator corrupted, one rejection each, and hands every
 //! other offer of ours over as a signal.
 
-mod in_memory;
-mod simulated;
-
+use crate::in_memory::{CollectingSink, MemoryCursorStore};
+use crate::simulated;
 use hub_connectors::connector::Connector;
 use hub_connectors::machinery::{HttpSettings, RateLimit, Secret};
 use hub_connectors::mirakl::{MiraklConfig, MiraklConnector};
@@ -13,7 +12,6 @@ use hub_connectors::sourced::Sourced;
 use hub_core::channel::Channel;
 use hub_core::reason::ReasonCode;
 use hub_market_sim::http::{FaultConfig, Faults};
-use in_memory::{CollectingSink, MemoryCursorStore};
 
 #[tokio::test]
 async fn a_pass_rejects_exactly_the_malformed_elements_and_placeholders_served() {

@@ -6,11 +6,10 @@
 //! sweep (`fields=` the lightweight selection), every active offer once per sweep, resumed
 //! after a restart from its persisted cursor with no gap and no duplicate.
 
-mod in_memory;
-mod simulated;
-
 use std::collections::BTreeMap;
 
+use crate::in_memory::{CollectingSink, MemoryCursorStore};
+use crate::simulated;
 use hub_connectors::connector::Connector;
 use hub_connectors::machinery::{
     Cursor, CursorKey, HttpSettings, PeriodicSweep, RateLimit, Secret,
@@ -23,7 +22,6 @@ use hub_connectors::octopia::{
 use hub_connectors::sourced::{SignalRecord, Sourced};
 use hub_core::channel::Channel;
 use hub_market_sim::http::{FaultConfig, OCTOPIA_OFFERS, OCTOPIA_TOKEN, RunningSimulator};
-use in_memory::{CollectingSink, MemoryCursorStore};
 
 const PAGE_SIZE: u32 = 40;
 

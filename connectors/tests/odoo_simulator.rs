@@ -7,11 +7,10 @@
 //! product, is read on the next poll cycle, and only the products that changed are read;
 //! malformed rows are quarantined with their reason while the read goes on to the end.
 
-mod in_memory;
-mod simulated;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::in_memory::{CollectingSink, MemoryCursorStore};
+use crate::simulated;
 use hub_connectors::connector::Connector;
 use hub_connectors::machinery::{HttpSettings, RateLimit, Secret};
 use hub_connectors::names::REPEATS_SKIPPED;
@@ -24,7 +23,6 @@ use hub_market_sim::http::{
     FaultConfig, Faults, ODOO_JSON2, ODOO_JSONRPC, RunningSimulator, odoo_partner_id,
 };
 use hub_schemas::records::{CostKind, ProductReference, StockSource};
-use in_memory::{CollectingSink, MemoryCursorStore};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
 const PAGE_SIZE: u32 = 40;

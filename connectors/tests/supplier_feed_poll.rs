@@ -2,18 +2,16 @@
 //! remembers what was read from the persisted cursor, a new file and a file rewritten with
 //! new content are read, and an unchanged rewrite is not.
 
-mod in_memory;
-mod simulated;
-
 use std::path::{Path, PathBuf};
 
+use crate::in_memory::{CollectingSink, MemoryCursorStore};
+use crate::simulated;
 use hub_connectors::connector::Connector;
 use hub_connectors::machinery::{HttpSettings, RateLimit};
 use hub_connectors::sourced::Sourced;
 use hub_connectors::supplier_feed::{
     SupplierFeedConfig, SupplierFeedsConfig, SupplierFeedsConnector,
 };
-use in_memory::{CollectingSink, MemoryCursorStore};
 
 const GROSSISTE_OUEST_CSV: &[u8] =
     include_bytes!("fixtures/supplier_feed/grossiste_ouest_20250310.csv");

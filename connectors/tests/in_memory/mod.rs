@@ -1,6 +1,5 @@
 //! In-memory stand-ins for what `hub connect` injects into a connector, for tests that run
 //! a connector's poll: a cursor store and a record sink that keep everything in memory.
-//! Include with `mod in_memory;` from a test file.
 
 use std::collections::BTreeMap;
 

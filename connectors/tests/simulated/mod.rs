@@ -1,10 +1,5 @@
 //! The simulator the connectors' HTTP tests read, and the checks every marketplace
-//! connector's offers sync must pass against it. Include with `mod in_memory; mod simulated;`
-//! from a test file.
-#![allow(
-    dead_code,
-    reason = "each test file that includes this module uses its own part of it"
-)]
+//! connector's offers sync must pass against it.
 
 use std::net::SocketAddr;
 
