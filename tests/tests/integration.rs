@@ -1,7 +1,8 @@
 //! The integration suite against the real local engines, as one test binary: each module was
 //! its own binary, and each linked the whole pipeline (rdkafka, ClickHouse client, HTTP
-//! stack) once more, which made the fresh test build several GB larger and its link steps
-//! the slowest part of it. nextest still runs every test in its own process.
+//! stack) once more: fifteen binaries of 50 to 86 MB (about 270 MB each with full debug
+//! info), whose link steps were the slowest part of the test build. nextest still runs
+//! every test in its own process.
 
 mod bench_smoke;
 mod broker_contracts;
