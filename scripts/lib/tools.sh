@@ -83,6 +83,25 @@ install_nisshi() {
   [ -x "$bin" ] || { tools_say "nisshi was not installed at $bin"; return 1; }
 }
 
+# The test suite runs under cargo-nextest: every test in a process of its own, which the
+# suites rely on (tests of one binary set environment variables and install process-wide
+# state). Rust machines usually carry it; a fresh one gets the same version from crates.io.
+NEXTEST_VERSION=0.9.143
+install_nextest() {
+  if command -v cargo-nextest >/dev/null; then
+    return 0
+  fi
+  local root_dir="$HUB_TOOLS_DIR/nextest-$NEXTEST_VERSION"
+  if [ ! -x "$root_dir/bin/cargo-nextest" ]; then
+    tools_say "building cargo-nextest $NEXTEST_VERSION (about 8 minutes on 2 cores, once)"
+    CARGO_TARGET_DIR="$HUB_TOOLS_DIR/nextest-build" cargo install --quiet --locked \
+      --root "$root_dir" cargo-nextest --version "$NEXTEST_VERSION" >&2
+    rm -rf "$HUB_TOOLS_DIR/nextest-build"
+  fi
+  export PATH="$root_dir/bin:$PATH"
+  command -v cargo-nextest >/dev/null || { tools_say "cargo-nextest was not installed in $root_dir"; return 1; }
+}
+
 install_all() {
   install_system_packages
   install_python_tools
