@@ -62,6 +62,15 @@ install_python_tools() {
   sha256sum "$requirements" >"$stamp"
 }
 
+install_crate() { # crate version root [cargo install options...]
+  local crate=$1 version=$2 root_dir=$3
+  shift 3
+  # Its own build directory, removed afterwards: only the binary under $root_dir is kept.
+  CARGO_TARGET_DIR="$HUB_TOOLS_DIR/$crate-build" cargo install --quiet --locked \
+    --root "$root_dir" "$@" "$crate" --version "$version" >&2
+  rm -rf "$HUB_TOOLS_DIR/$crate-build"
+}
+
 install_nisshi() {
   local bin
   bin=$(nisshi_bin)
@@ -75,17 +84,15 @@ install_nisshi() {
     if [ -x "$bin" ]; then exit 0; fi
     tools_say "building the nisshi $NISSHI_VERSION Kafka-protocol broker (about 13 minutes on 2 cores, once)"
     # nisshi's dependency rama declares rustc 1.96; it builds and works on 1.95.
-    CARGO_TARGET_DIR="$HUB_TOOLS_DIR/nisshi-build" cargo install --quiet --locked \
-      --ignore-rust-version --root "$HUB_TOOLS_DIR/nisshi-$NISSHI_VERSION" \
-      nisshi --version "$NISSHI_VERSION" >&2
-    rm -rf "$HUB_TOOLS_DIR/nisshi-build"
+    install_crate nisshi "$NISSHI_VERSION" "$HUB_TOOLS_DIR/nisshi-$NISSHI_VERSION" \
+      --ignore-rust-version
   ) 9>"$HUB_TOOLS_DIR/nisshi.lock"
   [ -x "$bin" ] || { tools_say "nisshi was not installed at $bin"; return 1; }
 }
 
 # The test suite runs under cargo-nextest: every test in a process of its own, which the
-# suites rely on (tests of one binary set environment variables and install process-wide
-# state). Rust machines usually carry it; a fresh one gets the same version from crates.io.
+# suites rely on (tests of one binary set environment variables). Rust machines usually
+# carry it; a fresh one gets the same version from crates.io.
 NEXTEST_VERSION=0.9.143
 install_nextest() {
   if command -v cargo-nextest >/dev/null; then
@@ -94,9 +101,7 @@ install_nextest() {
   local root_dir="$HUB_TOOLS_DIR/nextest-$NEXTEST_VERSION"
   if [ ! -x "$root_dir/bin/cargo-nextest" ]; then
     tools_say "building cargo-nextest $NEXTEST_VERSION (about 8 minutes on 2 cores, once)"
-    CARGO_TARGET_DIR="$HUB_TOOLS_DIR/nextest-build" cargo install --quiet --locked \
-      --root "$root_dir" cargo-nextest --version "$NEXTEST_VERSION" >&2
-    rm -rf "$HUB_TOOLS_DIR/nextest-build"
+    install_crate cargo-nextest "$NEXTEST_VERSION" "$root_dir"
   fi
   export PATH="$root_dir/bin:$PATH"
   command -v cargo-nextest >/dev/null || { tools_say "cargo-nextest was not installed in $root_dir"; return 1; }
