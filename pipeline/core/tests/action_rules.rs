@@ -1,8 +1,7 @@
 //! The recommended action: which rule fires on each situation of the golden catalogue, the
 //! thresholds it names, and the best channel among a reference's results.
 
-#[path = "golden/fixtures.rs"]
-mod fixtures;
+use crate::fixtures;
 
 use hub_core::action::best_channel;
 use hub_core::channel::Channel;

@@ -9,8 +9,7 @@ use hub_core::reason::ReasonCode;
 use hub_schemas::records::{CostKind, CostSignal, EpochMillis, StockSignal, StockSource};
 use rust_decimal_macros::dec;
 
-const GROSSISTE_OUEST: &str = include_str!("../../../config/mappings/grossiste_ouest.toml");
-const EUROTECH: &str = include_str!("../../../config/mappings/eurotech.toml");
+use crate::{EUROTECH, GROSSISTE_OUEST};
 
 /// 2025-03-10T06:00:00Z, when the files were fetched.
 const FETCHED_AT: EpochMillis = 1_741_586_400_000;

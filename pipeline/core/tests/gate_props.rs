@@ -16,8 +16,7 @@ use proptest::option;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
-const GROSSISTE_OUEST: &str = include_str!("../../../config/mappings/grossiste_ouest.toml");
-const EUROTECH: &str = include_str!("../../../config/mappings/eurotech.toml");
+use crate::{EUROTECH, GROSSISTE_OUEST};
 
 /// 2025-03-01T08:30:00Z.
 const NOW: EpochMillis = 1_740_817_800_000;

@@ -2,8 +2,7 @@
 //! catalogue, compared byte for byte with `tests/golden/<case>.json`. Run with
 //! `UPDATE_GOLDEN=1` to rewrite the files after an intended change, then review the diff.
 
-#[path = "golden/fixtures.rs"]
-mod fixtures;
+use crate::fixtures;
 
 use std::path::PathBuf;
 
