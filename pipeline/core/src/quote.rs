@@ -19,8 +19,8 @@ use crate::fees::{FeeError, Parcel};
 use crate::gate::{self, GateConfig, Verdict};
 use crate::margin::{Fulfilment, FulfilmentMethod, MarginError, OperationalCosts, ProductCost};
 use crate::money::{self, exact};
-use crate::profile::EconomicsConfig;
 use crate::profile::bundle::UnknownProfile;
+use crate::profile::{ChannelTerms, EconomicsConfig};
 use crate::score::{self, Listing, Market, Observations, Situation, Supply};
 
 /// One quote request. Optional fields left out are missing inputs, named in the answer.
@@ -45,7 +45,8 @@ pub struct QuoteRequest {
     pub gtin: Option<String>,
     /// `merchant` (default) or `fba`.
     pub fulfilment: Option<FulfilmentMethod>,
-    /// Merchant fulfilment: what the carrier charges us per parcel.
+    /// Merchant fulfilment: what the carrier charges us per parcel; absent, the seller
+    /// profile's for the channel, or nothing without a profile.
     #[serde(default, deserialize_with = "exact::option")]
     pub shipping_cost_excl_vat: Option<Decimal>,
     /// FBA: the packed unit.
@@ -166,12 +167,25 @@ fn field(field: &'static str, problem: impl Into<String>) -> QuoteError {
     }
 }
 
-/// A money input: non-negative, at most the contract's four decimals.
+/// The largest amount a quote takes: far beyond any sale (the quality gate's price ceiling
+/// is reported in the verdict), and small enough that no sum or product of a quote's amounts
+/// overflows `Decimal`.
+const LARGEST_AMOUNT: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+
+/// The longest packed side a quote takes, in cm.
+const LONGEST_SIDE_CM: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
+
+/// A money input: non-negative, at most [`LARGEST_AMOUNT`] and the contract's four decimals.
 fn amount(name: &'static str, value: Decimal) -> Result<Decimal, QuoteError> {
-    if value < Decimal::ZERO || value.normalize().scale() > money::MONEY_SCALE {
+    if value < Decimal::ZERO
+        || value > LARGEST_AMOUNT
+        || value.normalize().scale() > money::MONEY_SCALE
+    {
         return Err(field(
             name,
-            format!("{value} must be a non-negative amount with at most 4 decimals"),
+            format!(
+                "{value} must be a non-negative amount up to {LARGEST_AMOUNT} with at most 4 decimals"
+            ),
         ));
     }
     Ok(value)
@@ -233,7 +247,7 @@ pub fn quote(
         .unwrap_or(Decimal::ZERO);
     let fulfilment = fulfilment(
         request,
-        seller.map(|seller| seller.channel(request.channel).fulfilment),
+        seller.map(|seller| seller.channel(request.channel)),
     )?;
     let operational = match (request.operational_cost_excl_vat, seller) {
         (Some(cost), _) => OperationalCosts {
@@ -370,13 +384,16 @@ pub fn quote(
     })
 }
 
+/// The request's fulfilment, else the seller profile's for the channel (method and carrier
+/// cost), else merchant fulfilment at no carrier cost: without a profile only the input is
+/// charged.
 fn fulfilment(
     request: &QuoteRequest,
-    profile_default: Option<FulfilmentMethod>,
+    profile_terms: Option<&ChannelTerms>,
 ) -> Result<Fulfilment, QuoteError> {
     let method = request
         .fulfilment
-        .or(profile_default)
+        .or(profile_terms.map(|terms| terms.fulfilment))
         .unwrap_or(FulfilmentMethod::Merchant);
     match method {
         FulfilmentMethod::Merchant => {
@@ -387,11 +404,11 @@ fn fulfilment(
                 ));
             }
             Ok(Fulfilment::Merchant {
-                shipping_cost_excl_vat: request
-                    .shipping_cost_excl_vat
-                    .map(|cost| amount("shipping_cost_excl_vat", cost))
-                    .transpose()?
-                    .unwrap_or(Decimal::ZERO),
+                shipping_cost_excl_vat: match request.shipping_cost_excl_vat {
+                    Some(cost) => amount("shipping_cost_excl_vat", cost)?,
+                    None => profile_terms
+                        .map_or(Decimal::ZERO, |terms| terms.merchant_shipping_cost_excl_vat),
+                },
             })
         }
         FulfilmentMethod::Fba => {
@@ -406,8 +423,11 @@ fn fulfilment(
                 .ok_or_else(|| field("weight_g", "fba needs the packed weight in grams"))?;
             let side = |name: &'static str, value: Option<Decimal>| {
                 let value = value.ok_or_else(|| field(name, "fba needs the packed dimensions"))?;
-                if value <= Decimal::ZERO {
-                    return Err(field(name, format!("{value} must be positive")));
+                if value <= Decimal::ZERO || value > LONGEST_SIDE_CM {
+                    return Err(field(
+                        name,
+                        format!("{value} must be positive and at most {LONGEST_SIDE_CM} cm"),
+                    ));
                 }
                 Ok(value)
             };

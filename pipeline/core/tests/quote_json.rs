@@ -4,6 +4,7 @@
 use hub_core::gate::GateConfig;
 use hub_core::profile::EconomicsConfig;
 use hub_core::quote::{QuoteError, quote_json};
+use proptest::prelude::*;
 use serde_json::Value;
 
 /// 2026-03-02T10:00:00Z.
@@ -103,6 +104,21 @@ fn bad_inputs_name_the_field() {
             base.replace("\"currency\"", "\"profile\": \"nobody\", \"currency\""),
             "nobody",
         ),
+        (
+            base.replace("\"100\"", "\"79228162514264337593543950335\""),
+            "field price_incl_vat",
+        ),
+        (
+            base.replace("\"0\"", "\"1000000000.0001\""),
+            "field shipping_incl_vat",
+        ),
+        (
+            base.replace(
+                "\"currency\"",
+                "\"fulfilment\": \"fba\", \"weight_g\": 500, \"length_cm\": \"10001\", \"width_cm\": \"10\", \"height_cm\": \"10\", \"currency\"",
+            ),
+            "field length_cm",
+        ),
     ];
     for (request, expected) in cases {
         let error = run(&request).unwrap_err().to_string();
@@ -124,4 +140,89 @@ fn the_quality_gate_verdict_is_reported() {
     assert_eq!(answer["quality"]["accepted"], false);
     assert_eq!(answer["quality"]["record"], "product_reference");
     assert_eq!(answer["quality"]["reason_code"], "ILLEGAL_VAT_RATE");
+}
+
+#[test]
+fn a_profile_charges_its_carrier_cost_unless_the_request_gives_one() {
+    let request = |extra: &str| {
+        format!(
+            r#"{{"channel": "cdiscount", "category": "other", "price_incl_vat": "100",
+            "shipping_incl_vat": "0", "vat_rate": "0.20", "product_cost_excl_vat": "40",
+            "currency": "EUR"{extra}}}"#
+        )
+    };
+    let config = EconomicsConfig::embedded().unwrap();
+    let profile = config.seller("default").unwrap();
+    let carrier = profile
+        .channel(hub_core::channel::Channel::Cdiscount)
+        .merchant_shipping_cost_excl_vat;
+    assert!(
+        carrier > rust_decimal::Decimal::ZERO,
+        "the default profile ships at a cost"
+    );
+
+    let with_profile = run(&request(r#", "profile": "default""#)).unwrap();
+    assert_eq!(
+        with_profile["fulfilment_fee_excl_vat"],
+        money_string(carrier),
+        "{with_profile}"
+    );
+    let with_both = run(&request(
+        r#", "profile": "default", "shipping_cost_excl_vat": "2.5""#,
+    ))
+    .unwrap();
+    assert_eq!(with_both["fulfilment_fee_excl_vat"], "2.5000");
+    let without = run(&request("")).unwrap();
+    assert_eq!(without["fulfilment_fee_excl_vat"], "0.0000");
+}
+
+fn money_string(value: rust_decimal::Decimal) -> String {
+    let mut value = value;
+    value.rescale(4);
+    value.to_string()
+}
+
+fn amount_text() -> impl Strategy<Value = String> {
+    // Up to the largest amount a quote accepts, with up to four decimals.
+    (0u64..=1_000_000_000, 0u32..10_000)
+        .prop_map(|(units, ten_thousandths)| format!("{units}.{ten_thousandths:04}"))
+}
+
+proptest! {
+    /// Whatever amounts within the accepted range, a quote answers or names a field: it
+    /// never panics on overflow.
+    #[test]
+    fn large_amounts_are_quoted_or_refused_never_a_panic(
+        channel in prop::sample::select(vec!["amazon", "cdiscount", "fnac_darty", "mirakl"]),
+        price in amount_text(),
+        shipping in amount_text(),
+        cost in amount_text(),
+        eco in amount_text(),
+        buy_box in amount_text(),
+        lowest in amount_text(),
+        carrier in amount_text(),
+        operational in amount_text(),
+        fba in any::<bool>(),
+        weight_g in any::<u32>(),
+        side in 1u32..=10_000,
+        with_profile in any::<bool>(),
+        stock in any::<u32>(),
+        rank in any::<u32>(),
+        offers in any::<u32>(),
+    ) {
+        let fulfilment = if fba {
+            format!(r#""fulfilment": "fba", "weight_g": {weight_g}, "length_cm": "{side}", "width_cm": "{side}", "height_cm": "{side}""#)
+        } else {
+            format!(r#""fulfilment": "merchant", "shipping_cost_excl_vat": "{carrier}""#)
+        };
+        let profile = if with_profile { r#", "profile": "default""# } else { "" };
+        let request = format!(
+            r#"{{"channel": "{channel}", "category": "tv", "price_incl_vat": "{price}",
+            "shipping_incl_vat": "{shipping}", "vat_rate": "0.20", "product_cost_excl_vat": "{cost}",
+            "currency": "EUR", "eco_participation": "{eco}", "buy_box_price_incl_vat": "{buy_box}",
+            "lowest_price_incl_vat": "{lowest}", "operational_cost_excl_vat": "{operational}",
+            "stock": {stock}, "sales_rank": {rank}, "offer_count": {offers}, {fulfilment}{profile}}}"#
+        );
+        let _ = run(&request);
+    }
 }
