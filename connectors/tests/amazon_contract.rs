@@ -93,7 +93,7 @@ fn catalog_search_maps_asins_to_gtins_and_root_ranks_and_keeps_the_next_token() 
                 asin: "B00V5DG6IQ".to_owned(),
                 gtin: Some("3760123456784".to_owned()),
                 root_rank: Some(RootRank {
-                    category: "computer_display_on_website".to_owned(),
+                    category: "pc_display_on_website".to_owned(),
                     rank: 2310,
                 }),
             },
@@ -268,7 +268,7 @@ fn batch_maps_each_response_with_its_own_origin_and_separates_failed_requests() 
     assert_eq!(ours.sales_rank, Some(2310));
     assert_eq!(
         ours.marketplace_category.as_deref(),
-        Some("computer_display_on_website")
+        Some("pc_display_on_website")
     );
     assert_eq!(ours.observed_at, 1_712_102_617_000);
 

@@ -114,7 +114,7 @@ fn competitor_id(seller: u32) -> String {
 /// Amazon's root category (website display group) for the simulator's amazon.fr labels.
 fn display_group(label: &str) -> &'static str {
     match label {
-        "Informatique" => "computer_display_on_website",
+        "Informatique" => "pc_display_on_website",
         "High-Tech" => "ce_display_on_website",
         "Gros électroménager" => "major_appliances_display_on_website",
         "Cuisine & Maison" => "kitchen_display_on_website",

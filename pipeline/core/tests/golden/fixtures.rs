@@ -172,7 +172,7 @@ pub fn catalogue() -> Vec<Case> {
     o.lowest_landed_price_incl_vat = Some(d("889.00"));
     o.offer_count = Some(4);
     o.sales_rank = Some(150);
-    o.marketplace_category = Some("computer_display_on_website".into());
+    o.marketplace_category = Some("pc_display_on_website".into());
     cases.push(case(
         "amazon_laptop_owns_buy_box",
         reference(gtin, "computers", "0.20"),
