@@ -629,11 +629,15 @@ fn supply_for(channel: Channel, stock: &[StockSignal]) -> Option<Supply> {
     for line in stock {
         let units = line.quantity.max(0);
         match line.stock_source {
-            StockSource::Erp => supply.own_units += units,
-            StockSource::Fba if channel == Channel::Amazon => supply.own_units += units,
+            StockSource::Erp => supply.own_units = supply.own_units.saturating_add(units),
+            StockSource::Fba if channel == Channel::Amazon => {
+                supply.own_units = supply.own_units.saturating_add(units)
+            }
             StockSource::Fba => {}
             StockSource::Supplier => {
-                supply.supplier_units = supply.supplier_units.map(|total| total + units);
+                supply.supplier_units = supply
+                    .supplier_units
+                    .map(|total| total.saturating_add(units));
                 if units > 0
                     && let Some(days) = line.lead_time_days
                 {

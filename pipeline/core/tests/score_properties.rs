@@ -6,6 +6,7 @@ use hub_core::channel::Channel;
 use hub_core::margin::{Fulfilment, OperationalCosts, ProductCost};
 use hub_core::profile::EconomicsConfig;
 use hub_core::score::{self, Factor, Listing, Market, Observations, Situation, Supply};
+use hub_schemas::records::StockSource;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
@@ -27,6 +28,12 @@ struct Inputs {
     ages_hours: (Option<i64>, Option<i64>, Option<i64>),
 }
 
+/// Units in stock: mostly plausible counts, sometimes near `i64::MAX`, which a source may send
+/// for "unlimited" and the gate accepts.
+fn units() -> impl Strategy<Value = i64> {
+    prop_oneof![4 => 0i64..=500, 1 => (i64::MAX - 500)..=i64::MAX]
+}
+
 fn inputs() -> impl Strategy<Value = Inputs> {
     (
         (
@@ -44,8 +51,8 @@ fn inputs() -> impl Strategy<Value = Inputs> {
             prop::option::of(1i64..=2_000_000),
         ),
         prop::option::of((
-            0i64..=500,
-            prop::option::of(0i64..=500),
+            units(),
+            prop::option::of(units()),
             prop::option::of(0i32..=90),
         )),
         prop::option::of(1i64..=250_000),
@@ -223,5 +230,38 @@ fn weights_that_do_not_sum_to_one_are_refused_with_the_sum() {
             .with_weights(weights)
             .unwrap_err()
             .contains("non-negative")
+    );
+}
+
+#[test]
+fn stock_lines_summing_beyond_i64_count_as_the_largest_stock() {
+    let config = EconomicsConfig::embedded().unwrap();
+    let fba = crate::fixtures::fba_profile();
+    let mut case = crate::fixtures::catalogue()
+        .into_iter()
+        .find(|case| case.channel == Channel::Amazon && !case.fba_seller)
+        .expect("the catalogue has a merchant-fulfilled Amazon case");
+    let gtin = case.reference.gtin.clone();
+    case.stock = vec![
+        crate::fixtures::stock(&gtin, StockSource::Erp, i64::MAX, None),
+        crate::fixtures::stock(&gtin, StockSource::Erp, 1, None),
+        crate::fixtures::stock(&gtin, StockSource::Supplier, i64::MAX, Some(3)),
+        crate::fixtures::stock(&gtin, StockSource::Supplier, 1, Some(3)),
+    ];
+    for (site, line) in case.stock.iter_mut().enumerate() {
+        line.location = Some(format!("site-{site}"));
+    }
+    let score = crate::fixtures::score_case(&config, &fba, &case);
+    let availability = score
+        .factors
+        .iter()
+        .find(|factor| factor.name == "availability")
+        .expect("availability is scored");
+    assert!(
+        availability
+            .explanation
+            .starts_with(&format!("{} units in our stock", i64::MAX)),
+        "{}",
+        availability.explanation
     );
 }

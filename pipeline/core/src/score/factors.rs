@@ -518,7 +518,7 @@ impl FactorInputs<'_, '_> {
             }
         };
         explanation.push_str("; ");
-        let units = supply.own_units + supplier_units;
+        let units = supply.own_units.saturating_add(supplier_units);
         let full_cover = n.days_of_cover_for_full_score;
         let exact = self.exact_velocity();
         // Our units per day is positive whenever the integer paths take it.
