@@ -1,8 +1,9 @@
 //! A change of weights published with `hub rescore` re-scores every reference x channel
 //! from the processor's state, on the real broker: the running processor reports its
 //! progress until done, every current score then equals the core's replay under the new
-//! weights with its version moved forward, and a processor started after a further
-//! revision catches up by itself when its partitions are restored.
+//! weights with its version moved forward, references first seen after the revision are
+//! scored under it, and a processor started after a further revision catches up by itself
+//! when its partitions are restored.
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use hub_integration_tests::market::{
 };
 use hub_integration_tests::processes::start_processor;
 use hub_integration_tests::{local_broker_config, unique_name};
+use hub_market_sim::MarketEvent;
 use hub_schemas::{Decoder, Framing, TopicNames};
 
 const REFERENCES: usize = 30;
@@ -60,6 +62,16 @@ fn write_weight_profile(dir: &Path, name: &str, version: &str) -> Result<()> {
     Ok(())
 }
 
+fn gtin_of(event: &MarketEvent) -> Option<&str> {
+    match event {
+        MarketEvent::Product(product) => Some(&product.gtin),
+        MarketEvent::Offer(offer) => Some(&offer.gtin),
+        MarketEvent::Stock(stock) => Some(&stock.gtin),
+        MarketEvent::Cost(cost) => Some(&cost.gtin),
+        MarketEvent::Corrupt { .. } => None,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_published_revision_rescores_every_reference_with_versions_moved_forward() -> Result<()> {
     let mut config = local_broker_config("rescore", 3);
@@ -67,12 +79,36 @@ async fn a_published_revision_rescores_every_reference_with_versions_moved_forwa
     config.processor.max_batch_records = 8;
     let (events, simulation) = simulate(REFERENCES, EVENTS, 0.01)?;
     use_catalogue_fx_rates(&mut config, &simulation);
-    publish(&config, &events).await?;
+    // Every fifth reference is held back until the first revision is done: the processor
+    // first meets it under that revision.
+    let mut gtins: Vec<&str> = events
+        .iter()
+        .filter_map(|(event, _)| gtin_of(event))
+        .collect();
+    gtins.sort_unstable();
+    gtins.dedup();
+    let late: Vec<String> = gtins
+        .iter()
+        .step_by(5)
+        .map(|gtin| gtin.to_string())
+        .collect();
+    let is_late = |event: &MarketEvent| {
+        gtin_of(event).is_some_and(|gtin| late.iter().any(|late| late == gtin))
+    };
+    let (late_events, early_events): (Vec<_>, Vec<_>) = events
+        .iter()
+        .cloned()
+        .partition(|(event, _)| is_late(event));
+    ensure!(
+        !late_events.is_empty() && !early_events.is_empty(),
+        "the simulation must have early and late references"
+    );
+    publish(&config, &early_events).await?;
     let decoder = Decoder::new(
         &Framing::SingleObject,
         TopicNames::new(&config.kafka.topic_prefix)?,
     );
-    let before = expected_scores(&events, &config.scoring)?;
+    let before = expected_scores(&early_events, &config.scoring)?;
     ensure!(!before.is_empty(), "the simulation must produce scores");
 
     let processor = start_processor(&config);
@@ -106,10 +142,8 @@ async fn a_published_revision_rescores_every_reference_with_versions_moved_forwa
         rescored as usize >= REFERENCES / 2,
         "the processor reported re-scoring only {rescored} references: {reports:?}"
     );
-    let after = expected_scores_under(
-        &events,
-        &ActiveScoring::from_revision(&first).map_err(anyhow::Error::msg)?,
-    )?;
+    let first_scoring = ActiveScoring::from_revision(&first).map_err(anyhow::Error::msg)?;
+    let after = expected_scores_under(&early_events, &first_scoring)?;
     ensure!(
         after.keys().eq(before.keys()),
         "a re-score changes scores, not which pairs are scored"
@@ -125,6 +159,28 @@ async fn a_published_revision_rescores_every_reference_with_versions_moved_forwa
         );
     }
     wait_for_scores(&config, &decoder, &after, WAIT).await?;
+
+    publish(&config, &late_events).await?;
+    let with_late = expected_scores_under(&events, &first_scoring)?;
+    let late_scores: Vec<_> = with_late
+        .values()
+        .filter(|score| late.contains(&score.gtin))
+        .collect();
+    ensure!(
+        !late_scores.is_empty(),
+        "the late references must be scored"
+    );
+    for score in &late_scores {
+        ensure!(
+            score.version >> 32 == i64::from(first.revision),
+            "{} on {}: version {} does not carry revision {}",
+            score.gtin,
+            score.channel,
+            score.version,
+            first.revision
+        );
+    }
+    wait_for_scores(&config, &decoder, &with_late, WAIT).await?;
     processor.stop().await?;
 
     // Published while no processor runs: the next one re-scores as it restores.

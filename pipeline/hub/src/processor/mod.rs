@@ -169,9 +169,13 @@ pub async fn run(
         };
         let revoked = context.take_revoked();
         if !revoked.is_empty() {
-            // The batch in progress may hold changes of the revoked partitions' references:
-            // their changelog must be written before their state is dropped, or a commit
-            // accepted by the new generation would skip records the changelog lacks.
+            // librdkafka hands the revoked partitions back to the group as soon as the
+            // callback returns, so their next owner may already be restoring them: this
+            // member writes none of their changes to the changelog and commits none of their
+            // offsets, or its late write could overwrite the new owner's newer state. Their
+            // next owner replays those records from the last commit. The other partitions'
+            // changes complete as usual.
+            processor.batch.forget_partitions(&revoked);
             processor
                 .complete_batch(&consumer, CommitMode::Sync)
                 .await?;
@@ -259,6 +263,16 @@ impl Batch {
     fn is_empty(&self) -> bool {
         self.records == 0 && self.deliveries.is_empty() && self.changed_references.is_empty()
     }
+
+    /// Leaves out of the changelog and the commit whatever the batch changed in `partitions`.
+    /// Outputs already sent stay: the next owner's replay sends them again under the same
+    /// versions.
+    fn forget_partitions(&mut self, partitions: &[i32]) {
+        self.changed_references
+            .retain(|(partition, _)| !partitions.contains(partition));
+        self.next_offsets
+            .retain(|(_, partition), _| !partitions.contains(partition));
+    }
 }
 
 impl Processor<'_> {
@@ -335,7 +349,15 @@ impl Processor<'_> {
             }
         };
         let gtin = signal.gtin().to_owned();
-        let state = states.entry(gtin.clone()).or_default();
+        // A reference first seen now is scored under the active revision, as a restore would
+        // have re-scored it: its versions carry that revision from the start.
+        let revision = self.scoring.revision;
+        let state = states
+            .entry(gtin.clone())
+            .or_insert_with(|| ReferenceState {
+                scoring_revision: revision,
+                ..ReferenceState::default()
+            });
         let outcome = state.apply(signal, position);
         let channels = match outcome {
             ApplyOutcome::Applied(affected) => {
@@ -709,4 +731,41 @@ fn wall_clock_millis() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_millis() as i64)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_revoked_partitions_changes_leave_the_changelog_and_the_commit() {
+        let mut batch = Batch::default();
+        for partition in 0..3 {
+            batch.records += 1;
+            batch
+                .next_offsets
+                .insert(("hub.signals.offers".to_owned(), partition), 10);
+            batch
+                .next_offsets
+                .insert(("hub.signals.stock".to_owned(), partition), 20);
+            batch
+                .changed_references
+                .insert((partition, format!("400638133393{partition}")));
+        }
+        batch.forget_partitions(&[1]);
+        assert_eq!(
+            batch.changed_references,
+            BTreeSet::from([
+                (0, "4006381333930".to_owned()),
+                (2, "4006381333932".to_owned())
+            ])
+        );
+        assert!(
+            batch
+                .next_offsets
+                .keys()
+                .all(|(_, partition)| *partition != 1)
+        );
+        assert_eq!(batch.next_offsets.len(), 4);
+    }
 }
