@@ -658,3 +658,42 @@ async fn clickhouse_down_for_a_while_loses_and_duplicates_nothing() {
     .await;
     assert_no_duplicates(&client).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sink_joining_while_the_first_holds_batches_stores_nothing_twice() {
+    let mut config = test_config(&clickhouse_url());
+    // Batches wait long enough for the second sink to join while the first still holds the
+    // rows of partitions it is about to lose.
+    config.sink.batch_max_rows = 10_000;
+    config.sink.batch_max_delay_ms = 10_000;
+    let (client, producer) = prepare(&config).await;
+    let expected = producer.every_contract(0, 40).await;
+
+    let (stop_first, first_stopped) = oneshot::channel::<()>();
+    let first = tokio::spawn({
+        let config = config.clone();
+        async move {
+            hub::sink::run(&config, async {
+                let _ = first_stopped.await;
+            })
+            .await
+        }
+    });
+    // Time for the first sink to join the group and batch what the topics hold; nothing can
+    // be stored before its batches are due.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        counts(&client).await.values().all(|&rows| rows == 0),
+        "the first sink stored rows before the second joined: nothing left to test"
+    );
+    run_sink_until(&config, wait_for_counts(&client, &expected)).await;
+    stop_first.send(()).expect("the first sink still runs");
+    tokio::time::timeout(WAIT, first)
+        .await
+        .expect("the first sink stops within the timeout")
+        .expect("the first sink's task ends")
+        .expect("the first sink stops cleanly");
+    assert_eq!(counts(&client).await, expected);
+    assert_no_duplicates(&client).await;
+    drop_database(&client, &config.clickhouse.database).await;
+}

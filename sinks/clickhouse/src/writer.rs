@@ -141,6 +141,9 @@ pub struct BatchWriter<R: SinkRow> {
     config: WriterConfig,
     pending: Vec<R>,
     oldest: Option<Instant>,
+    /// Whether the pending batch was sent at least once: ClickHouse may hold it, so it is
+    /// only ever sent again as it is, under the same token.
+    sent: bool,
 }
 
 impl<R: SinkRow> BatchWriter<R> {
@@ -151,6 +154,7 @@ impl<R: SinkRow> BatchWriter<R> {
             config,
             pending: Vec::new(),
             oldest: None,
+            sent: false,
         }
     }
 
@@ -163,6 +167,25 @@ impl<R: SinkRow> BatchWriter<R> {
     pub fn time_left(&self) -> Option<Duration> {
         self.oldest
             .map(|oldest| self.config.max_delay.saturating_sub(oldest.elapsed()))
+    }
+
+    /// Drops the buffered rows consumed from `topic`'s `partition` (revoked from this
+    /// consumer: their next owner reads them again from the last commit) and says how many,
+    /// unless the batch was already sent: then `None`, and it keeps them, since ClickHouse
+    /// may hold the batch under its token and only the same rows may be sent again.
+    pub fn drop_partition(&mut self, topic: &str, partition: i32) -> Option<usize> {
+        if self.sent {
+            return None;
+        }
+        let before = self.pending.len();
+        self.pending.retain(|row| {
+            let position = row.position();
+            position.partition != partition || position.topic != topic
+        });
+        if self.pending.is_empty() {
+            self.oldest = None;
+        }
+        Some(before - self.pending.len())
     }
 
     /// Buffers a row, and sends the batch if it reached `max_rows`.
@@ -195,6 +218,7 @@ impl<R: SinkRow> BatchWriter<R> {
         let rows = self.pending.len();
         let mut attempt = 1;
         loop {
+            self.sent = true;
             match self.insert_once(&token).await {
                 Ok(()) => break,
                 Err(source) if classify(&source) == Retry::Fatal => {
@@ -229,6 +253,7 @@ impl<R: SinkRow> BatchWriter<R> {
         }
         self.pending.clear();
         self.oldest = None;
+        self.sent = false;
         tracing::debug!(
             table = R::TABLE,
             rows,

@@ -39,8 +39,8 @@ impl ConsumerContext for SinkContext {
                 .collect();
             tracing::info!(
                 partitions = ?revoked,
-                "partitions revoked: rows of theirs still batched are stored, their next owner \
-                 skips the ones ClickHouse already holds"
+                "partitions revoked: rows of theirs not yet sent to ClickHouse are dropped, \
+                 their next owner reads them again from the last commit"
             );
             self.revoked
                 .lock()

@@ -126,6 +126,15 @@ impl Progress {
         }
     }
 
+    /// Forgets the partition's records waiting in `table`'s writer, which dropped them.
+    pub fn forget_pending(&mut self, topic: &str, partition: i32, table: Table) {
+        if let Some(state) = self.partitions.get_mut(&(topic.to_owned(), partition)) {
+            state
+                .pending
+                .retain(|_, &mut waiting_in| waiting_in != table);
+        }
+    }
+
     pub fn revoke(&mut self, topic: &str, partition: i32) {
         if let Some(state) = self.partitions.get_mut(&(topic.to_owned(), partition)) {
             state.live = false;

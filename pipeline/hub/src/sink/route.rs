@@ -326,6 +326,19 @@ impl Writers {
         with_writer!(self, table, |writer| writer.flush_if_due().await)
     }
 
+    /// Drops the rows of a revoked partition from every batch not sent yet, and names the
+    /// tables whose batches no longer hold any (see [`BatchWriter::drop_partition`]).
+    pub fn drop_partition(&mut self, topic: &str, partition: i32) -> Vec<Table> {
+        Table::ALL
+            .into_iter()
+            .filter(|&table| {
+                with_writer!(self, table, |writer| writer
+                    .drop_partition(topic, partition)
+                    .is_some())
+            })
+            .collect()
+    }
+
     pub fn pending_rows(&mut self, table: Table) -> usize {
         with_writer!(self, table, |writer| writer.pending_rows())
     }

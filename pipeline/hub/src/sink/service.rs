@@ -10,6 +10,11 @@
 //! - Records written by a run that stopped before committing are consumed again; before
 //!   handling a partition the sink asks ClickHouse which of its offsets it already holds and
 //!   skips those, so a batch cut differently on replay (another token) stores nothing twice.
+//! - A revoked partition's rows not yet sent to ClickHouse, and its records not yet handled,
+//!   are dropped: its next owner reads them again. Only a batch already sent (ClickHouse may
+//!   hold it) is still stored as it is; rows of it that the next owner asks ClickHouse about
+//!   before it lands can then be stored twice, which takes a ClickHouse failure during the
+//!   rebalance.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::future::Future;
@@ -128,9 +133,7 @@ async fn consume(
     let mut held: VecDeque<OwnedMessage> = VecDeque::new();
     let mut paused = false;
     loop {
-        for (topic, partition) in context.take_revoked() {
-            sink.progress.revoke(&topic, partition);
-        }
+        forget_revoked(consumer, context, sink, &mut held, &mut work, &mut paused);
         let due = sink.writers.next_due();
         tokio::select! {
             biased;
@@ -161,12 +164,18 @@ async fn consume(
                 }
             }
             message = consumer.recv(), if work.is_none() || paused => match message {
-                Ok(message) if paused => {
-                    held.push_back(message.detach());
-                    // A partition assigned during the pause is not paused yet.
-                    pause(consumer);
+                Ok(message) => {
+                    // A revocation served by this very poll concerns only what was received
+                    // before it (and may end the pause).
+                    forget_revoked(consumer, context, sink, &mut held, &mut work, &mut paused);
+                    if paused {
+                        held.push_back(message.detach());
+                        // A partition assigned during the pause is not paused yet.
+                        pause(consumer);
+                    } else {
+                        work = Some(Work::new(WorkKind::Record(message.detach())));
+                    }
                 }
-                Ok(message) => work = Some(Work::new(WorkKind::Record(message.detach()))),
                 Err(error) => {
                     // librdkafka reconnects and rejoins by itself; the error is only reported.
                     tracing::warn!(%error, "Kafka consumer error");
@@ -183,6 +192,50 @@ async fn consume(
             () = tokio::time::sleep(due.unwrap_or_default()), if work.is_none() && due.is_some() => {
                 work = Some(Work::new(WorkKind::DueBatches));
             }
+        }
+    }
+}
+
+/// Forgets what this member received of the partitions revoked since the last call and has
+/// not sent to ClickHouse: rows in batches not sent yet, records held or not yet handled.
+/// The partitions may already be another member's, which reads them again from the last
+/// commit; storing them here too would store them twice.
+fn forget_revoked(
+    consumer: &SinkConsumer,
+    context: &SinkContext,
+    sink: &mut Sink,
+    held: &mut VecDeque<OwnedMessage>,
+    work: &mut Option<Work>,
+    paused: &mut bool,
+) {
+    let revoked = context.take_revoked();
+    if revoked.is_empty() {
+        return;
+    }
+    for (topic, partition) in &revoked {
+        for table in sink.writers.drop_partition(topic, *partition) {
+            sink.progress.forget_pending(topic, *partition, table);
+        }
+        sink.progress.revoke(topic, *partition);
+    }
+    let revoked_record = |message: &OwnedMessage| {
+        revoked
+            .iter()
+            .any(|(topic, partition)| message.partition() == *partition && message.topic() == topic)
+    };
+    held.retain(|message| !revoked_record(message));
+    if let Some(Work {
+        kind: WorkKind::Record(message),
+        ..
+    }) = work
+        && revoked_record(message)
+    {
+        *work = held
+            .pop_front()
+            .map(|message| Work::new(WorkKind::Record(message)));
+        if work.is_none() && *paused {
+            resume(consumer);
+            *paused = false;
         }
     }
 }
