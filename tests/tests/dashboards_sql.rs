@@ -2708,5 +2708,58 @@ async fn every_cookbook_query_runs_and_returns_rows() {
         database.name,
         failures.join("\n\n")
     );
+
+    // A window that only holds each history's last version: its change from the version
+    // before, older than the window, still counts.
+    let action_changes = queries
+        .iter()
+        .find(|query| query.sql.contains("previous_action"))
+        .expect("the cookbook lists how actions changed");
+    let window_days = 2;
+    let window_start = fixture.now - window_days * DAY_MS;
+    let mut histories: BTreeMap<(&str, String), Vec<&ReferenceScore>> = BTreeMap::new();
+    for score in &fixture.scores {
+        histories
+            .entry((score.gtin.as_str(), score.channel.to_string()))
+            .or_default()
+            .push(score);
+    }
+    let mut expected = BTreeSet::new();
+    for ((gtin, channel), mut history) in histories {
+        history.sort_by_key(|score| score.version);
+        for pair in history.windows(2) {
+            let (previous, score) = (pair[0], pair[1]);
+            if score.scored_at >= window_start && score.action != previous.action {
+                expected.insert((gtin.to_owned(), channel.clone(), score.version));
+            }
+        }
+    }
+    assert!(
+        !expected.is_empty(),
+        "the fixture must change an action at the window's edge"
+    );
+    let result = database
+        .query(
+            &action_changes.sql,
+            &[("days".to_owned(), window_days.to_string())],
+        )
+        .await
+        .expect("the action changes query runs");
+    let got: BTreeSet<(String, String, i64)> = result
+        .rows
+        .iter()
+        .map(|row| {
+            (
+                row[0].as_str().expect("gtin").to_owned(),
+                row[1].as_str().expect("channel").to_owned(),
+                // 64-bit integers come quoted in ClickHouse's JSON formats by default.
+                row[2]
+                    .as_i64()
+                    .or_else(|| row[2].as_str()?.parse().ok())
+                    .expect("version"),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected, "{}", action_changes.sql);
     database.drop().await;
 }
