@@ -134,6 +134,12 @@ pub struct ProcessorConfig {
     pub max_batch_records: usize,
     /// How long to wait for more input before closing a partial batch.
     pub linger_ms: u64,
+    /// librdkafka's `max.poll.interval.ms`: the longest the processor may go without
+    /// polling before it leaves its group. Restoring a partition and re-scoring it under a
+    /// new revision poll nothing, so it must outlast the longest of them (it grows with the
+    /// references per partition); an evicted processor writes nothing more for partitions
+    /// that are already another's.
+    pub max_poll_interval_ms: u64,
 }
 
 impl Default for ProcessorConfig {
@@ -141,6 +147,7 @@ impl Default for ProcessorConfig {
         ProcessorConfig {
             max_batch_records: 5_000,
             linger_ms: 20,
+            max_poll_interval_ms: 300_000,
         }
     }
 }

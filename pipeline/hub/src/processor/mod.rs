@@ -125,6 +125,10 @@ pub async fn run(
             // Range assignment gives one consumer the same partition number of every
             // input topic: the co-partitioning the join relies on.
             .set("partition.assignment.strategy", "range")
+            .set(
+                "max.poll.interval.ms",
+                config.processor.max_poll_interval_ms.to_string(),
+            )
             .set("statistics.interval.ms", "5000")
             .create_with_context(context.clone())
             .map_err(ProcessorError::Consumer)?;
@@ -470,6 +474,10 @@ impl Processor<'_> {
             if rescored.is_multiple_of(self.config.processor.max_batch_records as u64) {
                 self.report_progress(partition, rescored, total)?;
                 self.complete_batch(consumer, CommitMode::Async).await?;
+                if consumer.assignment_lost() {
+                    // Evicted meanwhile: the partition's next owner re-scores it.
+                    return Ok(());
+                }
             }
         }
         self.report_progress(partition, total, total)?;
@@ -616,6 +624,17 @@ impl Processor<'_> {
         // which is what lets a restored processor skip such an input on redelivery.
         let outputs = std::mem::take(&mut self.batch.deliveries);
         await_acknowledgements(outputs).await?;
+        if consumer.assignment_lost() {
+            // Evicted from the group (a restore or re-score outlasted max.poll.interval.ms):
+            // the partitions are already others', so nothing of this batch goes to their
+            // changelog or commit; the next poll delivers the revocation and rejoins.
+            tracing::warn!(
+                references = self.batch.changed_references.len(),
+                "the group evicted this processor: the batch is left to the partitions' owners; raise processor.max_poll_interval_ms if restores or re-scores take longer"
+            );
+            self.batch = Batch::default();
+            return Ok(());
+        }
         let changed = std::mem::take(&mut self.batch.changed_references);
         let changelog_topic = self.changelog_topic.clone();
         for (partition, gtin) in &changed {
