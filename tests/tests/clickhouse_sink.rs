@@ -337,6 +337,7 @@ async fn migrations_apply_once_and_are_recorded() {
             "offer_signals",
             "products",
             "quarantine",
+            "quarantine_records",
             "schema_migrations",
             "score_versions",
             "score_versions_mv",
@@ -360,7 +361,7 @@ async fn tables_have_the_engines_partitions_retention_and_column_types_of_the_co
             "SELECT concat(name, ' | ', splitByString(' PARTITION BY', splitByString(' ORDER BY', engine_full)[1])[1], \
              ' | ', partition_key, ' | ', sorting_key, ' | ', \
              if(position(engine_full, 'TTL toDateTime(observed_at) + toIntervalDay(400)') > 0, '400 days', 'kept')) \
-             FROM system.tables WHERE database = '{database}' AND engine != 'MaterializedView' \
+             FROM system.tables WHERE database = '{database}' AND engine NOT IN ('MaterializedView', 'View') \
              ORDER BY name"
         ),
     )
@@ -658,6 +659,52 @@ async fn quarantine_keeps_raw_bytes() {
     );
     let hex = strings(&client, "SELECT hex(raw) FROM quarantine").await;
     assert_eq!(hex, ["00FFFE0A098000"]);
+    drop_database(&client, &database).await;
+}
+
+#[tokio::test]
+async fn quarantine_records_holds_one_row_per_refused_record() {
+    let (client, database) = migrated_database().await;
+    // The gate's refusal of hub.signals.offers 0@41, published again by a processor
+    // replaying its batch after a crash; and a connector's refusal, which has no original
+    // record, published twice.
+    let mut from_connector = quarantined();
+    from_connector.source = "amazon.getItemOffers".into();
+    (
+        from_connector.original_topic,
+        from_connector.original_partition,
+        from_connector.original_offset,
+    ) = (None, None, None);
+    let rows = vec![
+        QuarantineRow::from(Sourced::new(quarantined(), position("hub.quarantine", 5))),
+        QuarantineRow::from(Sourced::new(quarantined(), position("hub.quarantine", 9))),
+        QuarantineRow::from(Sourced::new(
+            from_connector.clone(),
+            position("hub.quarantine", 6),
+        )),
+        QuarantineRow::from(Sourced::new(from_connector, position("hub.quarantine", 7))),
+    ];
+    store(&client, rows).await;
+    let engine = strings(
+        &client,
+        &format!(
+            "SELECT engine FROM system.tables WHERE database = '{database}' AND name = 'quarantine_records'"
+        ),
+    )
+    .await;
+    assert_eq!(engine, ["View"], "a view: nothing is stored twice");
+    let per_source = strings(
+        &client,
+        "SELECT concat(source, ' ', toString(count())) FROM quarantine_records \
+         GROUP BY source ORDER BY source",
+    )
+    .await;
+    assert_eq!(
+        per_source,
+        ["amazon.getItemOffers 2", "hub.signals.offers 1"]
+    );
+    let stored = strings(&client, "SELECT toString(count()) FROM quarantine").await;
+    assert_eq!(stored, ["4"], "the table keeps every copy");
     drop_database(&client, &database).await;
 }
 

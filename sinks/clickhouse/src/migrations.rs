@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[Migration] = migrations![
     "0005_score_versions",
     "0006_scores_current_unpartitioned",
     "0007_products_active",
+    "0008_quarantine_records",
 ];
 
 impl Migration {

@@ -441,7 +441,7 @@ pub async fn read(
         .fetch(
             "Quarantine of this run by reason (records refused by the connectors and the quality gate)",
             format!(
-                "SELECT\n    reason_code,\n    count() AS records\nFROM quarantine\nWHERE {}\nGROUP BY reason_code\nORDER BY records DESC, reason_code",
+                "SELECT\n    reason_code,\n    count() AS records\nFROM quarantine_records\nWHERE {}\nGROUP BY reason_code\nORDER BY records DESC, reason_code",
                 span.sql_condition(&topics.quarantine)
             ),
         )
@@ -450,7 +450,7 @@ pub async fn read(
         .fetch(
             "Quarantine of this run by source API: refused by its connector (no original topic) or by the quality gate",
             format!(
-                "SELECT\n    splitByChar('.', source)[1] AS api,\n    countIf(ifNull(original_topic, '') = '') AS by_connector,\n    countIf(ifNull(original_topic, '') != '') AS by_gate\nFROM quarantine\nWHERE {}\nGROUP BY api\nORDER BY api",
+                "SELECT\n    splitByChar('.', source)[1] AS api,\n    countIf(ifNull(original_topic, '') = '') AS by_connector,\n    countIf(ifNull(original_topic, '') != '') AS by_gate\nFROM quarantine_records\nWHERE {}\nGROUP BY api\nORDER BY api",
                 span.sql_condition(&topics.quarantine)
             ),
         )
