@@ -170,14 +170,13 @@ impl<R: SinkRow> BatchWriter<R> {
     }
 
     /// Drops the buffered rows consumed from `topic`'s `partition` (revoked from this
-    /// consumer: their next owner reads them again from the last commit) and says how many,
-    /// unless the batch was already sent: then `None`, and it keeps them, since ClickHouse
-    /// may hold the batch under its token and only the same rows may be sent again.
-    pub fn drop_partition(&mut self, topic: &str, partition: i32) -> Option<usize> {
+    /// consumer: their next owner reads them again from the last commit), unless the batch
+    /// was already sent: ClickHouse may hold it under its token, and only the same rows may
+    /// be sent again. Returns whether the batch is now free of the partition's rows.
+    pub fn drop_partition(&mut self, topic: &str, partition: i32) -> bool {
         if self.sent {
-            return None;
+            return false;
         }
-        let before = self.pending.len();
         self.pending.retain(|row| {
             let position = row.position();
             position.partition != partition || position.topic != topic
@@ -185,7 +184,7 @@ impl<R: SinkRow> BatchWriter<R> {
         if self.pending.is_empty() {
             self.oldest = None;
         }
-        Some(before - self.pending.len())
+        true
     }
 
     /// Buffers a row, and sends the batch if it reached `max_rows`.

@@ -333,8 +333,7 @@ impl Writers {
             .into_iter()
             .filter(|&table| {
                 with_writer!(self, table, |writer| writer
-                    .drop_partition(topic, partition)
-                    .is_some())
+                    .drop_partition(topic, partition))
             })
             .collect()
     }
