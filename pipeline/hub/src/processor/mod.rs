@@ -557,6 +557,10 @@ impl Processor<'_> {
             .map(|element| element.partition())
             .collect();
         for partition in assigned {
+            if consumer.assignment_lost() {
+                // Evicted meanwhile: the partitions' next owners re-score them.
+                break;
+            }
             self.restore(consumer, partition, true).await?;
         }
         Ok(())
