@@ -387,3 +387,28 @@ async fn an_undeclared_operation_is_a_configuration_error() {
         .unwrap_err();
     assert_eq!(error.disposition(), Disposition::Stop);
 }
+
+#[tokio::test]
+async fn a_retry_after_beyond_any_clock_holds_the_operation_for_a_day() {
+    let (server, address) = Server::start(vec![
+        Answer::status(429).header("retry-after", "99999999999999999999999"),
+    ])
+    .await;
+    let client = client(&settings(), RateLimit::new(100.0, 10).unwrap());
+    let error = client
+        .send("op", |http| http.get(url(address)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.disposition(),
+        Disposition::RetryLater {
+            after: Some(Duration::from_secs(24 * 60 * 60))
+        }
+    );
+    let again = client
+        .send("op", |http| http.get(url(address)))
+        .await
+        .unwrap_err();
+    assert!(matches!(again.kind(), ErrorKind::Throttled { .. }));
+    assert_eq!(server.requests(), 1);
+}

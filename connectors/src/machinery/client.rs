@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use backon::Retryable;
 use bytes::Bytes;
@@ -20,6 +20,10 @@ use super::error::{ConnectorError, ErrorKind};
 use super::metrics::ConnectorMetrics;
 use super::retry_after::parse_retry_after;
 use crate::sourced::Origin;
+
+/// The longest pause a `Retry-After` header imposes: a server asking for more than a day is
+/// misbehaving, and an instant that far ahead may not even be representable.
+const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Builds an [`ApiClient`]: every operation the connector calls is declared with its
 /// documented rate limit.
@@ -325,7 +329,8 @@ impl ApiClient {
         let retry_after = headers
             .get(RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| parse_retry_after(value, received_at));
+            .and_then(|value| parse_retry_after(value, received_at))
+            .map(|after| after.min(LONGEST_RETRY_AFTER));
         let kind = ErrorKind::from_status(status.as_u16(), &body, retry_after);
         if let Some(after) = retry_after
             && matches!(
