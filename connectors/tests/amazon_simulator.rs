@@ -475,3 +475,71 @@ async fn a_round_rejects_exactly_the_malformed_items_pages_and_summaries_served(
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// FBA inventory as the sink received it, the last quantity per GTIN.
+fn fba_stock(sink: &CollectingSink) -> BTreeMap<String, i64> {
+    sink.records()
+        .filter_map(|record| match record {
+            Sourced::Signal {
+                record: SignalRecord::Stock(stock),
+                ..
+            } => Some((stock.gtin.clone(), stock.quantity)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_expired_inventory_page_token_restarts_the_pass_from_its_cursor() {
+    // Amazon's FBA inventory tokens live 30 s; here 3 s, so that one can expire in a test.
+    let faults = FaultConfig {
+        operations: BTreeMap::from([(
+            AMAZON_GET_INVENTORY_SUMMARIES.to_owned(),
+            Faults {
+                page_token_lifetime_ms: Some(3_000),
+                ..Faults::default()
+            },
+        )]),
+        ..FaultConfig::default()
+    };
+    let simulator = start_simulator(600, faults).await;
+    let dir = scratch("expired-token");
+    let mut connector = new_connector(&simulator, &dir);
+    let mut cursors = MemoryCursorStore::default();
+    let mut sink = CollectingSink::default();
+    let inventory_requests = || {
+        simulator
+            .simulator
+            .stats()
+            .operations
+            .get(AMAZON_GET_INVENTORY_SUMMARIES)
+            .map_or(0, |stats| stats.requests)
+    };
+
+    // Into the inventory pass (its first page read), then a pause outliving the token.
+    for polls in 1.. {
+        assert!(polls <= 200, "no FBA inventory page read in 200 polls");
+        connector.poll(&mut cursors, &mut sink).await.expect("poll");
+        if inventory_requests() > 0 {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    round(&mut connector, &mut cursors, &mut sink).await;
+
+    let stats = simulator.simulator.stats();
+    let inventory = &stats.operations[AMAZON_GET_INVENTORY_SUMMARIES];
+    assert!(
+        inventory.responses.get(&400).copied().unwrap_or(0) >= 1,
+        "the expired token must have been sent once: {inventory:?}"
+    );
+    let expected: BTreeMap<String, i64> = simulator.simulator.fba_stock().into_iter().collect();
+    assert!(expected.len() > 50, "the test needs more than one page");
+    assert_eq!(
+        fba_stock(&sink),
+        expected,
+        "FBA inventory read to its last page after the restart"
+    );
+    assert!(rejected(&sink).is_empty(), "{:?}", rejected(&sink));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -519,24 +519,48 @@ impl AmazonConnector {
                 query.append_pair("nextToken", token);
             }
         }
-        let answer = self
+        let answer = match self
             .call(GET_INVENTORY_SUMMARIES, |http| http.get(url.clone()))
-            .await?;
+            .await
+        {
+            Ok(answer) => answer,
+            // A page token lives 30 s; one used later (after a throttled retry, an open
+            // breaker, a page polled again) is refused. The pass starts again from its
+            // cursor, which has not moved, instead of sending the dead token forever.
+            Err(error)
+                if next_token.is_some()
+                    && matches!(error.kind(), ErrorKind::ElementRefused { .. }) =>
+            {
+                tracing::warn!(%error, "FBA inventory page token refused: the pass starts again from its cursor");
+                self.step = Step::Inventory {
+                    next_token: None,
+                    pass_started,
+                };
+                return Ok(PollReport::default());
+            }
+            Err(error) => return Err(error),
+        };
         let origin = answer.origin();
-        let (page, token) = match read_inventory_page(&answer.body) {
+        let (page, token, readable) = match read_inventory_page(&answer.body) {
             Ok(inventory) => {
                 let mut page = self.resolve_asins(inventory.asins()).await?;
                 page.extend(inventory.map(&self.catalog, &self.marketplace, &origin));
-                (page, inventory.next_token)
+                (page, inventory.next_token, true)
             }
             // An unreadable page ends the pass: there is no token to go on with.
-            Err(quarantine) => (vec![rejected(quarantine, &answer.body, origin)], None),
+            Err(quarantine) => (
+                vec![rejected(quarantine, &answer.body, origin)],
+                None,
+                false,
+            ),
         };
         let complete = token.is_none();
-        // Within a pass the cursor stays where the pass started from; a complete pass moves
-        // it to when this one began, so the next asks only for what changed since.
+        // Within a pass the cursor stays where the pass started from; a pass read to its
+        // last page moves it to when this one began, so the next asks only for what changed
+        // since. One ended by an unreadable page leaves it: the next pass reads again what
+        // this one could not reach.
         let next = Cursor {
-            value: if complete {
+            value: if complete && readable {
                 pass_started.clone()
             } else {
                 since.map(|cursor| cursor.value).unwrap_or_default()

@@ -660,14 +660,31 @@ async fn inventory_summaries(
             "granularityType=Marketplace, granularityId and marketplaceIds=A13V1IB3VIYZZH are required",
         );
     }
+    // A token is `sim-fba-<offset>-<issued at, ms of uptime>`.
     let offset = match query.get("nextToken") {
         None => 0,
-        Some(token) => match token.strip_prefix("sim-fba-").and_then(|n| n.parse().ok()) {
-            Some(offset) => offset,
-            None => {
-                return sp_error(StatusCode::BAD_REQUEST, "InvalidInput", "Invalid nextToken");
+        Some(token) => {
+            let parsed = token.strip_prefix("sim-fba-").and_then(|rest| {
+                let (offset, issued_ms) = rest.split_once('-')?;
+                Some((offset.parse().ok()?, issued_ms.parse::<u64>().ok()?))
+            });
+            let lifetime = simulator
+                .faults_config()
+                .for_operation(AMAZON_GET_INVENTORY_SUMMARIES)
+                .page_token_lifetime_ms;
+            match parsed {
+                Some((offset, issued_ms))
+                    if lifetime.is_none_or(|lifetime| {
+                        simulator.uptime_ms().saturating_sub(issued_ms) <= lifetime
+                    }) =>
+                {
+                    offset
+                }
+                _ => {
+                    return sp_error(StatusCode::BAD_REQUEST, "InvalidInput", "Invalid nextToken");
+                }
             }
-        },
+        }
     };
     let details = query.get("details").map(String::as_str) == Some("true");
     let mut malformer = context.malformer();
@@ -727,7 +744,8 @@ async fn inventory_summaries(
         },
     });
     if next < total {
-        body["pagination"] = json!({"nextToken": format!("sim-fba-{next}")});
+        body["pagination"] =
+            json!({"nextToken": format!("sim-fba-{next}-{}", simulator.uptime_ms())});
     }
     answered(&simulator, AMAZON_GET_INVENTORY_SUMMARIES, body)
 }

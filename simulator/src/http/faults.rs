@@ -63,6 +63,9 @@ pub struct Faults {
     pub retry_after_secs: u64,
     /// Share of payload elements (one offer, one product...) served malformed, in [0, 1].
     pub malformed_rate: f64,
+    /// How long a page token stays valid, for the APIs whose tokens expire (Amazon's FBA
+    /// inventory: 30 s); an older one is refused with a 400. `None`: tokens never expire.
+    pub page_token_lifetime_ms: Option<u64>,
 }
 
 impl Default for Faults {
@@ -75,6 +78,7 @@ impl Default for Faults {
             rate_limit: None,
             retry_after_secs: 1,
             malformed_rate: 0.0,
+            page_token_lifetime_ms: None,
         }
     }
 }

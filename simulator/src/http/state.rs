@@ -266,10 +266,15 @@ impl Simulator {
             }
         };
         SimStats {
-            uptime_ms: self.inner.started.elapsed().as_millis() as u64,
+            uptime_ms: self.uptime_ms(),
             market,
             operations: self.lock_stats().clone(),
         }
+    }
+
+    /// Milliseconds since the simulator started: the clock of its page tokens.
+    pub(crate) fn uptime_ms(&self) -> u64 {
+        self.inner.started.elapsed().as_millis() as u64
     }
 
     /// A share of pages show a marketplace's known placeholder offers (a zero price, an
