@@ -63,8 +63,9 @@ pub struct Faults {
     pub retry_after_secs: u64,
     /// Share of payload elements (one offer, one product...) served malformed, in [0, 1].
     pub malformed_rate: f64,
-    /// How long a page token stays valid, for the APIs whose tokens expire (Amazon's FBA
-    /// inventory: 30 s); an older one is refused with a 400. `None`: tokens never expire.
+    /// How long a page token stays valid where the real API's tokens expire (only Amazon's
+    /// FBA inventory here, whose tokens live 30 s); an older one is refused with a 400.
+    /// `None`: tokens never expire.
     pub page_token_lifetime_ms: Option<u64>,
 }
 
