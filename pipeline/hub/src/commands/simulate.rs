@@ -94,6 +94,8 @@ impl SimulateArgs {
                 rate_limit: None,
                 retry_after_secs: self.retry_after_secs,
                 malformed_rate: self.malformed_rate,
+                // As Amazon's: its FBA inventory page tokens live 30 s.
+                page_token_lifetime_ms: Some(30_000),
             },
             operations: Default::default(),
         })
